@@ -1,0 +1,48 @@
+"""The command line: the only module that reads argv.
+
+Each subcommand lives in its own module of this package and defines
+``add_arguments(parser)`` and ``run(args) -> int``. Heavy imports (torch) happen
+inside ``run`` so that ``seqlab --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from seqlab.errors import SeqlabError
+
+# command name -> (module in seqlab.cli, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "train": ("train", "train a model from a TOML/YAML config"),
+    "models": ("catalog", "list the model architectures"),
+    "tasks": ("catalog", "list the synthetic tasks"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="seqlab", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        mod = importlib.import_module(f"seqlab.cli.{module}")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        mod.add_arguments(p, name)
+        p.set_defaults(_module=mod, _name=name)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._module.run(args) or 0)
+    except SeqlabError as err:
+        print(f"seqlab {args._name}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"seqlab {args._name}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

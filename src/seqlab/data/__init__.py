@@ -1,0 +1,1 @@
+"""Data: synthetic long-range tasks, real corpora, tokenizers and batching."""
