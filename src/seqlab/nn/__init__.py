@@ -1,5 +1,6 @@
 """Neural network modules: cells, recurrent layers, attention, encoder-decoders."""
 
+from seqlab.nn.scan import MinGRU, MinLSTM
 from seqlab.nn.sequence import SequenceModel
 
-__all__ = ["SequenceModel"]
+__all__ = ["MinGRU", "MinLSTM", "SequenceModel"]
