@@ -1,0 +1,111 @@
+"""The only factory: frozen config dataclasses -> modules.
+
+Leaf modules take plain numbers; this file is where a config's names become
+constructor calls, through the one literal name -> class map below.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from seqlab.config import ranged
+from seqlab.errors import ConfigError
+from seqlab.nn import init as inits
+from seqlab.nn.recurrent import GRU, LSTM, RNN
+from seqlab.nn.sequence import SequenceModel
+
+# The CLI's name -> (class, fixed keyword arguments) map for recurrent backbones.
+ARCHS: dict[str, tuple[type[nn.Module], dict]] = {
+    "rnn_tanh": (RNN, {"nonlinearity": "tanh"}),
+    "rnn_relu": (RNN, {"nonlinearity": "relu"}),
+    "lstm": (LSTM, {}),
+    "gru": (GRU, {}),
+}
+
+ARCH_HELP = {
+    "rnn_tanh": "Elman RNN, h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)",
+    "rnn_relu": "Elman RNN with ReLU (pair it with init = 'identity' for an IRNN)",
+    "lstm": "LSTM (Hochreiter & Schmidhuber 1997), forget gate (Gers et al. 2000)",
+    "gru": "GRU (Cho et al. 2014)",
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """A recurrent task model: input layer -> backbone -> per-step linear head.
+
+    init: "default" (torch's uniform), "xavier", "orthogonal" (W_hh) or "identity"
+    (W_hh = init_scale * I, the IRNN). forget_bias sets the LSTM forget-gate bias.
+    """
+
+    arch: Literal["rnn_tanh", "rnn_relu", "lstm", "gru"] = "lstm"
+    hidden_size: int = ranged(128, 1, 1 << 16)
+    num_layers: int = ranged(1, 1, 64)
+    bidirectional: bool = False
+    dropout: float = ranged(0.0, 0.0, 0.99)
+    backend: Literal["cell", "fused"] = "fused"
+    init: Literal["default", "xavier", "orthogonal", "identity"] = "default"
+    init_scale: float = ranged(1.0, 0.0, 100.0)
+    forget_bias: float | None = ranged(None, -100.0, 100.0)
+    embed_dim: int = ranged(32, 1, 1 << 16)
+
+    def __post_init__(self) -> None:
+        if self.forget_bias is not None and self.arch != "lstm":
+            raise ConfigError(f"'forget_bias' applies to arch 'lstm' only, not '{self.arch}'")
+
+
+def build_backbone(cfg: ModelConfig, input_size: int) -> nn.Module:
+    cls, fixed = ARCHS[cfg.arch]
+    backbone = cls(
+        input_size,
+        cfg.hidden_size,
+        num_layers=cfg.num_layers,
+        batch_first=True,
+        dropout=cfg.dropout,
+        bidirectional=cfg.bidirectional,
+        backend=cfg.backend,
+        **fixed,
+    )
+    apply_init(backbone, cfg)
+    return backbone
+
+
+def apply_init(module: nn.Module, cfg: ModelConfig) -> None:
+    if cfg.init == "xavier":
+        inits.xavier_(module)
+    elif cfg.init == "orthogonal":
+        inits.orthogonal_(module)
+        if cfg.init_scale != 1.0:
+            scale_hidden_(module, cfg.init_scale)
+    elif cfg.init == "identity":
+        inits.identity_(module, scale=cfg.init_scale)
+    elif cfg.init_scale != 1.0:
+        scale_hidden_(module, cfg.init_scale)
+    if cfg.forget_bias is not None:
+        inits.forget_gate_bias_(module, cfg.forget_bias)
+
+
+@torch.no_grad()
+def scale_hidden_(module: nn.Module, scale: float) -> None:
+    """Multiply every hidden-to-hidden matrix by ``scale`` (the init-scale sweeps)."""
+    for name, p in module.named_parameters():
+        if "weight_hh" in name:
+            p.mul_(scale)
+
+
+def build_model(cfg: ModelConfig, task) -> SequenceModel:
+    """The model for ``task``: token ids get an embedding, features a linear map."""
+    backbone = build_backbone(cfg, cfg.embed_dim)
+    features = cfg.hidden_size * (2 if cfg.bidirectional else 1)
+    return SequenceModel(
+        backbone,
+        features,
+        task.output_dim,
+        vocab_size=task.vocab_size,
+        input_dim=task.input_dim,
+        embed_dim=cfg.embed_dim,
+    )

@@ -1,0 +1,57 @@
+"""Data-parallel training under ``torchrun`` with PyTorch's own DDP.
+
+``torchrun --nproc_per_node=N seqlab train CONFIG`` sets RANK / WORLD_SIZE; each
+process then takes an equal slice of every global batch and DDP averages the
+gradients, so N processes follow the same trajectory as one process on the whole
+batch. Only rank 0 writes logs and checkpoints.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def active(self) -> bool:
+        return self.world > 1
+
+
+def init_distributed(device: torch.device) -> DistInfo:
+    """Join the process group that torchrun describes; a no-op for one process."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size())
+
+
+def wrap_model(model: torch.nn.Module, info: DistInfo, device: torch.device) -> torch.nn.Module:
+    if not info.active:
+        return model
+    from torch.nn.parallel import DistributedDataParallel as DDP
+
+    ids = [device.index if device.index is not None else 0] if device.type == "cuda" else None
+    return DDP(model, device_ids=ids)
+
+
+def all_reduce_mean(value: float, info: DistInfo) -> float:
+    if not info.active:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(t)
+    return (t / info.world).item()

@@ -1,0 +1,280 @@
+"""One trainer for every model and task.
+
+A *task* is anything with ``sample(batch_size, generator) -> SeqBatch`` (or
+``batch_at(step, batch_size)`` for streams), ``loss_kind`` ("mse" or "ce") and
+optionally ``eval_batches(batch_size)`` (a fixed validation set) and ``stateful``
+(carry the hidden state from one batch to the next, as a language-model stream
+needs). The model follows ``model(x, state) -> (out (B, T, O), state)``.
+
+Batches are drawn from a generator seeded by (seed, step), so a resumed run sees
+exactly the batches the uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from seqlab.data.batch import SeqBatch
+from seqlab.errors import SeqlabError, TrainingDivergedError
+from seqlab.train import checkpoint as ckpt
+from seqlab.train.config import TrainConfig
+from seqlab.train.device import autocast, pick_device, seed_everything
+from seqlab.train.distributed import DistInfo, init_distributed, wrap_model
+from seqlab.train.losses import masked_loss, merge_metrics
+from seqlab.train.metrics_log import MetricsLog
+from seqlab.train.monitor import clip_gradients, gradient_health
+from seqlab.train.optim import make_optimizer, make_scheduler
+from seqlab.train.tbptt import detach_state, tbptt_windows
+
+EVAL_SEED = 1_000_000_007  # validation batches come from their own seeded stream
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    updates: int
+    wall_time: float
+    final: dict
+    stopped: str  # completed | early_stop | target_reached | interrupted
+    history: list[dict] = field(default_factory=list)
+    run_dir: Path | None = None
+
+
+class Trainer:
+    """Trains ``model`` on ``task`` as ``cfg`` says; see the module docstring."""
+
+    def __init__(self, model: torch.nn.Module, task, cfg: TrainConfig, run_dir: str | Path | None = None,
+                 callbacks=(), resume: bool = False) -> None:
+        self.cfg, self.task, self.callbacks = cfg, task, list(callbacks)
+        self.device = pick_device(cfg.device)
+        self.dist: DistInfo = init_distributed(self.device)
+        seed_everything(cfg.seed, cfg.deterministic)
+        self.raw_model = model.to(self.device)
+        self.model = wrap_model(self.raw_model, self.dist, self.device)
+        self.opt = make_optimizer(self.raw_model.parameters(), cfg)
+        self.sched = make_scheduler(self.opt, cfg)
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.step = self.updates = 0
+        self.carry = None  # hidden state carried between batches of a stateful task
+        self.best, self.bad_evals = math.inf, 0
+        self.history: list[dict] = []
+        self.last_grad_norm = float("nan")
+        self._stop_requested = False
+        self.log = MetricsLog(self.run_dir if self.dist.is_main else None)
+        if resume:
+            self._restore()
+
+    # ----------------------------------------------------------------- batches
+    def _batch(self, step: int) -> SeqBatch:
+        if hasattr(self.task, "batch_at"):
+            batch = self.task.batch_at(step, self.cfg.batch_size)
+        else:
+            g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + step)
+            batch = self.task.sample(self.cfg.batch_size, g)
+        if self.dist.active:
+            batch = batch.shard(self.dist.rank, self.dist.world)
+        return batch.to(self.device)
+
+    def _loss(self, out: torch.Tensor, batch: SeqBatch):
+        return masked_loss(out.float(), batch, self.task.loss_kind)
+
+    def _forward(self, model, x, state, lengths=None):
+        with autocast(self.device, self.cfg.bf16):
+            if lengths is None:
+                return model(x, state)
+            return model(x, state, lengths=lengths)
+
+    # ----------------------------------------------------------------- training
+    def train_batch(self) -> dict:
+        """One batch: one update (full BPTT) or ceil(T / k1) updates (truncated)."""
+        batch = self._batch(self.step)
+        self.model.train()
+        state = self.carry if getattr(self.task, "stateful", False) else None
+        parts = []
+        if self.cfg.tbptt is None:
+            out, state = self._forward(self.model, batch.x, state, batch.lengths)
+            loss, metrics = self._loss(out, batch)
+            self._update(loss)
+            parts.append(metrics)
+        else:
+            k1, k2 = self.cfg.tbptt
+            model = lambda x, h: self._forward(self.model, x, h)  # noqa: E731
+            for loss, metrics, state in tbptt_windows(model, batch, k1, k2, self._loss, state):
+                self._update(loss)
+                parts.append(metrics)
+        self.carry = detach_state(state) if getattr(self.task, "stateful", False) else None
+        if self.cfg.schedule != "plateau":
+            self.sched.step()
+        return merge_metrics(parts)
+
+    def _update(self, loss: torch.Tensor) -> None:
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        health = gradient_health(self.raw_model, self.cfg.monitor_low, self.cfg.monitor_high)
+        if not (math.isfinite(loss.item()) and health.finite):
+            self._diverged(loss.item(), health.total_norm)
+        self.last_grad_norm = health.total_norm
+        self._health = health
+        clip_gradients(self.raw_model.parameters(), self.cfg.clip_norm, self.cfg.clip_value)
+        self.opt.step()
+        self.updates += 1
+
+    def _diverged(self, loss: float, norm: float) -> None:
+        lr = self.opt.param_groups[0]["lr"]
+        kept = f" The last good checkpoint in {self.run_dir} is intact." if self.run_dir else ""
+        clip = "lower clip_norm" if self.cfg.clip_norm else "clip gradients (clip_norm = 1.0)"
+        raise TrainingDivergedError(
+            f"training diverged at step {self.step + 1} (update {self.updates + 1}): loss {loss}, "
+            f"gradient norm {norm}; last finite gradient norm {self.last_grad_norm:.4g}. "
+            f"Cures: {clip}, or lower the learning rate (lr = {lr:g} now).{kept}"
+        )
+
+    # ----------------------------------------------------------------- evaluation
+    @torch.no_grad()
+    def evaluate(self, num_batches: int | None = None) -> dict:
+        """Mean metrics over the fixed validation batches (full batches, no sharding)."""
+        self.raw_model.eval()
+        parts, state = [], None
+        for batch in self._eval_batches(num_batches or self.cfg.eval_batches):
+            batch = batch.to(self.device)
+            out, state = self._forward(self.raw_model, batch.x, state, batch.lengths)
+            parts.append(self._loss(out, batch)[1])
+            if not getattr(self.task, "stateful", False):
+                state = None
+        return merge_metrics(parts)
+
+    def _eval_batches(self, n: int):
+        if hasattr(self.task, "eval_batches"):
+            yield from self.task.eval_batches(self.cfg.batch_size)
+            return
+        for i in range(n):
+            yield self.task.sample(self.cfg.batch_size, torch.Generator().manual_seed(EVAL_SEED + i))
+
+    # ----------------------------------------------------------------- the loop
+    def request_stop(self) -> None:
+        """Finish the current batch, write a checkpoint, and return (as Ctrl-C does)."""
+        self._stop_requested = True
+
+    def fit(self) -> TrainResult:
+        cfg, start = self.cfg, time.perf_counter()
+        stopped = "completed"
+        with self._sigint_stops(), self._progress() as bar:
+            while self.step < cfg.steps:
+                metrics = self.train_batch()
+                self.step += 1
+                bar.update(1)
+                bar.set_postfix(loss=f"{metrics['loss']:.4g}", refresh=False)
+                self._after_step(metrics)
+                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                    stopped = self._after_eval() or stopped
+                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                    self.save()
+                if self._stop_requested:
+                    stopped = "interrupted"
+                    self.save()
+                if stopped != "completed":
+                    break
+        final = self.history[-1] if self.history and self.history[-1]["step"] == self.step else self._eval_record()
+        self.log.close()
+        return TrainResult(self.step, self.updates, time.perf_counter() - start, final, stopped,
+                           self.history, self.run_dir)
+
+    def _after_step(self, metrics: dict) -> None:
+        if self.step % self.cfg.log_every == 0 or self.step == 1:
+            record = {"step": self.step, "split": "train", "lr": self.opt.param_groups[0]["lr"], **metrics}
+            record.update(self._health.as_log())
+            self.log.write(record)
+        for cb in self.callbacks:
+            if hasattr(cb, "on_step"):
+                cb.on_step(self, self.step, metrics)
+
+    def _eval_record(self) -> dict:
+        record = {"step": self.step, "split": "eval", **self.evaluate()}
+        self.history.append(record)
+        self.log.write(record)
+        return record
+
+    def _after_eval(self) -> str | None:
+        record = self._eval_record()
+        for cb in self.callbacks:
+            if hasattr(cb, "on_eval"):
+                cb.on_eval(self, self.step, record)
+        loss = record["loss"]
+        if self.cfg.schedule == "plateau":
+            self.sched.step(loss)
+        if self.cfg.target_loss is not None and loss <= self.cfg.target_loss:
+            return "target_reached"
+        if loss < self.best - 1e-12:
+            self.best, self.bad_evals = loss, 0
+        else:
+            self.bad_evals += 1
+            if self.cfg.early_stop_patience and self.bad_evals >= self.cfg.early_stop_patience:
+                return "early_stop"
+        return None
+
+    def _progress(self):
+        from tqdm.auto import tqdm
+
+        disable = not (self.cfg.progress and self.dist.is_main)
+        return tqdm(total=self.cfg.steps, initial=self.step, disable=disable, unit="batch", leave=False)
+
+    def _sigint_stops(self):
+        trainer = self
+
+        class _Guard:
+            def __enter__(self):
+                self.old = None
+                if threading.current_thread() is threading.main_thread():
+                    self.old = signal.signal(signal.SIGINT, lambda *_: trainer.request_stop())
+
+            def __exit__(self, *exc):
+                if self.old is not None:
+                    signal.signal(signal.SIGINT, self.old)
+
+        return _Guard()
+
+    # ----------------------------------------------------------------- checkpoints
+    def save(self) -> Path | None:
+        """Write a checkpoint (rank 0 only; no-op without a run folder)."""
+        if self.run_dir is None or not self.dist.is_main:
+            return None
+        state = {
+            "step": self.step, "updates": self.updates, "best": self.best, "bad_evals": self.bad_evals,
+            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
+            "rng": ckpt.rng_state(), "carry": _to_cpu(self.carry), "history": self.history,
+            "last_grad_norm": self.last_grad_norm,
+        }
+        return ckpt.save_checkpoint(self.run_dir, self.step, self.raw_model.state_dict(), state)
+
+    def _restore(self) -> None:
+        path = ckpt.latest_checkpoint(self.run_dir) if self.run_dir else None
+        if path is None:
+            raise SeqlabError(f"nothing to resume: no checkpoint in {self.run_dir}")
+        self.raw_model.load_state_dict(ckpt.load_weights(path))
+        state = ckpt.load_trainer_state(path)
+        self.opt.load_state_dict(state["optimizer"])
+        self.sched.load_state_dict(state["scheduler"])
+        self.step, self.updates = state["step"], state["updates"]
+        self.best, self.bad_evals = state["best"], state["bad_evals"]
+        self.history, self.last_grad_norm = list(state["history"]), state["last_grad_norm"]
+        self.carry = _to_device(state["carry"], self.device)
+        ckpt.set_rng_state(state["rng"])
+
+
+def _to_cpu(state):
+    if state is None or isinstance(state, torch.Tensor):
+        return None if state is None else state.detach().cpu()
+    return tuple(_to_cpu(s) for s in state)
+
+
+def _to_device(state, device):
+    if state is None or isinstance(state, torch.Tensor):
+        return None if state is None else state.to(device)
+    return tuple(_to_device(s, device) for s in state)

@@ -1,0 +1,54 @@
+"""Metrics as JSON lines in the run folder, mirrored to TensorBoard when installed."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+
+class MetricsLog:
+    """Appends one JSON object per record to ``run_dir/metrics.jsonl``.
+
+    Scalars also go to TensorBoard (``run_dir/tb``) if the tensorboard package is
+    importable. With ``run_dir=None`` nothing is written (non-zero DDP ranks, tests).
+    """
+
+    def __init__(self, run_dir: Path | None) -> None:
+        self.file = None
+        self.tb = None
+        if run_dir is None:
+            return
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.tb = SummaryWriter(str(run_dir / "tb"))
+        except Exception:  # tensorboard is optional
+            self.tb = None
+
+    def write(self, record: dict) -> None:
+        if self.file is None:
+            return
+        self.file.write(json.dumps(record, default=_jsonable) + "\n")
+        self.file.flush()
+        if self.tb is not None:
+            split, step = record.get("split", "train"), record.get("step", 0)
+            for key, value in record.items():
+                if isinstance(value, (int, float)) and key != "step" and math.isfinite(value):
+                    self.tb.add_scalar(f"{split}/{key}", value, step)
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+            self.file = None
+        if self.tb is not None:
+            self.tb.close()
+            self.tb = None
+
+
+def _jsonable(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    return str(value)
