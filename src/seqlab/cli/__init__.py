@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("train", "train a model from a TOML/YAML config"),
     "models": ("catalog", "list the model architectures"),
     "tasks": ("catalog", "list the synthetic tasks"),
+    "data": ("data", "list, describe and show the real corpora"),
 }
 
 

@@ -1,0 +1,63 @@
+"""Real data sets, loaded from installed packages (nothing is downloaded).
+
+``load_corpus(name)`` returns one of the corpus types of :mod:`.base`; parsed corpora
+are kept for the life of the process, so repeated loads are free. ``CORPORA`` lists
+every name with its kind and a one-line description.
+
+Splits are fixed and written down in each corpus's ``source.split_rule``, so numbers
+compare across runs, machines and tools.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from seqlab.data.corpora.base import (
+    SPLITS, ClassificationCorpus, Pair, PairCorpus, SeriesCorpus, Source, TextCorpus,
+)
+from seqlab.data.corpora.bible import load_bsb_en, load_nt_el_en
+from seqlab.data.corpora.classification import SETS, load_classification
+from seqlab.data.corpora.numbers import load_numbers
+from seqlab.data.corpora.timeseries import SERIES, load_series
+from seqlab.errors import SeqlabError
+
+Corpus = PairCorpus | TextCorpus | SeriesCorpus | ClassificationCorpus
+
+# name -> (kind, one-line description, loader)
+CORPORA: dict[str, tuple[str, str, Callable[[], Corpus]]] = {
+    "nt_el_en": ("translation", "Greek NT (SBLGNT) -> English (BSB), verse pairs, "
+                 "gold word alignments", load_nt_el_en),
+    "bsb_en": ("text", "English Berean Standard Bible, OT + NT, for language modeling",
+               load_bsb_en),
+    "numbers": ("translation", "English -> German number words (num2words), seeded",
+                load_numbers),
+}
+CORPORA.update({
+    name: ("series", desc, functools.partial(load_series, name))
+    for name, (_, _, _, desc) in SERIES.items()
+})
+CORPORA.update({
+    name: ("classification", desc, functools.partial(load_classification, name))
+    for name, (_, desc, _) in SETS.items()
+})
+
+
+@functools.lru_cache(maxsize=None)
+def load_corpus(name: str) -> Corpus:
+    """The named corpus, parsed once per process.
+
+    Raises:
+        SeqlabError: unknown name (the message lists the known ones).
+        MissingDependencyError: the package holding the data is not installed.
+    """
+    if name not in CORPORA:
+        raise SeqlabError(f"unknown corpus '{name}'; choose one of: {', '.join(CORPORA)}")
+    return CORPORA[name][2]()
+
+
+__all__ = [
+    "CORPORA", "SPLITS", "ClassificationCorpus", "Corpus", "Pair", "PairCorpus",
+    "SeriesCorpus", "Source", "TextCorpus", "load_bsb_en", "load_classification",
+    "load_corpus", "load_numbers", "load_nt_el_en", "load_series",
+]
