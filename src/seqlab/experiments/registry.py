@@ -1,0 +1,50 @@
+"""The one list of experiments, in the order ``seqlab reproduce`` runs them.
+
+Claim id -> module in ``seqlab.experiments``. Modules are imported only when run
+(they import torch), so listing the registry is instant and torch-free. The
+translation (C12-C15), speed (C16, C17, C20) and embedding (C18) claims join
+this dict when their models land.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from seqlab.errors import SeqlabError
+
+REGISTRY: dict[str, str] = {
+    "C1": "c01_gradient_decay",
+    "C2": "c02_power_law",
+    "C3": "c03_saturation",
+    "C4": "c04_long_dependencies",
+    "C5": "c05_clipping",
+    "C6": "c06_orthogonal_init",
+    "C7": "c07_forget_bias",
+    "C8": "c08_truncated_bptt",
+    "C9": "c09_effective_context",
+    "C10": "c10_gru_vs_lstm",
+    "C11": "c11_bidirectional",
+    "C19": "c19_recency",
+    "D1": "d01_two_step_rnn",
+    "D2": "d02_clipping_curves",
+    "D3": "d03_tiny_bahdanau",
+}
+
+
+def select(only: str | list[str] | None = None) -> list[str]:
+    """Claim ids to run, in registry order; ``only`` is "C1,C4" or a list of ids."""
+    if only is None:
+        return list(REGISTRY)
+    wanted = [w.strip().upper() for w in (only.split(",") if isinstance(only, str) else only) if w.strip()]
+    unknown = [w for w in wanted if w not in REGISTRY]
+    if unknown:
+        raise SeqlabError(f"unknown claim id '{unknown[0]}'; known: {', '.join(REGISTRY)}")
+    return [c for c in REGISTRY if c in wanted]
+
+
+def load(claim_id: str) -> ModuleType:
+    """The experiment module of ``claim_id``."""
+    if claim_id not in REGISTRY:
+        raise SeqlabError(f"unknown claim id '{claim_id}'; known: {', '.join(REGISTRY)}")
+    return importlib.import_module(f"seqlab.experiments.{REGISTRY[claim_id]}")

@@ -1,0 +1,153 @@
+"""Result JSON -> one self-contained HTML page (no torch, no network).
+
+Figures are inlined as PNG data URIs and styles sit in the page, so the file can
+be mailed or opened offline. Every piece of text that comes from a Result
+(claims, setups, table cells, configs, errors: any of which may quote a corpus
+or a user's input) passes through ``html.escape``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import math
+from pathlib import Path
+
+from seqlab.errors import SeqlabError
+from seqlab.experiments.base import RESULT_FILE, Result, Table
+from seqlab.experiments.registry import REGISTRY
+
+REPORT_FILE = "report.html"
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; padding: 0 1em; color: #222; }
+table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.badge { padding: 0.1em 0.5em; border-radius: 0.3em; color: #fff; font-weight: 600; }
+.confirmed { background: #2e7d32; } .refuted { background: #c62828; }
+.inconclusive { background: #757575; } .error { background: #6a1b9a; }
+section.claim { border-top: 2px solid #ddd; margin-top: 2em; padding-top: 0.5em; }
+figure { display: inline-block; margin: 0.5em 1em 0.5em 0; }
+figcaption { font-size: 0.85em; color: #555; max-width: 36em; }
+pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.8em; }
+details summary { cursor: pointer; color: #444; }
+"""
+
+
+def esc(value) -> str:
+    """Escape any value for HTML text or attribute context."""
+    return html.escape(str(value), quote=True)
+
+
+def fmt(value) -> str:
+    """A table cell: compact numbers, text as is (escaped by the caller)."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+            return f"{value:.3e}"
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def load_results(run_dir: str | Path) -> list[Result]:
+    """Every claim folder's result, in registry order (unknown ids last, sorted)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise SeqlabError(f"run folder not found: {run_dir}")
+    folders = [p.parent for p in run_dir.glob(f"*/{RESULT_FILE}")]
+    if not folders:
+        raise SeqlabError(f"no results in {run_dir}; run 'seqlab reproduce --out {run_dir}' first")
+    order = {cid: i for i, cid in enumerate(REGISTRY)}
+    folders.sort(key=lambda p: (order.get(p.name, len(order)), p.name))
+    return [Result.load(p) for p in folders]
+
+
+def render_table(table: Table) -> str:
+    head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
+    body = []
+    for row in table.rows:
+        cells = "".join(
+            f'<td class="num">{esc(fmt(v))}</td>' if isinstance(v, (int, float)) else f"<td>{esc(fmt(v))}</td>"
+            for v in row
+        )
+        body.append(f"<tr>{cells}</tr>")
+    return f"<h4>{esc(table.title)}</h4><table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def badge(verdict: str) -> str:
+    cls = verdict if verdict in ("confirmed", "refuted", "inconclusive", "error") else "inconclusive"
+    return f'<span class="badge {cls}">{esc(verdict)}</span>'
+
+
+def render_summary(results: list[Result]) -> str:
+    rows = "".join(
+        f'<tr><td><a href="#{esc(r.claim_id)}">{esc(r.claim_id)}</a></td><td>{badge(r.verdict)}</td>'
+        f'<td>{esc(r.headline)}</td><td class="num">{r.wall_time:.1f} s</td></tr>'
+        for r in results
+    )
+    total = sum(r.wall_time for r in results)
+    counts = {v: sum(r.verdict == v for r in results) for v in ("confirmed", "refuted", "inconclusive", "error")}
+    line = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
+    return (f"<h2>Summary</h2><p>{esc(line)}; experiment time {total:.0f} s.</p>"
+            f"<table><tr><th>claim</th><th>verdict</th><th>headline</th><th>time</th></tr>{rows}</table>")
+
+
+def render_claim(result: Result, folder: Path) -> str:
+    parts = [f'<section class="claim" id="{esc(result.claim_id)}">',
+             f"<h2>{esc(result.claim_id)} {badge(result.verdict)}</h2>",
+             f"<p><b>Claim.</b> {esc(result.claim)}</p>"]
+    if result.setup:
+        parts.append(f"<p><b>Setup.</b> {esc(result.setup)}</p>")
+    parts += [render_table(t) for t in result.tables]
+    for fig in result.figures:
+        uri = fig.data_uri(folder)
+        if uri is None:
+            parts.append(f"<p><i>figure {esc(fig.name)} is missing from {esc(folder)}</i></p>")
+        else:
+            parts.append(f'<figure><img src="{uri}" alt="{esc(fig.caption)}">'
+                         f"<figcaption>{esc(fig.caption)}</figcaption></figure>")
+    parts.append(f"<p><b>Verdict: {esc(result.verdict)}.</b> {esc(result.decided_by)}</p>")
+    if result.criterion:
+        parts.append(f"<p><b>Criterion.</b> {esc(result.criterion)}</p>")
+    parts += [f"<p><i>Note.</i> {esc(n)}</p>" for n in result.notes]
+    if result.error:
+        parts.append(f"<p><b>Error.</b></p><pre>{esc(result.error)}</pre>")
+    parts.append(render_metadata(result))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def render_metadata(result: Result) -> str:
+    meta = {"profile": result.profile, "seed": result.seed, "started": result.started,
+            "wall time (s)": round(result.wall_time, 2), "config": result.config,
+            "versions": result.versions, "machine": result.machine}
+    return f"<details><summary>run metadata</summary><pre>{esc(json.dumps(meta, indent=1, default=str))}</pre></details>"
+
+
+def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claims ledger") -> str:
+    when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    body = "\n".join(render_claim(r, run_dir / r.claim_id) for r in results)
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<link rel="icon" href="data:,">'
+        f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
+        f"<h1>{esc(title)}</h1><p>Run folder: <code>{esc(run_dir)}</code>; rendered {esc(when)}.</p>"
+        f"{render_summary(results)}\n{body}\n</body></html>\n"
+    )
+
+
+def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Render ``run_dir``'s results to ``out`` (default: ``run_dir/report.html``)."""
+    run_dir = Path(run_dir)
+    results = load_results(run_dir)
+    path = Path(out) if out is not None else run_dir / REPORT_FILE
+    path.write_text(render(results, run_dir), encoding="utf-8")
+    return path
