@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("catalog", "list the model architectures"),
     "tasks": ("catalog", "list the synthetic tasks"),
     "data": ("data", "list, describe and show the real corpora"),
+    "bench": ("bench", "measure the machine and each architecture's speed (table + JSON)"),
     "reproduce": ("reproduce", "run the claims' experiments and print their verdicts"),
     "report": ("report", "render a run folder into one self-contained HTML report"),
 }

@@ -1,0 +1,79 @@
+"""Benchmark results: one ``Section`` per part, rendered as plain text and JSON.
+
+A section is a title, the columns to show, and rows of plain values (numbers,
+strings). The JSON keeps every field of every row (timings with their spread,
+bytes, ratios); the screen table shows the chosen columns with readable units.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Section:
+    """One part of the benchmark: ``rows`` are dicts sharing the keys in ``columns``."""
+
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def format_value(key: str, value) -> str:
+    """Readable text for one cell: bytes with units, floats to 3 significant digits."""
+    if value is None:
+        return "-"
+    if key.endswith("_bytes"):
+        return _bytes(float(value))
+    if isinstance(value, float):
+        return f"{value:.3g}" if math.isfinite(value) else str(value)
+    return str(value)
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
+
+
+def render_section(section: Section) -> str:
+    """The section as an aligned text table with its title and notes."""
+    cells = [[format_value(c, row.get(c)) for c in section.columns] for row in section.rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(section.columns)]
+    line = "  ".join("-" * w for w in widths)
+    out = [f"== {section.title}", "  ".join(c.rjust(w) for c, w in zip(section.columns, widths)), line]
+    out += ["  ".join(v.rjust(w) for v, w in zip(r, widths)) for r in cells]
+    out += [f"   {note}" for note in section.notes]
+    return "\n".join(out)
+
+
+def render(header: list[str], sections: list[Section]) -> str:
+    """The whole report: header lines, then each section separated by a blank line."""
+    return "\n\n".join(["\n".join(header)] + [render_section(s) for s in sections]) + "\n"
+
+
+def write_json(path: Path, meta: dict, sections: list[Section]) -> None:
+    """Write ``{"meta": ..., "sections": {name: section}}`` to ``path`` (NaN as null)."""
+    doc = {"meta": meta, "sections": {s.name: _clean(asdict(s)) for s in sections}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")
+    tmp.replace(path)
+
+
+def _clean(obj):
+    """Replace NaN/inf floats by None so the JSON stays standard."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    return obj

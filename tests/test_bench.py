@@ -1,0 +1,102 @@
+"""seqlab bench: the quick run writes valid JSON; the measuring tools count what they claim.
+
+No timing is asserted anywhere: only structure, units and memory accounting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from seqlab.bench.measure import fit_exponent, peak_memory, time_call
+from seqlab.bench.table import Section, format_value, render_section
+from seqlab.cli import main
+
+CPU = torch.device("cpu")
+
+
+def test_quick_scan_attention_writes_expected_json(tmp_path, capsys):
+    assert main(["bench", "--quick", "--threads", "1", "--only", "scan,attention", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    assert set(doc) == {"meta", "sections"}
+    assert doc["meta"]["machine"]["threads"] == 1 and doc["meta"]["quick"] is True
+    assert doc["meta"]["peak_flops"]["fp32"] > 0
+    assert list(doc["sections"]) == ["scan", "attention"]
+    scan = doc["sections"]["scan"]
+    models = {r["model"] for r in scan["rows"]}
+    assert models == {"minGRU scan", "minGRU step", "minLSTM scan", "minLSTM step", "nn.GRU"}
+    for row in scan["rows"] + doc["sections"]["attention"]["rows"]:
+        assert row["min_s"] <= row["median_s"] <= row["max_s"]
+        assert row["peak_bytes"] > 0
+    assert {r["impl"] for r in doc["sections"]["attention"]["rows"]} == {"naive", "sdpa"}
+    out = capsys.readouterr().out
+    assert "threads 1" in out and "Parallel recurrences" in out and "Attention" in out
+
+
+def test_unknown_section_is_one_line_error(tmp_path, capsys):
+    assert main(["bench", "--quick", "--only", "scan,warp", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "warp" in err and "Traceback" not in err
+
+
+def test_peak_memory_counts_live_tensors_only():
+    """Hand-counted: a 4 MiB temporary freed early, then two 1 MiB tensors alive together."""
+
+    def fn():
+        big = torch.ones(1024, 1024)  # 4 MiB, freed right away
+        del big
+        a = torch.ones(512, 512)  # 1 MiB
+        b = a + 1  # 1 MiB more, both alive
+        return b.sum()
+
+    assert peak_memory(fn, CPU) == 4 * 2**20  # the 4 MiB tensor; the 1 MiB pair and the sum stay below
+
+    def fn2():
+        a = torch.ones(1024, 1024)
+        b = a * 2
+        c = b * 2  # a, b, c alive: 12 MiB
+        return c.view(-1)[:10].clone()  # a view adds nothing; the clone adds 40 bytes
+
+    assert peak_memory(fn2, CPU) == 12 * 2**20 + 40
+
+
+def test_peak_memory_sees_saved_activations_grow_with_length():
+    lin = torch.nn.Linear(8, 8)
+    peaks = []
+    for T in (16, 64):
+        x = torch.randn(T, 8)
+        peaks.append(peak_memory(lambda x=x: torch.autograd.grad(lin(x).tanh().sum(), list(lin.parameters())), CPU))
+    assert peaks[1] > 3 * peaks[0]
+
+
+def test_time_call_reports_spread_and_runs_warmup():
+    calls = []
+    t = time_call(lambda: calls.append(1), CPU, warmup=2, repeats=3)
+    assert len(calls) == 5 and t.repeats == 3
+    assert 0 <= t.low <= t.median <= t.high
+
+
+def test_fit_exponent_recovers_power_law():
+    sizes = [64.0, 256.0, 1024.0]
+    assert fit_exponent(sizes, [3e-6 * s**2 for s in sizes]) == pytest.approx(2.0)
+    assert fit_exponent(sizes, [5.0 for _ in sizes]) == pytest.approx(0.0)
+    assert math.isnan(fit_exponent([64.0], [1.0]))
+
+
+def test_table_formats_units_and_missing_values():
+    assert format_value("peak_bytes", 3 * 2**20) == "3.0 MiB"
+    assert format_value("ratio", None) == "-"
+    assert format_value("ratio", 12.3456) == "12.3"
+    text = render_section(Section("x", "Title", ["a", "b"], [{"a": 1, "b": None}], ["a note"]))
+    assert text.splitlines()[0] == "== Title" and "a note" in text
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_quick_bench_on_cuda(tmp_path):
+    assert main(["bench", "--quick", "--device", "cuda", "--only", "machine,scan,attention", "--out", str(tmp_path)]) == 0
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    assert set(doc["meta"]["peak_flops"]) == {"fp32", "bf16"}
+    assert all(r["peak_bytes"] > 0 for r in doc["sections"]["attention"]["rows"])
