@@ -1,0 +1,174 @@
+"""Attention as a stateless function: ``scores(query, keys, mask) -> weights``.
+
+Every scorer here maps one decoder query per example to a distribution over source
+positions; the context vector is then ``weights @ values``, computed by the caller
+(``context``). Nothing is cached on ``self`` between calls: projections of the keys
+that do not depend on the query (Bahdanau's ``W1 h_j``, Luong's ``W_a h_s``) are
+computed once per source by ``project_keys`` and handed back in as ``keys``.
+
+Shapes: query (B, Q), keys (B, S, K), mask (B, S) bool with True = real source token,
+weights (B, S).
+
+References:
+    Bahdanau, Cho, Bengio (2015), "Neural Machine Translation by Jointly Learning to
+    Align and Translate", Appendix A.1.2 (additive score).
+    Luong, Pham, Manning (2015), "Effective Approaches to Attention-based Neural
+    Machine Translation", Eq. 8 (dot / general / concat), Eq. 9-10 (local-p).
+    Vaswani et al. (2017), "Attention Is All You Need", Eq. 1 (scaled dot product).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Softmax over the last axis with masked positions getting exactly zero weight.
+
+    Args:
+        scores: (..., S) real scores.
+        mask: (..., S) bool, broadcastable; True = may be attended. None = all.
+    Returns: (..., S) weights summing to 1 over the unmasked positions (rows with no
+        unmasked position come out all zero instead of NaN).
+    """
+    if mask is None:
+        return torch.softmax(scores, dim=-1)
+    scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    return weights.nan_to_num(0.0)  # fully masked rows: 0/0 -> 0
+
+
+def context(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
+    """c_i = sum_j alpha_ij v_j.  weights (B, S) or (B, T, S); values (B, S, D)."""
+    if weights.dim() == 2:
+        return torch.bmm(weights.unsqueeze(1), values).squeeze(1)  # (B, D)
+    return torch.bmm(weights, values)  # (B, T, D)
+
+
+class AdditiveAttention(nn.Module):
+    """Bahdanau's additive score: e_ij = v^T tanh(W1 h_j + W2 s_{i-1}).
+
+    Also Luong's "concat" score v^T tanh(W [h_t; h_s]), which is the same function
+    with W split column-wise into W2 (query part) and W1 (key part).
+
+    Args:
+        query_dim: width of s_{i-1}.
+        key_dim: width of h_j.
+        hidden: width of the tanh layer (the paper's n').
+    """
+
+    def __init__(self, query_dim: int, key_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.w1 = nn.Linear(key_dim, hidden, bias=False)
+        self.w2 = nn.Linear(query_dim, hidden)
+        self.v = nn.Linear(hidden, 1, bias=False)
+
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        """W1 h_j for all j, once per source: (B, S, K) -> (B, S, A)."""
+        return self.w1(keys)
+
+    def scores(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """query (B, Q); keys = project_keys(h) (B, S, A); returns weights (B, S)."""
+        e = self.v(torch.tanh(keys + self.w2(query).unsqueeze(1))).squeeze(-1)  # (B, S)
+        return masked_softmax(e, mask)
+
+
+class DotAttention(nn.Module):
+    """Luong's dot score: score(h_t, h_s) = h_t^T h_s (query and key widths equal)."""
+
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        return keys
+
+    def scores(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        e = torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)  # (B, S)
+        return masked_softmax(e, mask)
+
+
+class GeneralAttention(DotAttention):
+    """Luong's general score: score(h_t, h_s) = h_t^T W_a h_s.
+
+    W_a h_s does not depend on the query, so it is applied to the keys once.
+    """
+
+    def __init__(self, query_dim: int, key_dim: int) -> None:
+        super().__init__()
+        self.w = nn.Linear(key_dim, query_dim, bias=False)
+
+    def project_keys(self, keys: torch.Tensor) -> torch.Tensor:
+        return self.w(keys)  # (B, S, Q)
+
+
+def window_mask(center: torch.Tensor, half_width: int, length: int) -> torch.Tensor:
+    """Positions s with |s - p_t| <= D, the local attention window (Luong Sec. 3.2).
+
+    Args:
+        center: (B,) aligned positions p_t (real for local-p, integer for local-m).
+        half_width: D.
+        length: S, padded source length.
+    Returns: (B, S) bool.
+    """
+    s = torch.arange(length, device=center.device, dtype=center.dtype)  # (S,)
+    return (s.unsqueeze(0) - center.unsqueeze(1)).abs() <= half_width
+
+
+class PredictivePosition(nn.Module):
+    """Luong's local-p aligned position, Eq. 9: p_t = S * sigmoid(v_p^T tanh(W_p h_t)).
+
+    S is each sentence's own source length; we map into [0, S-1] (0-based positions),
+    so p_t = (S - 1) * sigmoid(...).
+    """
+
+    def __init__(self, query_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.w = nn.Linear(query_dim, hidden, bias=False)
+        self.v = nn.Linear(hidden, 1, bias=False)
+
+    def forward(self, query: torch.Tensor, src_lengths: torch.Tensor) -> torch.Tensor:
+        """query (B, Q), src_lengths (B,) -> p_t (B,) float."""
+        gate = torch.sigmoid(self.v(torch.tanh(self.w(query)))).squeeze(-1)  # (B,)
+        return (src_lengths.to(gate.dtype) - 1) * gate
+
+
+def gaussian_window(weights: torch.Tensor, center: torch.Tensor, half_width: int) -> torch.Tensor:
+    """Luong Eq. 10: a_t(s) = align(h_t, h_s) * exp(-(s - p_t)^2 / (2 sigma^2)), sigma = D/2.
+
+    As in the paper the result is not renormalized, so a row sums to at most 1.
+    weights (B, S), center (B,) -> (B, S).
+    """
+    s = torch.arange(weights.size(-1), device=weights.device, dtype=weights.dtype)
+    sigma = half_width / 2.0
+    g = torch.exp(-((s.unsqueeze(0) - center.unsqueeze(1)) ** 2) / (2 * sigma**2))  # (B, S)
+    return weights * g
+
+
+def scaled_dot_product(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    dropout: float = 0.0,
+    need_weights: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Attention(Q, K, V) = softmax(Q K^T / sqrt(d_k)) V  (Vaswani Eq. 1), per head.
+
+    The fast path calls ``F.scaled_dot_product_attention`` (fused kernels); the
+    explicit path computes the same thing step by step and also returns the weights.
+
+    Args:
+        q: (B, H, T, d), k and v: (B, H, S, d).
+        mask: bool, broadcastable to (B, H, T, S); True = may attend. None = all.
+        dropout: attention dropout probability (pass 0.0 at evaluation time).
+        need_weights: take the explicit path and return weights (B, H, T, S).
+    Returns: (out (B, H, T, d), weights or None).
+    """
+    if not need_weights:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        return out, None
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, S)
+    weights = masked_softmax(scores, mask)
+    dropped = F.dropout(weights, dropout) if dropout > 0 else weights
+    return dropped @ v, weights  # (B, H, T, d)

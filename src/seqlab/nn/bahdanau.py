@@ -1,0 +1,74 @@
+"""Bahdanau, Cho, Bengio (2015): RNN encoder-decoder with additive attention.
+
+Equations (paper Sec. 3 and Appendix A.1.2), i = target step, j = source position:
+
+    h_j     = [->h_j ; <-h_j]                         bidirectional encoder annotations
+    s_0     = tanh(W_s <-h_1)                         initial decoder state
+    e_ij    = v_a^T tanh(W_a s_{i-1} + U_a h_j)       additive score (U_a h_j precomputed)
+    a_ij    = softmax_j(e_ij)
+    c_i     = sum_j a_ij h_j
+    s_i     = f(s_{i-1}, [E y_{i-1}; c_i])            the context enters the recurrence
+    logits  = W_o tanh(T [s_i; E y_{i-1}; c_i])       readout
+
+Deviation: the paper's readout uses a maxout layer; we use tanh (same inputs).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from seqlab.nn.attention import AdditiveAttention, context
+from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, make_rnn, map_state, top_hidden
+
+
+class Bahdanau(EncoderDecoder):
+    """Attention encoder-decoder of Bahdanau et al.; ``decode_step`` returns a_i (B, S).
+
+    Args:
+        src_vocab, tgt_vocab: vocabulary sizes.
+        embed_dim: E.  hidden: H per encoder direction and for the decoder.
+        attn_dim: width of the additive score's tanh layer.
+        enc_layers, dec_layers: stacked layers; the top decoder layer is the query.
+        cell: "lstm" or "gru" (the paper's gated unit is GRU-like).
+    """
+
+    def __init__(
+        self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
+        attn_dim: int = 128, enc_layers: int = 1, dec_layers: int = 1, dropout: float = 0.0,
+        cell: str = "gru", pad_id: int = 0,
+    ) -> None:
+        super().__init__()
+        self.dec_layers = dec_layers
+        self.encoder = RNNEncoder(src_vocab, embed_dim, hidden, enc_layers, True, dropout, cell, pad_id)
+        self.attention = AdditiveAttention(hidden, 2 * hidden, attn_dim)
+        self.init_proj = nn.Linear(hidden, hidden)  # W_s
+        self.embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
+        self.drop = nn.Dropout(dropout)
+        self.decoder = make_rnn(cell, embed_dim + 2 * hidden, hidden, dec_layers, dropout=dropout)
+        self.readout = nn.Linear(hidden + embed_dim + 2 * hidden, hidden)  # T
+        self.out = nn.Linear(hidden, tgt_vocab)  # W_o
+        self.is_lstm = cell == "lstm"
+
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
+        outputs, final = self.encoder(src, src_mask)  # (B, S, 2H)
+        backward_first = top_hidden(final)  # <-h_1: the last entry is the top backward pass (B, H)
+        s0 = torch.tanh(self.init_proj(backward_first))  # (B, H)
+        s0 = s0.unsqueeze(0).expand(self.dec_layers, -1, -1).contiguous()  # (L, B, H)
+        final = (s0, torch.zeros_like(s0)) if self.is_lstm else s0
+        return Memory(outputs=outputs, mask=src_mask, keys=self.attention.project_keys(outputs), final=final)
+
+    def init_state(self, memory: Memory):
+        return memory.final
+
+    def decode_step(self, prev_tokens, state, memory, need_weights=False):
+        emb = self.drop(self.embed(prev_tokens))  # (B, E)
+        weights = self.attention.scores(top_hidden(state), memory.keys, memory.mask)  # (B, S)
+        ctx = context(weights, memory.outputs)  # (B, 2H)
+        out, state = self.decoder(torch.cat([emb, ctx], -1).unsqueeze(1), state)  # (B, 1, H)
+        s = out.squeeze(1)  # (B, H)
+        t = torch.tanh(self.readout(torch.cat([s, emb, ctx], -1)))  # (B, H)
+        return self.out(self.drop(t)), state, weights
+
+    def reorder_state(self, state, index):
+        return map_state(state, lambda t: t.index_select(1, index))

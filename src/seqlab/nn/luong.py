@@ -1,0 +1,125 @@
+"""Luong, Pham, Manning (2015): global and local attention with input feeding.
+
+Equations (paper Sec. 3), t = target step, s = source position:
+
+    h_t     = LSTM(h_{t-1}, [E y_{t-1}; ~h_{t-1}])   input feeding (Sec. 3.3), or E y_{t-1} alone
+    score   = h_t^T h_s | h_t^T W_a h_s | v_a^T tanh(W_a [h_t; h_s])      Eq. 8
+    a_t     = softmax(score) over the window           global: all s; local: |s - p_t| <= D
+    p_t     = t (local-m)  or  S sigmoid(v_p^T tanh(W_p h_t)) (local-p, Eq. 9)
+    a_t(s) *= exp(-(s - p_t)^2 / (2 sigma^2)), sigma = D / 2      local-p only, Eq. 10
+    c_t     = sum_s a_t(s) h_s
+    ~h_t    = tanh(W_c [c_t; h_t])                      Eq. 5
+    logits  = W_s ~h_t                                  Eq. 6
+
+Unlike Bahdanau, the query is the *current* decoder state h_t, and the context reaches
+the next step only through input feeding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from seqlab.nn.attention import (
+    AdditiveAttention, DotAttention, GeneralAttention, PredictivePosition, context,
+    gaussian_window, window_mask,
+)
+from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnState, make_rnn, map_state
+
+Score = Literal["dot", "general", "concat"]
+Mode = Literal["global", "local-m", "local-p"]
+
+
+@dataclass(frozen=True)
+class LuongState:
+    """Decoder state: the LSTM state, the previous attentional vector ~h_{t-1} (B, H), and t."""
+
+    rnn: RnnState
+    feed: torch.Tensor
+    step: int
+
+
+def make_score(score: Score, hidden: int) -> nn.Module:
+    """The score function of Luong Eq. 8 (query and keys are both H wide)."""
+    match score:
+        case "dot":
+            return DotAttention()
+        case "general":
+            return GeneralAttention(hidden, hidden)
+        case "concat":
+            return AdditiveAttention(hidden, hidden, hidden)
+    raise ValueError(f"unknown score {score!r}; choose dot, general or concat")
+
+
+class Luong(EncoderDecoder):
+    """Luong attention encoder-decoder; ``decode_step`` returns a_t (B, S).
+
+    Args:
+        src_vocab, tgt_vocab: vocabulary sizes.
+        embed_dim: E.  hidden: H (encoder and decoder).  num_layers: stacked LSTM layers.
+        score: "dot", "general" or "concat".
+        mode: "global", "local-m" or "local-p".
+        half_width: D, the local window half-width.
+        input_feed: feed ~h_{t-1} into the next step (Sec. 3.3).
+    """
+
+    def __init__(
+        self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
+        num_layers: int = 1, score: Score = "general", mode: Mode = "global", half_width: int = 10,
+        input_feed: bool = True, dropout: float = 0.0, cell: str = "lstm", pad_id: int = 0,
+    ) -> None:
+        super().__init__()
+        if mode not in ("global", "local-m", "local-p"):
+            raise ValueError(f"unknown mode {mode!r}; choose global, local-m or local-p")
+        self.mode, self.half_width, self.input_feed, self.hidden = mode, half_width, input_feed, hidden
+        self.encoder = RNNEncoder(src_vocab, embed_dim, hidden, num_layers, False, dropout, cell, pad_id)
+        self.score = make_score(score, hidden)
+        self.position = PredictivePosition(hidden, hidden) if mode == "local-p" else None
+        self.embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
+        self.drop = nn.Dropout(dropout)
+        in_dim = embed_dim + (hidden if input_feed else 0)
+        self.decoder = make_rnn(cell, in_dim, hidden, num_layers, dropout=dropout)
+        self.combine = nn.Linear(2 * hidden, hidden, bias=False)  # W_c
+        self.out = nn.Linear(hidden, tgt_vocab)  # W_s
+
+    def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
+        outputs, final = self.encoder(src, src_mask)  # (B, S, H)
+        return Memory(outputs=outputs, mask=src_mask, keys=self.score.project_keys(outputs), final=final)
+
+    def init_state(self, memory: Memory) -> LuongState:
+        feed = memory.outputs.new_zeros(memory.outputs.size(0), self.hidden)  # ~h_0 = 0
+        return LuongState(rnn=memory.final, feed=feed, step=0)
+
+    def align(self, query: torch.Tensor, memory: Memory, step: int) -> torch.Tensor:
+        """a_t (B, S) for the current mode; zero outside the window and on padding."""
+        mask = memory.mask
+        if self.mode == "global":
+            return self.score.scores(query, memory.keys, mask)
+        lengths = mask.sum(1)  # (B,)
+        if self.mode == "local-m":
+            center = (lengths - 1).clamp(max=step).float()  # p_t = t, kept inside the source
+        else:
+            center = self.position(query, lengths)  # (B,) real-valued p_t
+        local = mask & window_mask(center, self.half_width, mask.size(1))  # (B, S)
+        weights = self.score.scores(query, memory.keys, local)
+        if self.mode == "local-p":
+            weights = gaussian_window(weights, center, self.half_width)
+        return weights
+
+    def decode_step(self, prev_tokens, state: LuongState, memory: Memory, need_weights=False):
+        emb = self.drop(self.embed(prev_tokens))  # (B, E)
+        inp = torch.cat([emb, state.feed], -1) if self.input_feed else emb
+        out, rnn = self.decoder(inp.unsqueeze(1), state.rnn)  # (B, 1, H)
+        h = out.squeeze(1)  # h_t (B, H)
+        weights = self.align(h, memory, state.step)  # (B, S)
+        ctx = context(weights, memory.outputs)  # c_t (B, H)
+        attentional = torch.tanh(self.combine(torch.cat([ctx, h], -1)))  # ~h_t (B, H)
+        logits = self.out(self.drop(attentional))  # (B, V)
+        return logits, LuongState(rnn=rnn, feed=attentional, step=state.step + 1), weights
+
+    def reorder_state(self, state: LuongState, index):
+        rnn = map_state(state.rnn, lambda t: t.index_select(1, index))
+        return LuongState(rnn=rnn, feed=state.feed.index_select(0, index), step=state.step)
