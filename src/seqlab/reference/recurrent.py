@@ -102,6 +102,15 @@ class Recurrent:
             caches.append(layer_caches)
         return inp, finals, caches
 
+    def layer_outputs(self, x: np.ndarray, state0: list[State] | None = None) -> list[np.ndarray]:
+        """Hidden states of every layer, bottom first: a list of (B, T, H)."""
+        state0 = self.zero_state(x.shape[0]) if state0 is None else state0
+        outputs, inp = [], x
+        for p, s0 in zip(self.params, state0):
+            inp, _, _ = layer_forward(self.cell, inp, s0, p)  # (B, T, H)
+            outputs.append(inp)
+        return outputs
+
     def backward(self, caches, dout: np.ndarray, dfinal: list[State] | None = None):
         """BPTT through the stack, top layer first.
 

@@ -1,0 +1,23 @@
+"""seqlab drill NAME [--out DIR] [--seed N]: the chapter's drills on the NumPy reference."""
+
+from __future__ import annotations
+
+from seqlab.reference.drills import DRILLS
+
+
+def add_arguments(parser, name: str) -> None:
+    parser.add_argument("drill", choices=list(DRILLS), metavar="DRILL",
+                        help="; ".join(f"{k}: {h}" for k, (_, h) in DRILLS.items()))
+    parser.add_argument("--out", default="runs/drills",
+                        help="folder for the JSON and PNG files (default: runs/drills)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+
+
+def run(args) -> int:
+    import importlib
+    from pathlib import Path
+
+    module = importlib.import_module(f"seqlab.reference.drills.{DRILLS[args.drill][0]}")
+    result = module.run(Path(args.out), seed=args.seed)
+    print(module.summary(result))
+    return 0
