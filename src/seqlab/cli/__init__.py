@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench", "measure the machine and each architecture's speed (table + JSON)"),
     "reproduce": ("reproduce", "run the claims' experiments and print their verdicts"),
     "report": ("report", "render a run folder into one self-contained HTML report"),
+    "drill": ("drill", "the chapter's drills on the NumPy reference (hand-written BPTT)"),
 }
 
 
