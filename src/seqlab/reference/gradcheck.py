@@ -38,7 +38,7 @@ def numerical_gradient(loss: Callable[[], float], x: np.ndarray, eps: float = 1e
     return grad
 
 
-def _toy_recurrent(kind: str, num_layers: int, seed: int, B=2, T=4, D=3, H=4):
+def toy_recurrent(kind: str, num_layers: int, seed: int, B=2, T=4, D=3, H=4):
     """A tiny model, inputs, a non-zero initial state and the loss projections."""
     rng = np.random.default_rng(seed)
     model = Recurrent(kind, D, H, num_layers, seed=seed, scale=0.6)
@@ -71,7 +71,7 @@ def analytic_recurrent(model, x, state0, r_out, r_final) -> dict[str, np.ndarray
 
 def check_recurrent(kind: str, num_layers: int, seed: int = 0) -> dict[str, float]:
     """Relative error, analytic vs finite differences, for every parameter, input, state."""
-    model, x, state0, r_out, r_final = _toy_recurrent(kind, num_layers, seed)
+    model, x, state0, r_out, r_final = toy_recurrent(kind, num_layers, seed)
     analytic = analytic_recurrent(model, x, state0, r_out, r_final)
 
     def loss() -> float:
@@ -86,7 +86,7 @@ def check_recurrent(kind: str, num_layers: int, seed: int = 0) -> dict[str, floa
     return {k: relative_error(analytic[k], numerical_gradient(loss, a)) for k, a in arrays.items()}
 
 
-def _toy_attention(seed: int, B=2, S=3, Hk=4, Hq=5, A=3):
+def toy_attention(seed: int, B=2, S=3, Hk=4, Hq=5, A=3):
     rng = np.random.default_rng(seed)
     p = attention.init_params(Hk, Hq, A, rng)
     p = {k: 2.0 * v for k, v in p.items()}  # larger weights: less linear, a harder check
@@ -97,7 +97,7 @@ def _toy_attention(seed: int, B=2, S=3, Hk=4, Hq=5, A=3):
 
 def check_attention(seed: int = 0) -> dict[str, float]:
     """Relative errors for W1, W2, v, keys h and query s; loss = sum(c R) + sum(alpha R')."""
-    p, h, s, r_c, r_alpha = _toy_attention(seed)
+    p, h, s, r_c, r_alpha = toy_attention(seed)
     _, _, cache = attention.forward(h, s, p)
     dh, ds, grads = attention.backward(r_c, cache, p, dalpha=r_alpha)
 

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from seqlab.reference.gradcheck import _toy_recurrent, analytic_recurrent, relative_error
+from seqlab.reference import attention
+from seqlab.reference.gradcheck import (
+    analytic_recurrent,
+    relative_error,
+    toy_attention,
+    toy_recurrent,
+)
 from seqlab.reference.recurrent import Recurrent
 
 
@@ -24,25 +30,25 @@ def torch_twin(model: Recurrent):
     return net
 
 
-def _torch_state(state0, kind: str, requires_grad: bool):
-    """Per-layer tuples -> torch's h0 (L, B, H) or (h0, c0)."""
+def _torch_state(state0, requires_grad: bool):
+    """Per-layer tuples -> torch's h0 (L, B, H), or (h0, c0) when the state has a cell."""
     import torch
 
     stacked = [torch.tensor(np.stack([s[i] for s in state0]), requires_grad=requires_grad)
                for i in range(len(state0[0]))]  # each (L, B, H)
-    return (stacked[0], stacked[1]) if kind == "lstm" else stacked[0]
+    return tuple(stacked) if len(stacked) == 2 else stacked[0]
 
 
 def compare_with_torch(kind: str, num_layers: int, seed: int = 0) -> dict[str, float]:
     """Relative errors reference vs torch: ``out``, final states, then every gradient."""
     import torch
 
-    model, x, state0, r_out, r_final = _toy_recurrent(kind, num_layers, seed)
+    model, x, state0, r_out, r_final = toy_recurrent(kind, num_layers, seed)
     net = torch_twin(model)
     xt = torch.tensor(x, requires_grad=True)
-    st0 = _torch_state(state0, kind, requires_grad=True)
+    st0 = _torch_state(state0, requires_grad=True)
     out_t, final_t = net(xt, st0)
-    finals_t = final_t if kind == "lstm" else (final_t,)  # each (L, B, H)
+    finals_t = final_t if isinstance(final_t, tuple) else (final_t,)  # each (L, B, H)
     r_final_t = [torch.from_numpy(np.stack([r[i] for r in r_final])) for i in range(len(finals_t))]
     loss = (out_t * torch.from_numpy(r_out)).sum()
     loss = loss + sum((a * r).sum() for a, r in zip(finals_t, r_final_t))
@@ -57,7 +63,7 @@ def compare_with_torch(kind: str, num_layers: int, seed: int = 0) -> dict[str, f
     analytic = analytic_recurrent(model, x, state0, r_out, r_final)
     torch_grads = {k: v.grad.numpy() for k, v in net.named_parameters()}
     torch_grads["input"] = xt.grad.numpy()
-    st0_list = st0 if kind == "lstm" else (st0,)
+    st0_list = st0 if isinstance(st0, tuple) else (st0,)
     for i, name in enumerate(model.cell.STATE_NAMES):
         for layer in range(num_layers):
             torch_grads[f"{name}0_l{layer}"] = st0_list[i].grad.numpy()[layer]
@@ -69,10 +75,7 @@ def compare_attention_with_torch(seed: int = 0) -> dict[str, float]:
     """Additive attention: context, weights and all gradients vs torch autograd."""
     import torch
 
-    from seqlab.reference import attention
-    from seqlab.reference.gradcheck import _toy_attention
-
-    p, h, s, r_c, r_alpha = _toy_attention(seed)
+    p, h, s, r_c, r_alpha = toy_attention(seed)
     c, alpha, cache = attention.forward(h, s, p)
     dh, ds, grads = attention.backward(r_c, cache, p, dalpha=r_alpha)
 

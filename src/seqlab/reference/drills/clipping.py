@@ -130,15 +130,17 @@ def plot(result: dict, path: Path) -> None:
 
 def summary(result: dict) -> str:
     """The terminal report."""
-    lines = [f"drill clipping: tanh RNN (H=32) on the adding problem (T={result['length']}), recurrent init "
-             f"x{result['scale']:g}, SGD lr {result['lr']:g}, {result['steps']} steps, "
-             f"seed {result['seed']}; chance MSE {result['chance_loss']:.3f}",
+    lines = [f"drill clipping: tanh RNN (H=32) on the adding problem (T={result['length']}), "
+             f"recurrent init x{result['scale']:g}, SGD lr {result['lr']:g}, "
+             f"{result['steps']} steps, seed {result['seed']}; "
+             f"chance MSE {result['chance_loss']:.3f}",
              f"  {'run':<16}{'final MSE':>11}{'worst MSE':>11}{'spikes':>8}{'diverged':>10}"
              f"{'median |g|':>12}{'max |g|':>10}{'max |dW_hh|':>13}{'clipped':>9}"]
     for name, s in result["summary"].items():
         final = "n/a" if s["diverged"] else f"{s['final_loss']:.4f}"
-        lines.append(f"  {name:<16}{final:>11}{s['worst_loss']:>11.3g}"
-                     f"{s['spikes']:>8d}{('step ' + str(s['steps_run'])) if s['diverged'] else 'no':>10}{s['median_grad_norm']:>12.3g}"
+        diverged = f"step {s['steps_run']}" if s["diverged"] else "no"
+        lines.append(f"  {name:<16}{final:>11}{s['worst_loss']:>11.3g}{s['spikes']:>8d}"
+                     f"{diverged:>10}{s['median_grad_norm']:>12.3g}"
                      f"{s['max_grad_norm']:>10.3g}{s['max_grad_norm_W_hh']:>13.3g}"
                      f"{s['clipped_fraction']:>9.0%}")
     lines.append("  (final MSE: mean of the last 20 steps; spike: the loss more than doubled "

@@ -23,9 +23,9 @@ def _worst(errors: dict[str, float]) -> dict:
 
 def run(out_dir: Path, seed: int = 0) -> dict:
     """Every check; returns and writes {case: {"finite_differences": ..., "torch": ...}}."""
-    cases = {f"{kind} x{layers}": {"finite_differences": _worst(check_recurrent(kind, layers, seed)),
-                                   "torch": _worst(compare_with_torch(kind, layers, seed))}
-             for kind, layers in CASES}
+    cases = {f"{kind} x{n}": {"finite_differences": _worst(check_recurrent(kind, n, seed)),
+                              "torch": _worst(compare_with_torch(kind, n, seed))}
+             for kind, n in CASES}
     cases["attention"] = {"finite_differences": _worst(check_attention(seed)),
                           "torch": _worst(compare_attention_with_torch(seed))}
     result = {"drill": "gradcheck", "seed": seed, "cases": cases}
