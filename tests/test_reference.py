@@ -85,6 +85,8 @@ def test_load_state_dict_rejects_wrong_shape_and_missing_key():
         model.load_state_dict({"weight_ih_l0": np.zeros((16, 3))})
     with pytest.raises(ConfigError, match="unknown cell kind"):
         Recurrent("transformer", 3, 4)
+    with pytest.raises(ConfigError, match=r"expected inputs \(B, T, 3\)"):
+        model.forward(np.zeros((2, 5, 4)))
 
 
 def test_clip_by_global_norm_caps_the_norm_like_torch():

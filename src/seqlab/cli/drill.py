@@ -17,7 +17,12 @@ def run(args) -> int:
     import importlib
     from pathlib import Path
 
+    from seqlab.errors import SeqlabError
+
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SeqlabError(f"--out {out} exists and is not a folder")
     module = importlib.import_module(f"seqlab.reference.drills.{DRILLS[args.drill][0]}")
-    result = module.run(Path(args.out), seed=args.seed)
+    result = module.run(out, seed=args.seed)
     print(module.summary(result))
     return 0

@@ -21,7 +21,6 @@ from seqlab.reference import gru, lstm, rnn
 CELLS: dict[str, ModuleType] = {"rnn": rnn, "lstm": lstm, "gru": gru}
 
 State = tuple[np.ndarray, ...]  # (h,) or (h, c), each (B, H)
-Grads = dict[str, np.ndarray]
 TORCH_NAMES = {"W_ih": "weight_ih", "W_hh": "weight_hh", "b_ih": "bias_ih", "b_hh": "bias_hh"}
 
 
@@ -94,6 +93,8 @@ class Recurrent:
 
     def forward(self, x: np.ndarray, state0: list[State] | None = None):
         """x (B, T, D) -> (top-layer outputs (B, T, H), final state per layer, cache)."""
+        if x.ndim != 3 or x.shape[2] != self.input_size:
+            raise ConfigError(f"expected inputs (B, T, {self.input_size}), got {x.shape}")
         state0 = self.zero_state(x.shape[0]) if state0 is None else state0
         finals, caches, inp = [], [], x
         for p, s0 in zip(self.params, state0):
