@@ -18,6 +18,6 @@ def run(args) -> int:
 
     for name, cls in TASKS.items():
         task = cls()
-        first = (cls.__doc__ or "").strip().splitlines()[0]
+        first = (cls.__doc__ or "").strip().splitlines()[0].replace("``", "")
         print(f"{name:<8} {first} (chance loss {task.chance_loss:.3f}, {task.loss_kind})")
     return 0
