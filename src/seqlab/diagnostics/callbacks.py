@@ -39,7 +39,8 @@ class DiagnosticsCallback:
     def on_step(self, trainer, step: int, metrics: dict) -> None:
         if step != 1 and step % self.every:
             return
-        self.records.append(self.probe(trainer.model, step, metrics))
+        model = getattr(trainer, "raw_model", trainer.model)  # not the DDP wrapper
+        self.records.append(self.probe(model, step, metrics))
 
     def on_eval(self, trainer, step: int, metrics: dict) -> None:
         """Evaluation needs nothing from the diagnostics."""
