@@ -210,3 +210,33 @@ def test_cuda_matches_cpu(kind, backend):
     torch.testing.assert_close(gpu_out.cpu(), out, atol=ATOL, rtol=0)
     for a, b in zip(as_tuple(gpu_state), as_tuple(state)):
         torch.testing.assert_close(a.cpu(), b, atol=ATOL, rtol=0)
+
+
+def _compile_works() -> str | None:
+    """None when torch.compile can build a kernel here, else the reason it cannot."""
+    try:
+        torch.compile(lambda a: torch.sigmoid(a) * 2)(torch.zeros(2))
+    except Exception as e:  # noqa: BLE001 - any failure means: skip, and say why
+        return f"torch.compile unavailable here: {type(e).__name__}: {str(e).splitlines()[0][:120]}"
+    return None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["rnn_tanh", "lstm", "gru"])
+def test_compiled_step_equals_eager(kind):
+    reason = _compile_works()
+    if reason:
+        pytest.skip(reason)
+    eager, _ = make_pair(kind, "cell", num_layers=2, bidirectional=True, batch_first=True)
+    ours_cls, _, extra = KINDS[kind]
+    compiled = ours_cls(I, H, num_layers=2, bidirectional=True, batch_first=True, compiled=True, **extra)
+    compiled = compiled.double()
+    compiled.load_state_dict(eager.state_dict())
+    x = torch.randn(B, T, I, dtype=torch.double)
+    lengths = torch.tensor([T, 2, 4])
+    # an initial state that needs a gradient: every step then sees the same
+    # requires_grad flags, so the step compiles once (keeps this test short)
+    hx = tuple(s.requires_grad_() for s in as_tuple(random_state(kind, 2, True)))
+    out, state = compiled(x, hx if kind == "lstm" else hx[0], lengths=lengths)
+    ref_out, ref_state = eager(x, hx if kind == "lstm" else hx[0], lengths=lengths)
+    assert_same(compiled, eager, out, state, ref_out, ref_state)

@@ -53,9 +53,12 @@ def run_direction(
     Returns (outputs (T, B, H), final state).
     """
     steps = range(gates_x.shape[0] - 1, -1, -1) if reverse else range(gates_x.shape[0])
-    outputs: list[Tensor] = [gates_x] * gates_x.shape[0]
+    # unbind, not gates_x[t]: one backward node that stacks the T step gradients,
+    # where T select nodes would each write a full (T, B, G*H) zero tensor.
+    gates_steps = gates_x.unbind(0)  # T x (B, G*H)
+    outputs: list[Tensor] = list(gates_steps)
     for t in steps:
-        new = step(gates_x[t], *state, w_hh, b_hh)
+        new = step(gates_steps[t], *state, w_hh, b_hh)
         new = new if isinstance(new, tuple) else (new,)
         if mask is None:
             state = new
@@ -91,7 +94,7 @@ class _Recurrent(nn.Module):
         self.proj_size = 0  # torch's attribute; projections are not supported
         self.backend, self.compiled = backend, compiled
         self._kernel = kernel
-        self._step = torch.compile(step, dynamic=False) if compiled else step
+        self._step = torch.compile(step) if compiled else step
         self._register_parameters(device, dtype)
         self.reset_parameters()
 
