@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from seqlab.bench.measure import fit_exponent, peak_memory, time_call
+from seqlab.bench.recurrent import SCRIPT
 from seqlab.bench.table import Section, format_value, render_section
 from seqlab.cli import main
 
@@ -100,3 +101,47 @@ def test_quick_bench_on_cuda(tmp_path):
     doc = json.loads((tmp_path / "bench.json").read_text())
     assert set(doc["meta"]["peak_flops"]) == {"fp32", "bf16"}
     assert all(r["peak_bytes"] > 0 for r in doc["sections"]["attention"]["rows"])
+
+
+def test_model_flops_adds_uncounted_recurrent_layers():
+    """torch's fused LSTM is invisible to FlopCounterMode on CPU: 6 N tokens is added for it."""
+    pytest.importorskip("seqlab.nn.conv")
+    from seqlab.bench.models import count_params, model_flops
+
+    class Wrap(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.rnn = torch.nn.LSTM(4, 5, batch_first=True)
+
+    model = Wrap()
+    x = torch.randn(3, 7, 4)
+    params = list(model.parameters())
+    flops = model_flops(model, lambda: torch.autograd.grad(model.rnn(x)[0].sum(), params), tokens=21)
+    assert flops == 6 * count_params(model.rnn) * 21
+
+
+def test_models_match_parameter_counts_and_run_quick(tmp_path):
+    pytest.importorskip("seqlab.nn.conv")
+    pytest.importorskip("seqlab.nn.transformer")
+    from seqlab.bench.models import builders, count_params, match_width
+
+    counts = {}
+    for name, build in builders(vocab=100, max_len=32).items():
+        counts[name] = count_params(build(match_width(build, 200_000)))
+    assert all(abs(c - 200_000) < 0.1 * 200_000 for c in counts.values()), counts
+    assert main(["bench", "--quick", "--only", "models", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "bench.json").read_text())["sections"]["models"]["rows"]
+    assert {r["model"] for r in rows} == {"lstm seq2seq", "convs2s", "transformer"}
+    assert all(r["model_flops"] > 0 and r["mfu"] > 0 for r in rows)
+
+
+@pytest.mark.skipif(not SCRIPT.is_file(), reason="benchmarks/bench_recurrent.py is not in this checkout")
+def test_quick_recurrent_section_adds_utilization(tmp_path):
+    assert main(["bench", "--quick", "--only", "recurrent", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "bench.json").read_text())["sections"]["recurrent"]["rows"]
+    assert {r["arch"] for r in rows} == {"RNN", "LSTM", "GRU"}
+    assert {r["variant"] for r in rows} >= {"cell", "fused", "torch"}
+    for r in rows:  # FLOPs per step: 3 (fwd+bwd) * 2 G H (H + H) * B * T
+        gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[r["arch"]]
+        flops = 3 * 2 * gates * r["H"] * 2 * r["H"] * r["B"] * r["T"]
+        assert r["gflop_s"] == pytest.approx(flops / r["median_s"] / 1e9)

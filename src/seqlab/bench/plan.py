@@ -45,6 +45,11 @@ class BenchPlan:
     att_batch: int = 1
     att_heads: int = 4
     att_head_dim: int = 64
+    # models (matched parameter counts, S = T)
+    model_vocab: int = 1000
+    model_params: int = 2_000_000
+    model_batch: int = 16
+    model_lengths: tuple[int, ...] = (32, 64, 128, 256)
 
 
 FULL = BenchPlan()
@@ -66,4 +71,8 @@ QUICK = BenchPlan(
     att_batch=1,
     att_heads=2,
     att_head_dim=8,
+    model_vocab=50,
+    model_params=20_000,
+    model_batch=2,
+    model_lengths=(8, 16),
 )

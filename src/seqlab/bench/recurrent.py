@@ -1,51 +1,35 @@
 """Recurrent layers: training tokens/s of RNN, LSTM and GRU per backend over a (B, H, T) grid.
 
-Backends compared on the same sizes: torch's own ``nn.RNN/LSTM/GRU``, seqlab's
-``fused`` backend (torch's kernels, our parameters), the ``cell`` backend (the
-equations in a Python loop over time) and, when asked, the cell backend with
-its step compiled by ``torch.compile``. One training step is forward + backward
-to every weight on (B, T, H) inputs. FLOPs per token per layer: G gate blocks of
-two GEMVs, 2 G H (D + H) forward with D = H, times 3 for forward + backward
-(G = 1 RNN, 3 GRU, 4 LSTM); achieved FLOP/s is compared with the GEMM peak.
+The measuring itself is ``benchmarks/bench_recurrent.py``'s ``run`` (seqlab's
+``cell`` backend, ``cell+compile``, ``fused`` and torch's own module, one layer,
+forward + backward to every weight); this section calls it at each grid point
+and adds the utilization: FLOPs per token of one layer are 2 G H (D + H)
+forward with D = H (G = 1 RNN, 3 GRU, 4 LSTM gate blocks), times 3 for forward
+plus backward; achieved FLOP/s is divided by the fp32 GEMM peak.
+The script lives in the source tree, not in the installed package: outside a
+checkout the section says so instead of measuring.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+import importlib.util
+from pathlib import Path
+from types import ModuleType
 
 import torch
-from torch import nn
 
-from seqlab.bench.measure import autocast_for, time_call
 from seqlab.bench.table import Section
 
 GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
+SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_recurrent.py"
 
 
-def _torch_layer(arch: str, hidden: int) -> nn.Module:
-    classes: dict[str, type[nn.Module]] = {"RNN": nn.RNN, "GRU": nn.GRU, "LSTM": nn.LSTM}
-    return classes[arch](hidden, hidden, batch_first=True)
-
-
-def _seqlab_layer(arch: str, hidden: int, backend: str, compiled: bool) -> nn.Module:
-    from seqlab.nn import recurrent
-
-    classes: dict[str, type[nn.Module]] = {"RNN": recurrent.RNN, "GRU": recurrent.GRU, "LSTM": recurrent.LSTM}
-    return classes[arch](hidden, hidden, batch_first=True, backend=backend, compiled=compiled)
-
-
-def backends(compiled: bool) -> dict[str, Callable[[str, int], nn.Module]]:
-    """backend label -> constructor(arch, hidden). seqlab's backends only when importable."""
-    found: dict[str, Callable[[str, int], nn.Module]] = {"torch": _torch_layer}
-    try:
-        import seqlab.nn.recurrent  # noqa: F401
-    except ImportError:
-        return found
-    found["fused"] = lambda arch, hidden: _seqlab_layer(arch, hidden, "fused", False)
-    found["cell"] = lambda arch, hidden: _seqlab_layer(arch, hidden, "cell", False)
-    if compiled:
-        found["cell+compile"] = lambda arch, hidden: _seqlab_layer(arch, hidden, "cell", True)
-    return found
+def load_script(path: Path = SCRIPT) -> ModuleType:
+    """Import ``benchmarks/bench_recurrent.py`` by path (benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location("seqlab_bench_recurrent_script", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def run(
@@ -58,41 +42,40 @@ def run(
     warmup: int,
     repeats: int,
 ) -> Section:
-    """One row per (arch, backend, B, H, T): time, tokens/s, GFLOP/s, fraction of peak, ratio to torch."""
+    """One row per (arch, variant, B, H, T): time, tokens/s, GFLOP/s, fraction of peak, ratios."""
     section = Section(
         "recurrent",
-        "Recurrent layers: training step (fwd+bwd), one layer",
-        ["arch", "backend", "B", "H", "T", "median_ms", "spread_ms", "ktok_s", "gflop_s", "of_peak", "vs_torch"],
+        "Recurrent layers: training step (fwd+bwd), one layer, input size = H",
+        ["arch", "variant", "B", "H", "T", "median_ms", "spread_ms", "ktok_s", "gflop_s", "of_peak",
+         "vs_torch", "vs_fused"],
     )
-    torch.manual_seed(0)
-    for arch, gates in GATES.items():
-        for hidden in hidden_sizes:
-            layers = {name: make(arch, hidden).to(device) for name, make in backends(compiled).items()}
-            for B in batches:
-                for T in lengths:
-                    x = torch.randn(B, T, hidden, device=device)  # (B, T, H)
-                    flops = 3 * 2 * gates * hidden * 2 * hidden * B * T
-                    _measure_point(section, arch, layers, x, flops, peak_flops, device, warmup, repeats)
-    section.notes.append("of_peak: achieved FLOP/s / fp32 GEMM peak; vs_torch: torch module time / this time")
+    if not SCRIPT.is_file():
+        section.notes.append(f"skipped: {SCRIPT} not found (run seqlab bench from a source checkout)")
+        return section
+    script = load_script()
+    variants = ("cell", "cell+compile", "fused", "torch") if compiled else ("cell", "fused", "torch")
+    for B in batches:
+        for H in hidden_sizes:
+            for T in lengths:
+                rows = script.run(
+                    batch=B, steps=T, hidden=H, variants=variants, device=str(device), warmup=warmup, repeats=repeats
+                )
+                section.rows.extend(_with_utilization(row, peak_flops) for row in rows)
+    section.notes.append(f"measured by {SCRIPT.name}.run; of_peak: achieved FLOP/s / fp32 GEMM peak")
+    section.notes.append("vs_torch / vs_fused: tokens/s relative to torch's module / seqlab's fused backend")
     return section
 
 
-def _measure_point(section, arch, layers, x, flops, peak_flops, device, warmup, repeats) -> None:
-    B, T, H = x.shape
-    torch_time = None
-    for name, layer in layers.items():
-        params = list(layer.parameters())
-
-        def step(layer=layer, params=params):
-            with autocast_for(device):
-                out = layer(x)[0]  # (B, T, H)
-            return torch.autograd.grad(out.float().square().mean(), params)
-
-        t = time_call(step, device, warmup, repeats)
-        torch_time = t.median if name == "torch" else torch_time
-        rate = flops / t.median
-        section.rows.append(
-            {"arch": arch, "backend": name, "B": B, "H": H, "T": T, **t.as_dict(),
-             "ktok_s": B * T / t.median / 1e3, "gflop_s": rate / 1e9, "of_peak": rate / peak_flops,
-             "vs_torch": torch_time / t.median}
-        )
+def _with_utilization(row: dict, peak_flops: float) -> dict:
+    """Add screen fields (ms, spread, ktok/s) and FLOP/s from the script's row."""
+    B, T, H = row["B"], row["T"], row["H"]
+    flops = 3 * 2 * GATES[row["arch"]] * H * (H + H) * B * T
+    rate = flops / row["median_s"]
+    return {
+        **row,
+        "median_ms": row["median_s"] * 1e3,
+        "spread_ms": f"{row['min_s'] * 1e3:.3g}-{row['max_s'] * 1e3:.3g}",
+        "ktok_s": row["tokens_per_s"] / 1e3,
+        "gflop_s": rate / 1e9,
+        "of_peak": rate / peak_flops,
+    }
