@@ -180,3 +180,16 @@ def test_cuda_matches_cpu(layer_type):
 def test_bad_sizes_raise():
     with pytest.raises(ValueError):
         MinGRU(3, 4, num_layers=0)
+
+
+@pytest.mark.parametrize("layer_type", LAYERS)
+def test_bf16_autocast_keeps_the_scan_in_float32(layer_type):
+    """Under CPU bf16 autocast the gates are bf16 but the log-space scan runs in float32."""
+    torch.manual_seed(11)
+    model = layer_type(4, 8)
+    x = torch.randn(2, 300, 4)
+    ref = model(x)[0]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, state = model(x)
+    assert out.dtype == torch.float32 and state.dtype == torch.float32
+    assert (out - ref).abs().max() < 0.05 * ref.abs().max()  # bf16 gate rounding only

@@ -30,6 +30,8 @@ def format_value(key: str, value) -> str:
         return "-"
     if key.endswith("_bytes"):
         return _bytes(float(value))
+    if isinstance(value, float) and math.isfinite(value) and abs(value) >= 1000:
+        return f"{value:,.0f}"
     if isinstance(value, float):
         return f"{value:.3g}" if math.isfinite(value) else str(value)
     return str(value)

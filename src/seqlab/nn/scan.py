@@ -59,6 +59,12 @@ def scan_log(log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor | None =
     return h
 
 
+def _at_least_fp32(gates: torch.Tensor) -> torch.Tensor:
+    """Gate pre-activations in float32 or wider: under bf16 autocast the cumulative log
+    decay reaches -T and bf16 (8-bit mantissa) would round it by whole units."""
+    return gates.to(torch.promote_types(gates.dtype, torch.float32))
+
+
 class MinGRUCell(nn.Module):
     """One minGRU layer (Feng et al. 2024, Sec. 3.1.3, with the positive g of Sec. B).
 
@@ -77,14 +83,14 @@ class MinGRUCell(nn.Module):
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
         """Parallel mode. x (B, T, D), h0 (B, H) or None -> h (B, T, H)."""
-        k, pre = self.linear(x).chunk(2, dim=-1)  # (B, T, H) each
+        k, pre = _at_least_fp32(self.linear(x)).chunk(2, dim=-1)  # (B, T, H) each
         log_z = -F.softplus(-k)  # log sigmoid(k)
         log_one_minus_z = -F.softplus(k)  # log (1 - sigmoid(k))
         return scan_log(log_one_minus_z, log_z + log_g(pre), h0)
 
     def step(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Recurrent mode. x_t (B, D), h (B, H) -> h_t (B, H)."""
-        k, pre = self.linear(x_t).chunk(2, dim=-1)  # (B, H) each
+        k, pre = _at_least_fp32(self.linear(x_t)).chunk(2, dim=-1)  # (B, H) each
         z = torch.sigmoid(k)
         return (1 - z) * h + z * g(pre)
 
@@ -109,13 +115,13 @@ class MinLSTMCell(nn.Module):
 
     def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
         """Parallel mode. x (B, T, D), h0 (B, H) or None -> h (B, T, H)."""
-        kf, ki, pre = self.linear(x).chunk(3, dim=-1)  # (B, T, H) each
+        kf, ki, pre = _at_least_fp32(self.linear(x)).chunk(3, dim=-1)  # (B, T, H) each
         d = F.softplus(-kf) - F.softplus(-ki)  # log i - log f
         return scan_log(-F.softplus(d), -F.softplus(-d) + log_g(pre), h0)
 
     def step(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Recurrent mode. x_t (B, D), h (B, H) -> h_t (B, H)."""
-        kf, ki, pre = self.linear(x_t).chunk(3, dim=-1)  # (B, H) each
+        kf, ki, pre = _at_least_fp32(self.linear(x_t)).chunk(3, dim=-1)  # (B, H) each
         f, i = torch.sigmoid(kf), torch.sigmoid(ki)
         return (f * h + i * g(pre)) / (f + i)  # f' h + i' h~
 
