@@ -3,7 +3,7 @@
 ```toml
 out = "runs/adding-lstm"      # optional; default runs/<file stem>
 [task]
-name = "adding"               # a name from seqlab.data.tasks.TASKS
+name = "adding"               # a name from TASKS below (synthetic tasks, "lm")
 length = 100                  # the task's own fields
 [model]                       # seqlab.build.ModelConfig
 arch = "lstm"
@@ -21,9 +21,13 @@ from typing import Any
 
 from seqlab.build import ModelConfig
 from seqlab.config import apply_overrides, from_dict, load_file
-from seqlab.data.tasks import TASKS
+from seqlab.data.lm import CorpusLM
+from seqlab.data.tasks import TASKS as SYNTHETIC
 from seqlab.errors import ConfigError
 from seqlab.train.config import TrainConfig
+
+# task name -> config class: the synthetic tasks and language modeling on a corpus.
+TASKS = {**SYNTHETIC, "lm": CorpusLM}
 
 
 @dataclass(frozen=True)
@@ -73,3 +77,30 @@ def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     if recipe.out is None:
         recipe = dataclasses.replace(recipe, out=str(Path("runs") / Path(path).stem))
     return recipe
+
+
+def load_trained(path: str | Path):
+    """(recipe, model with its trained weights) from a run folder or a checkpoint in it.
+
+    Weights come from safetensors only; the recipe from the run's ``recipe.json``.
+    """
+    import json
+
+    from seqlab.build import build_model
+    from seqlab.errors import SeqlabError
+    from seqlab.train.checkpoint import WEIGHTS, latest_checkpoint, load_weights
+
+    path = Path(path)
+    ckpt = path if (path / WEIGHTS).is_file() else latest_checkpoint(path)
+    if ckpt is None:
+        raise SeqlabError(f"{path} holds no checkpoint (expected a run folder written by seqlab train)")
+    recipe_file = ckpt.parent / "recipe.json"
+    if not recipe_file.is_file():
+        raise SeqlabError(f"{recipe_file} is missing: cannot rebuild the model")
+    recipe = recipe_from_dict(json.loads(recipe_file.read_text()))
+    model = build_model(recipe.model, recipe.task)
+    try:
+        model.load_state_dict(load_weights(ckpt))
+    except RuntimeError as err:
+        raise SeqlabError(f"{ckpt}: the weights do not fit the recipe's model ({str(err).splitlines()[0]})") from None
+    return recipe, model
