@@ -29,8 +29,8 @@ ARCHS = ("rnn_tanh", "lstm", "gru")
 @dataclass(frozen=True)
 class Config:
     adding_lengths: tuple[int, ...] = (10, 100)
-    copy_delays: tuple[int, ...] = (5, 50)
-    copy_symbols: int = 3
+    copy_delays: tuple[int, ...] = (2, 40)
+    copy_symbols: int = 2
     alphabet: int = 4
     hidden: int = 32
     steps: int = 300
