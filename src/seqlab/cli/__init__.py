@@ -23,11 +23,19 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("reproduce", "run the claims' experiments and print their verdicts"),
     "report": ("report", "render a run folder into one self-contained HTML report"),
     "drill": ("drill", "the chapter's drills on the NumPy reference (hand-written BPTT)"),
+    "generate": ("generate", "sample text from a trained language model"),
+    "lm-eval": ("evaluate_lm", "held-out loss, perplexity and bits per character of a trained model"),
+    "train-mt": ("train_mt", "train a translation model from a recipe (configs/mt-*.toml)"),
+    "translate": ("translate", "translate sentences with a trained model (beam search, attention PNG)"),
+    "evaluate": ("evaluate_mt", "score a translation model: BLEU, chrF, BLEU by length, attention AER"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="seqlab", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="seqlab",
+        description="seqlab: the classic sequence models, trained, measured and reported.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         mod = importlib.import_module(f"seqlab.cli.{module}")
