@@ -36,7 +36,9 @@ class MTData:
     tgt_vocab: int = ranged(4000, 261, 1 << 17)
     max_len: int = ranged(160, 1)
     numbers_size: int = ranged(20000, 10)
+    numbers_min_words: int = ranged(1, 1)
     numbers_max_words: int = ranged(12, 1)
+    numbers_max_digits: int = ranged(6, 1, 15)
 
 
 @dataclass(frozen=True)
