@@ -71,18 +71,36 @@ def train_translator(recipe: MTRecipe, run_dir: str | Path, log=print) -> MTResu
     corpus = load_pairs(recipe.data)
     src_tok, tgt_tok = fit_tokenizers(corpus, recipe.data, run_dir / "tokenizers")
     train = encode_split(corpus, "train", src_tok, tgt_tok, recipe.data.max_len)
-    longest = max(max(map(len, train.src)), max(map(len, train.tgt))) * 4 + 16
+    if not train.src:
+        raise SeqlabError(f"no training pairs within data.max_len={recipe.data.max_len} tokens")
+    longest = max(max(map(len, train.src)), max(map(len, train.tgt))) * 4 + 16  # room for long outputs
     model = build_translator(recipe.model, src_tok.vocab_size, tgt_tok.vocab_size, longest).to(device)
     (run_dir / RECIPE).write_text(json.dumps({**recipe.to_dict(), "max_positions": longest}, indent=2) + "\n")
+    result = MTResult(sum(p.numel() for p in model.parameters()), 0, 0.0, 0)
+    log(f"{recipe.model.arch}: {result.parameters:,} parameters, {len(train.src)} training pairs, device {device}")
+
+    def dev_bleu() -> float:
+        return _dev_bleu(model, corpus, src_tok, tgt_tok, device, cfg)
+
+    with (run_dir / HISTORY).open("w") as history:
+        loss = _fit(model, PairBatcher(train.src, train.tgt, cfg.max_tokens, cfg.seed), cfg, device, result,
+                    lambda loss: _record(result, history, log, loss, dev_bleu()))
+        _record(result, history, log, loss, dev_bleu())
+    save_file({k: v.detach().cpu().contiguous() for k, v in _unique_state(model).items()}, str(run_dir / WEIGHTS))
+    return result
+
+
+def _fit(model, batcher: PairBatcher, cfg: MTTrain, device, result: MTResult, on_eval) -> float:
+    """Epochs of batches until the time budget (training time only) or max_steps; returns the last loss."""
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps))
-    n_params = sum(p.numel() for p in model.parameters())
-    log(f"{recipe.model.arch}: {n_params:,} parameters, {len(train.src)} training pairs, device {device}")
-    result = MTResult(n_params, 0, 0.0, 0)
-    batcher, budget = PairBatcher(train.src, train.tgt, cfg.max_tokens, cfg.seed), cfg.minutes * 60
-    next_eval, epoch, history = cfg.eval_every_minutes * 60, 0, (run_dir / HISTORY).open("w")
+    budget, next_eval, epoch, loss = cfg.minutes * 60, cfg.eval_every_minutes * 60, 0, float("nan")
+
+    def done() -> bool:
+        return result.train_seconds >= budget or (cfg.max_steps is not None and result.steps >= cfg.max_steps)
+
     model.train()
-    while result.train_seconds < budget and (cfg.max_steps is None or result.steps < cfg.max_steps):
+    while not done():
         for batch in batcher.epoch(epoch):
             tic = time.perf_counter()
             loss = _train_step(model, batch.to(device), opt, sched, cfg, device)
@@ -90,14 +108,11 @@ def train_translator(recipe: MTRecipe, run_dir: str | Path, log=print) -> MTResu
             result.steps, result.target_tokens = result.steps + 1, result.target_tokens + batch.num_target_tokens
             if result.train_seconds >= next_eval:
                 next_eval += max(cfg.eval_every_minutes * 60, 1.0)
-                _record(result, history, log, loss, _dev_bleu(model, corpus, src_tok, tgt_tok, device, cfg))
-            if result.train_seconds >= budget or (cfg.max_steps is not None and result.steps >= cfg.max_steps):
+                on_eval(loss)  # dev BLEU; the clock is paused
+            if done():
                 break
         epoch += 1
-    _record(result, history, log, loss, _dev_bleu(model, corpus, src_tok, tgt_tok, device, cfg))
-    history.close()
-    save_file({k: v.detach().cpu().contiguous() for k, v in _unique_state(model).items()}, str(run_dir / WEIGHTS))
-    return result
+    return loss
 
 
 def _train_step(model, batch, opt, sched, cfg: MTTrain, device) -> float:
