@@ -69,7 +69,7 @@ def test_cells_unroll_like_a_layer():
 def test_lstm_step_hand_worked():
     """All pre-activations 0: i = f = o = 1/2, g = 0, so c = c0/2 and h = tanh(c0/2)/2."""
     c0 = torch.tensor([[2.0, -4.0]])
-    h, c = lstm_step(torch.zeros(1, 8), torch.ones(1, 2), c0, torch.zeros(8, 2), None)
+    h, c = lstm_step(torch.zeros(1, 8), torch.ones(1, 2), c0, torch.zeros(8, 2))
     torch.testing.assert_close(c, torch.tensor([[1.0, -2.0]]))
     torch.testing.assert_close(h, torch.tensor([[math.tanh(1.0) / 2, math.tanh(-2.0) / 2]]))
 
@@ -88,5 +88,5 @@ def test_rnn_steps_hand_worked():
     w = torch.tensor([[2.0]])
     h0 = torch.tensor([[1.0], [-1.0]])
     gx = torch.tensor([[0.5], [0.5]])
-    torch.testing.assert_close(rnn_tanh_step(gx, h0, w, None), torch.tanh(torch.tensor([[2.5], [-1.5]])))
-    torch.testing.assert_close(rnn_relu_step(gx, h0, w, None), torch.tensor([[2.5], [0.0]]))
+    torch.testing.assert_close(rnn_tanh_step(gx, h0, w), torch.tanh(torch.tensor([[2.5], [-1.5]])))
+    torch.testing.assert_close(rnn_relu_step(gx, h0, w), torch.tensor([[2.5], [0.0]]))

@@ -3,9 +3,12 @@
 Each cell's arithmetic lives in one pure function (``rnn_tanh_step``,
 ``rnn_relu_step``, ``lstm_step``, ``gru_step``) whose docstring states the
 equations and whose body computes them in the same order. The functions take
-``gates_x = W_ih x_t + b_ih`` already computed, because a layer computes that
-input projection for every time step at once (one big GEMM) and then only has
-the recurrent product ``W_hh h_{t-1} + b_hh`` left inside its loop.
+the input part of the gates, ``gates_x``, already computed, because a layer
+computes that projection for every time step at once (one big GEMM) and then
+only has the recurrent product ``W_hh h_{t-1}`` left inside its loop. For the
+RNN and the LSTM both biases enter the sum unchanged, so they are folded into
+``gates_x = W_ih x_t + b_ih + b_hh`` and each step is a single ``addmm``; the
+GRU needs ``b_hh`` apart (its reset gate scales ``W_hn h + b_hn``).
 
 Parameters follow ``torch.nn.RNNCell`` / ``LSTMCell`` / ``GRUCell`` exactly:
 ``weight_ih`` (G*H, I), ``weight_hh`` (G*H, H), ``bias_ih`` and ``bias_hh``
@@ -24,33 +27,30 @@ from torch import Tensor, nn
 from seqlab.errors import SeqlabError
 
 
-def rnn_tanh_step(gates_x: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+def rnn_tanh_step(gates_x: Tensor, h: Tensor, w_hh: Tensor) -> Tensor:
     """Elman step with tanh (Elman 1990).
 
-        h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+        h_t = tanh(W_ih x_t + b_ih + b_hh + W_hh h_{t-1})
 
-    Args: gates_x (B, H) = W_ih x_t + b_ih; h (B, H); w_hh (H, H); b_hh (H,) or None.
-    Returns h_t (B, H).
+    Args: gates_x (B, H) = W_ih x_t + b_ih + b_hh; h (B, H); w_hh (H, H). Returns h_t (B, H).
     """
-    return torch.tanh(gates_x + F.linear(h, w_hh, b_hh))
+    return torch.tanh(torch.addmm(gates_x, h, w_hh.t()))
 
 
-def rnn_relu_step(gates_x: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tensor:
+def rnn_relu_step(gates_x: Tensor, h: Tensor, w_hh: Tensor) -> Tensor:
     """Elman step with a rectifier, as in the IRNN (Le et al. 2015).
 
-        h_t = max(0, W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)
+        h_t = max(0, W_ih x_t + b_ih + b_hh + W_hh h_{t-1})
 
-    Args: gates_x (B, H); h (B, H); w_hh (H, H); b_hh (H,) or None. Returns h_t (B, H).
+    Args: gates_x (B, H) = W_ih x_t + b_ih + b_hh; h (B, H); w_hh (H, H). Returns h_t (B, H).
     """
-    return torch.relu(gates_x + F.linear(h, w_hh, b_hh))
+    return torch.relu(torch.addmm(gates_x, h, w_hh.t()))
 
 
-def lstm_step(
-    gates_x: Tensor, h: Tensor, c: Tensor, w_hh: Tensor, b_hh: Tensor | None
-) -> tuple[Tensor, Tensor]:
+def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, w_hh: Tensor) -> tuple[Tensor, Tensor]:
     """LSTM step with a forget gate (Hochreiter & Schmidhuber 1997; Gers et al. 2000).
 
-    With a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh split into four H-blocks:
+    With a_t = W_ih x_t + b_ih + b_hh + W_hh h_{t-1} split into four H-blocks:
 
         i_t = sigmoid(a_i)             input gate: how much new content to write
         f_t = sigmoid(a_f)             forget gate: how much old memory to keep
@@ -59,10 +59,10 @@ def lstm_step(
         c_t = f_t * c_{t-1} + i_t * g_t    additive memory update (the gradient highway)
         h_t = o_t * tanh(c_t)
 
-    Args: gates_x (B, 4H); h, c (B, H); w_hh (4H, H); b_hh (4H,) or None.
+    Args: gates_x (B, 4H) = W_ih x_t + b_ih + b_hh; h, c (B, H); w_hh (4H, H).
     Returns (h_t, c_t), each (B, H).
     """
-    a = gates_x + F.linear(h, w_hh, b_hh)  # (B, 4H)
+    a = torch.addmm(gates_x, h, w_hh.t())  # (B, 4H)
     a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)  # 4 x (B, H)
     i = torch.sigmoid(a_i)
     f = torch.sigmoid(a_f)
@@ -89,7 +89,8 @@ def gru_step(gates_x: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> T
     after, r_t * (W_hn h_{t-1} + b_hn). We follow torch so that weights and
     results match ``torch.nn.GRU`` exactly.
 
-    Args: gates_x (B, 3H); h (B, H); w_hh (3H, H); b_hh (3H,) or None. Returns h_t (B, H).
+    Args: gates_x (B, 3H) = W_ih x_t + b_ih; h (B, H); w_hh (3H, H); b_hh (3H,) or None.
+    Returns h_t (B, H).
     """
     xr, xz, xn = gates_x.chunk(3, dim=-1)  # 3 x (B, H)
     hr, hz, hn = F.linear(h, w_hh, b_hh).chunk(3, dim=-1)  # 3 x (B, H)
@@ -100,7 +101,12 @@ def gru_step(gates_x: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> T
 
 
 class _Cell(nn.Module):
-    """Parameters and bookkeeping shared by the three cells (torch's names and init)."""
+    """Parameters and bookkeeping shared by the three cells (torch's names and init).
+
+    ``folds_bias_hh``: the step takes b_hh inside gates_x (RNN, LSTM), or apart (GRU).
+    """
+
+    folds_bias_hh = True
 
     def __init__(
         self, input_size: int, hidden_size: int, bias: bool, num_gates: int, device=None, dtype=None
@@ -133,7 +139,10 @@ class _Cell(nn.Module):
         return f"{self.input_size}, {self.hidden_size}, bias={self.bias}"
 
     def _prepare(self, input: Tensor, hx: Tensor | None) -> tuple[Tensor, Tensor, bool]:
-        """Add a batch dim to unbatched input; return (gates_x (B, G*H), h (B, H), unbatched)."""
+        """Add a batch dim to unbatched input; return (gates_x (B, G*H), h (B, H), unbatched).
+
+        gates_x = W_ih x + b_ih, plus b_hh when the step takes it folded in.
+        """
         if input.dim() not in (1, 2):
             raise SeqlabError(f"cell input must be (I,) or (B, I), got shape {tuple(input.shape)}")
         if input.shape[-1] != self.input_size:
@@ -144,7 +153,10 @@ class _Cell(nn.Module):
             h = x.new_zeros(x.shape[0], self.hidden_size)  # (B, H)
         else:
             h = hx.unsqueeze(0) if unbatched else hx
-        return F.linear(x, self.weight_ih, self.bias_ih), h, unbatched
+        bias = self.bias_ih
+        if bias is not None and self.folds_bias_hh:
+            bias = bias + self.bias_hh  # (G*H,)
+        return F.linear(x, self.weight_ih, bias), h, unbatched
 
 
 class RNNCell(_Cell):
@@ -167,7 +179,7 @@ class RNNCell(_Cell):
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:
         """Args: input (B, I) or (I,); hx (B, H) or (H,), zeros when None. Returns h_t."""
         gates_x, h, unbatched = self._prepare(input, hx)
-        h = self._STEPS[self.nonlinearity](gates_x, h, self.weight_hh, self.bias_hh)  # (B, H)
+        h = self._STEPS[self.nonlinearity](gates_x, h, self.weight_hh)  # (B, H)
         return h.squeeze(0) if unbatched else h
 
 
@@ -186,12 +198,14 @@ class LSTMCell(_Cell):
             c = torch.zeros_like(h)
         else:
             c = hx[1].unsqueeze(0) if unbatched else hx[1]
-        h, c = lstm_step(gates_x, h, c, self.weight_hh, self.bias_hh)  # (B, H) each
+        h, c = lstm_step(gates_x, h, c, self.weight_hh)  # (B, H) each
         return (h.squeeze(0), c.squeeze(0)) if unbatched else (h, c)
 
 
 class GRUCell(_Cell):
     """GRU cell (see ``gru_step``); same signature, parameters and results as ``torch.nn.GRUCell``."""
+
+    folds_bias_hh = False
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, device=None, dtype=None) -> None:
         super().__init__(input_size, hidden_size, bias, 3, device, dtype)

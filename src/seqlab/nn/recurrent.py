@@ -8,8 +8,9 @@ unchanged. Two backends run over the same parameters:
   (``torch._VF.lstm`` and friends, cuDNN on CUDA), as ``torch.nn.RNNBase`` does.
 * ``backend="cell"`` runs the step functions of ``seqlab.nn.cells`` in a plain
   Python loop over time (``run_direction`` below, the only loop in the file):
-  the input projection of all T steps is one GEMM up front, each step then
-  does one fused gate GEMM (W_hh h) plus the cell's elementwise math.
+  the input projection of all T steps is one GEMM up front (with b_hh folded
+  in for RNN and LSTM), each step then does one fused gate GEMM (``addmm`` of
+  W_hh h onto it) plus the cell's elementwise math.
   ``compiled=True`` compiles that step with ``torch.compile``.
 
 Both accept a padded tensor with an optional ``lengths`` (B,) tensor, or a
@@ -36,15 +37,15 @@ BACKENDS = ("cell", "fused")
 
 
 def run_direction(
-    step: Callable, gates_x: Tensor, state: State, w_hh: Tensor, b_hh: Tensor | None,
-    mask: Tensor | None, reverse: bool,
+    step: Callable, gates_x: Tensor, state: State, recurrent: tuple, mask: Tensor | None, reverse: bool,
 ) -> tuple[Tensor, State]:
     """Run one cell over time in one direction.
 
     Args:
-        step: a cell function ``step(gates_x_t, *state, w_hh, b_hh) -> state``.
-        gates_x: (T, B, G*H), the input projections W_ih x_t + b_ih of every step.
+        step: a cell function ``step(gates_x_t, *state, *recurrent) -> state``.
+        gates_x: (T, B, G*H), the input projections of every step.
         state: initial state, tuple of (B, H).
+        recurrent: the step's weights, (w_hh,) or (w_hh, b_hh).
         mask: (T, B, 1) bool, True at real steps, or None when nothing is padded.
             Where False the state is carried unchanged and the output is zero, so
             a forward pass freezes at each sequence's end and a reverse pass
@@ -58,7 +59,7 @@ def run_direction(
     gates_steps = gates_x.unbind(0)  # T x (B, G*H)
     outputs: list[Tensor] = list(gates_steps)
     for t in steps:
-        new = step(gates_steps[t], *state, w_hh, b_hh)
+        new = step(gates_steps[t], *state, *recurrent)
         new = new if isinstance(new, tuple) else (new,)
         if mask is None:
             state = new
@@ -80,6 +81,7 @@ class _Recurrent(nn.Module):
     mode: str
     num_gates: int
     num_states: int = 1
+    folds_bias_hh = True  # the cell step takes b_hh inside gates_x (RNN, LSTM) or apart (GRU)
 
     def __init__(
         self, step: Callable, kernel: Callable, input_size: int, hidden_size: int,
@@ -97,6 +99,7 @@ class _Recurrent(nn.Module):
         self._step = torch.compile(step) if compiled else step
         self._register_parameters(device, dtype)
         self.reset_parameters()
+        self.flatten_parameters()
 
     def _register_parameters(self, device, dtype) -> None:
         """Register weight_ih_l{k}[_reverse] etc. in torch's order and shapes."""
@@ -283,9 +286,12 @@ class _Recurrent(nn.Module):
             for d in range(directions):
                 k = layer * directions + d
                 w_ih, w_hh, b_ih, b_hh = self._layer_weights(k)
+                recurrent = (w_hh, b_hh)
+                if self.folds_bias_hh:
+                    b_ih, recurrent = (None if b_ih is None else b_ih + b_hh), (w_hh,)
                 gates_x = F.linear(layer_in, w_ih, b_ih)  # (T, B, G*H): all steps, one GEMM
                 out, final = run_direction(
-                    self._step, gates_x, tuple(s[k] for s in state), w_hh, b_hh, mask, reverse=d == 1
+                    self._step, gates_x, tuple(s[k] for s in state), recurrent, mask, reverse=d == 1
                 )
                 outs.append(out)  # (T, B, H)
                 finals.append(final)
@@ -374,7 +380,7 @@ class GRU(_Recurrent):
     """GRU layer stack (equations, and torch's reset-gate placement, in
     ``seqlab.nn.cells.gru_step``); like ``torch.nn.GRU``. Extra: ``backend``, ``compiled``."""
 
-    mode, num_gates = "GRU", 3
+    mode, num_gates, folds_bias_hh = "GRU", 3, False
 
     def __init__(
         self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
