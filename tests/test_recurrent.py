@@ -35,9 +35,10 @@ def as_tuple(state):
 
 
 def random_state(kind, layers, bidir, batch=B):
+    """A random initial state that needs a gradient: (h, c) for LSTM, else h."""
     shape = (layers * (2 if bidir else 1), batch, H)
-    h = torch.randn(shape, dtype=torch.double)
-    return (h, torch.randn(shape, dtype=torch.double)) if kind == "lstm" else h
+    h = torch.randn(shape, dtype=torch.double, requires_grad=True)
+    return (h, torch.randn(shape, dtype=torch.double, requires_grad=True)) if kind == "lstm" else h
 
 
 def scalar_loss(out, state):
@@ -50,15 +51,21 @@ def scalar_loss(out, state):
     return total
 
 
-def assert_same(ours, ref, out, state, ref_out, ref_state):
+def assert_same(ours, ref, out, state, ref_out, ref_state, leaves=()):
+    """Outputs, final states, and the gradients of one loss with respect to every
+    parameter and to the shared inputs ``leaves`` (x, h_0, c_0), all within ATOL."""
     torch.testing.assert_close(out, ref_out, atol=ATOL, rtol=0)
     for a, b in zip(as_tuple(state), as_tuple(ref_state), strict=True):
         torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
-    scalar_loss(out, state).backward()
-    scalar_loss(ref_out, ref_state).backward()
+    names = [n for n, _ in ours.named_parameters()]
     ref_params = dict(ref.named_parameters())
-    for name, p in ours.named_parameters():
-        torch.testing.assert_close(p.grad, ref_params[name].grad, atol=ATOL, rtol=0, msg=name)
+    # the reference first, keeping the graph parts both share (e.g. a packing of x)
+    want_inputs = [*(ref_params[n] for n in names), *leaves]
+    want = torch.autograd.grad(scalar_loss(ref_out, ref_state), want_inputs, retain_graph=True)
+    got = torch.autograd.grad(scalar_loss(out, state), [*ours.parameters(), *leaves])
+    labels = names + [f"input {k}" for k in range(len(leaves))]
+    for label, a, b in zip(labels, got, want, strict=True):
+        torch.testing.assert_close(a, b, atol=ATOL, rtol=0, msg=label)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -69,11 +76,12 @@ def assert_same(ours, ref, out, state, ref_out, ref_state):
 @pytest.mark.parametrize("with_hx", [False, True])
 def test_matches_torch(kind, backend, layers, bidir, batch_first, with_hx):
     ours, ref = make_pair(kind, backend, num_layers=layers, bidirectional=bidir, batch_first=batch_first)
-    x = torch.randn((B, T, I) if batch_first else (T, B, I), dtype=torch.double)
+    x = torch.randn((B, T, I) if batch_first else (T, B, I), dtype=torch.double, requires_grad=True)
     hx = random_state(kind, layers, bidir) if with_hx else None
     out, state = ours(x, hx)
     ref_out, ref_state = ref(x, hx)
-    assert_same(ours, ref, out, state, ref_out, ref_state)
+    leaves = (x, *as_tuple(hx)) if with_hx else (x,)
+    assert_same(ours, ref, out, state, ref_out, ref_state, leaves)
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -82,14 +90,14 @@ def test_matches_torch(kind, backend, layers, bidir, batch_first, with_hx):
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_lengths_match_packed_torch(kind, backend, bidir, batch_first):
     ours, ref = make_pair(kind, backend, num_layers=2, bidirectional=bidir, batch_first=batch_first)
-    x = torch.randn((4, 6, I) if batch_first else (6, 4, I), dtype=torch.double)
+    x = torch.randn((4, 6, I) if batch_first else (6, 4, I), dtype=torch.double, requires_grad=True)
     lengths = torch.tensor([3, 6, 1, 4])  # unsorted, and the longest is not first
     hx = random_state(kind, 2, bidir, batch=4)
     out, state = ours(x, hx, lengths=lengths)
     packed = pack_padded_sequence(x, lengths, batch_first=batch_first, enforce_sorted=False)
     ref_packed, ref_state = ref(packed, hx)
     ref_out, _ = pad_packed_sequence(ref_packed, batch_first=batch_first, total_length=6)
-    assert_same(ours, ref, out, state, ref_out, ref_state)
+    assert_same(ours, ref, out, state, ref_out, ref_state, (x, *as_tuple(hx)))
     pad = (torch.arange(6)[None, :] >= lengths[:, None])  # (B, T) True at padding
     pad = pad if batch_first else pad.T
     assert (out[pad] == 0).all()
@@ -100,7 +108,7 @@ def test_lengths_match_packed_torch(kind, backend, bidir, batch_first):
 @pytest.mark.parametrize("bidir", [False, True])
 def test_packed_sequence_in_and_out(kind, backend, bidir):
     ours, ref = make_pair(kind, backend, num_layers=2, bidirectional=bidir)
-    x = torch.randn(6, 4, I, dtype=torch.double)
+    x = torch.randn(6, 4, I, dtype=torch.double, requires_grad=True)
     packed = pack_padded_sequence(x, torch.tensor([2, 6, 5, 2]), enforce_sorted=False)
     hx = random_state(kind, 2, bidir, batch=4)
     out, state = ours(packed, hx)
@@ -108,7 +116,7 @@ def test_packed_sequence_in_and_out(kind, backend, bidir):
     assert isinstance(out, nn.utils.rnn.PackedSequence)
     assert torch.equal(out.batch_sizes, ref_out.batch_sizes)
     assert torch.equal(out.sorted_indices, ref_out.sorted_indices)
-    assert_same(ours, ref, out.data, state, ref_out.data, ref_state)
+    assert_same(ours, ref, out.data, state, ref_out.data, ref_state, (x, *as_tuple(hx)))
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -236,7 +244,7 @@ def test_compiled_step_equals_eager(kind):
     lengths = torch.tensor([T, 2, 4])
     # an initial state that needs a gradient: every step then sees the same
     # requires_grad flags, so the step compiles once (keeps this test short)
-    hx = tuple(s.requires_grad_() for s in as_tuple(random_state(kind, 2, True)))
+    hx = as_tuple(random_state(kind, 2, True))
     out, state = compiled(x, hx if kind == "lstm" else hx[0], lengths=lengths)
     ref_out, ref_state = eager(x, hx if kind == "lstm" else hx[0], lengths=lengths)
     assert_same(compiled, eager, out, state, ref_out, ref_state)
