@@ -19,6 +19,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "models": ("catalog", "list the model architectures"),
     "tasks": ("catalog", "list the synthetic tasks"),
     "data": ("data", "list, describe and show the real corpora"),
+    "forecast": ("forecast", "forecast statsmodels series: baselines vs a recurrent net"),
+    "classify": ("classify", "train a recurrent sequence classifier (sktime sets)"),
     "bench": ("bench", "measure the machine and each architecture's speed (table + JSON)"),
     "reproduce": ("reproduce", "run the claims' experiments and print their verdicts"),
     "report": ("report", "render a run folder into one self-contained HTML report"),

@@ -1,0 +1,31 @@
+"""`seqlab forecast SERIES...`: seasonal naive, ARIMA, ETS and an LSTM/GRU in one table."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("series", nargs="+", metavar="SERIES",
+                        help="co2, sunspots, nile, elnino, macrodata")
+    parser.add_argument("--arch", choices=("lstm", "gru"), default="lstm")
+    parser.add_argument("--hidden", type=int, default=32)
+    parser.add_argument("--steps", type=int, default=1500, help="training batches of the net")
+    parser.add_argument("--stride", type=int, default=1, help="steps between test origins")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    from seqlab.errors import SeqlabError
+    from seqlab.timeseries import SPECS, format_table, forecast_table
+
+    unknown = [s for s in args.series if s not in SPECS]
+    if unknown:
+        raise SeqlabError(f"unknown series {unknown[0]!r}; choose from: {', '.join(SPECS)}")
+    rows = []
+    for name in args.series:
+        rows += forecast_table(name, arch=args.arch, hidden=args.hidden, steps=args.steps,
+                               seed=args.seed, stride=args.stride, device=args.device)
+    print(format_table(rows))
+    return 0
