@@ -203,6 +203,10 @@ def test_bad_arguments_give_clear_errors():
         layer(torch.randn(T, B, I), lengths=torch.tensor([1, T + 1, 2]))
     with pytest.raises(SeqlabError, match="initial state"):
         layer(torch.randn(T, B, I), (torch.zeros(1, B + 1, H), torch.zeros(1, B + 1, H)))
+    with pytest.raises(SeqlabError, match="pair"):
+        layer(torch.randn(T, B, I), torch.zeros(1, B, H))
+    with pytest.raises(SeqlabError, match="one tensor"):
+        GRU(I, H)(torch.randn(T, B, I), (torch.zeros(1, B, H),))
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

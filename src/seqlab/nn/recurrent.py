@@ -175,6 +175,9 @@ class _Recurrent(nn.Module):
         shape = (self.num_layers * (2 if self.bidirectional else 1), batch, self.hidden_size)
         if hx is None:
             return tuple(like.new_zeros(shape) for _ in range(self.num_states))
+        if isinstance(hx, Tensor) != (self.num_states == 1) or (self.num_states == 2 and len(hx) != 2):
+            want = "a pair (h_0, c_0)" if self.num_states == 2 else "one tensor h_0"
+            raise SeqlabError(f"{type(self).__name__} takes as initial state {want}, got {type(hx).__name__}")
         state = tuple(hx) if self.num_states == 2 else (hx,)
         if unbatched:
             state = tuple(s.unsqueeze(1) for s in state)
