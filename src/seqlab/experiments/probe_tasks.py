@@ -88,19 +88,21 @@ class NextToken:
 
 @dataclass(frozen=True)
 class DecisiveToken:
-    """A toy sentiment task: filler words and one decisive word; label = its polarity.
+    """A toy sentiment task: filler words plus decisive words; the label is a polarity.
 
     Tokens: 0 = unused, 1..fillers = neutral words, fillers+1 = "good",
-    fillers+2 = "bad". One decisive word sits at a position drawn from
-    [lo, hi) (fractions of the length), and the label (0 = bad, 1 = good) is scored
-    at the last step. Training draws the position anywhere (lo=0, hi=1);
-    evaluation narrows [lo, hi) to place the word early or late.
+    fillers+2 = "bad"; the label (0 = bad, 1 = good) is scored at the last step.
+    ``rule="only"``: one decisive word at a position drawn from [lo, hi) (fractions
+    of the length), so evaluation can place it early or late. ``rule="first"`` /
+    ``"last"``: two decisive words of independent polarity at random positions
+    ("bad ... but amazing"), and the label follows the first or the last of them.
     """
 
     length: int = 50
     fillers: int = 8
     lo: float = 0.0
     hi: float = 1.0
+    rule: str = "only"
 
     input_dim = None
     loss_kind = "ce"
@@ -117,10 +119,18 @@ class DecisiveToken:
     def sample(self, batch_size: int, generator: torch.Generator) -> SeqBatch:
         B, T = batch_size, self.length
         x = torch.randint(1, self.fillers + 1, (B, T), generator=generator)
-        first, last = int(self.lo * T), max(int(self.hi * T), int(self.lo * T) + 1)
-        where = torch.randint(first, min(last, T), (B,), generator=generator)
-        label = torch.randint(0, 2, (B,), generator=generator)
-        x[torch.arange(B), where] = self.fillers + 2 - label  # good = fillers+1 (label 1)
+        rows = torch.arange(B)
+        if self.rule == "only":
+            first, last = int(self.lo * T), max(int(self.hi * T), int(self.lo * T) + 1)
+            where = torch.randint(first, min(last, T), (B,), generator=generator)
+            label = torch.randint(0, 2, (B,), generator=generator)
+            x[rows, where] = self.fillers + 2 - label  # good = fillers+1 (label 1), bad = fillers+2
+        else:
+            pos = torch.argsort(torch.rand(B, T - 1, generator=generator), dim=1)[:, :2].sort(dim=1).values  # (B, 2)
+            pol = torch.randint(0, 2, (B, 2), generator=generator)
+            x[rows, pos[:, 0]] = self.fillers + 2 - pol[:, 0]
+            x[rows, pos[:, 1]] = self.fillers + 2 - pol[:, 1]
+            label = pol[:, 0] if self.rule == "first" else pol[:, 1]
         y = torch.zeros(B, T, dtype=torch.long)
         y[:, -1] = label
         mask = torch.zeros(B, T, dtype=torch.bool)
