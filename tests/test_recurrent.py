@@ -103,6 +103,16 @@ def test_lengths_match_packed_torch(kind, backend, bidir, batch_first):
     assert (out[pad] == 0).all()
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_full_lengths_equal_no_lengths(backend):
+    ours, _ = make_pair("lstm", backend, bidirectional=True)
+    x = torch.randn(T, B, I, dtype=torch.double)
+    out, (h, c) = ours(x, lengths=torch.full((B,), T))
+    ref_out, (ref_h, ref_c) = ours(x)
+    for a, b in ((out, ref_out), (h, ref_h), (c, ref_c)):
+        torch.testing.assert_close(a, b, atol=ATOL, rtol=0)
+
+
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("bidir", [False, True])

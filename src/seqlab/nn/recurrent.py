@@ -278,7 +278,7 @@ class _Recurrent(nn.Module):
         Returns (output (T, B, D*H), final state tuple of (L*D, B, H)).
         """
         mask = None
-        if lengths is not None:
+        if lengths is not None and int(lengths.min()) < x.shape[0]:  # else nothing is padded
             steps = torch.arange(x.shape[0], device=x.device)  # (T,)
             mask = (steps[:, None] < lengths.to(x.device)[None, :]).unsqueeze(-1)  # (T, B, 1)
         directions = 2 if self.bidirectional else 1
