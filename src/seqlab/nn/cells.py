@@ -50,7 +50,9 @@ def rnn_relu_step(gates_x: Tensor, h: Tensor, w_hh: Tensor) -> Tensor:
 def lstm_step(gates_x: Tensor, h: Tensor, c: Tensor, w_hh: Tensor) -> tuple[Tensor, Tensor]:
     """LSTM step with a forget gate (Hochreiter & Schmidhuber 1997; Gers et al. 2000).
 
-    With a_t = W_ih x_t + b_ih + b_hh + W_hh h_{t-1} split into four H-blocks:
+    With a_t = W_ih x_t + b_ih + b_hh + W_hh h_{t-1} split into four H-blocks
+    (one product W [h_{t-1}, x_t] + b per gate, written as torch splits it: an
+    input part, a recurrent part, and two biases whose sum is the gate's bias):
 
         i_t = sigmoid(a_i)             input gate: how much new content to write
         f_t = sigmoid(a_f)             forget gate: how much old memory to keep
@@ -84,10 +86,13 @@ def gru_step(gates_x: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> T
         n_t = tanh(xn + r_t * hn)          candidate; r scales (W_hn h + b_hn)
         h_t = (1 - z_t) * n_t + z_t * h_{t-1}
 
-    Deviation from the paper, on purpose: Cho et al. apply the reset gate
-    before the product, W_hn (r_t * h_{t-1}); torch (like cuDNN) applies it
-    after, r_t * (W_hn h_{t-1} + b_hn). We follow torch so that weights and
-    results match ``torch.nn.GRU`` exactly.
+    Two deviations from the usual textbook form, both on purpose, so that
+    weights and results match ``torch.nn.GRU`` (and cuDNN) exactly:
+    - the reset gate acts after the product, r_t * (W_hn h_{t-1} + b_hn),
+      where Cho et al. put it before, W_hn (r_t * h_{t-1});
+    - z_t weights the old state: h_t = (1 - z_t) n_t + z_t h_{t-1}. Writing
+      h_t = (1 - z_t) h_{t-1} + z_t n_t instead is the same model with z_t
+      replaced by 1 - z_t (the gate's weights and bias change sign).
 
     Args: gates_x (B, 3H) = W_ih x_t + b_ih; h (B, H); w_hh (3H, H); b_hh (3H,) or None.
     Returns h_t (B, H).
