@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "data": ("data", "list, describe and show the real corpora"),
     "forecast": ("forecast", "forecast statsmodels series: baselines vs a recurrent net"),
     "classify": ("classify", "train a recurrent sequence classifier (sktime sets)"),
+    "embed": ("embed", "static vs contextual word vectors (claim C18)"),
     "bench": ("bench", "measure the machine and each architecture's speed (table + JSON)"),
     "reproduce": ("reproduce", "run the claims' experiments and print their verdicts"),
     "report": ("report", "render a run folder into one self-contained HTML report"),

@@ -1,0 +1,29 @@
+"""`seqlab embed compare WORD`: one static vector vs the spread of contextual vectors."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    cmp = sub.add_parser("compare", help="static (skip-gram) vs contextual (BiLSTM LM) "
+                         "vectors of WORD over its occurrences in bsb_en")
+    cmp.add_argument("word", metavar="WORD")
+    cmp.add_argument("-k", type=int, default=5, help="nearest neighbours to show (default 5)")
+    cmp.add_argument("--contexts", type=int, default=20, help="occurrences to show (default 20)")
+    cmp.add_argument("--steps", type=int, default=800,
+                     help="training batches per LM direction (default 800; cached on disk)")
+    cmp.add_argument("--hidden", type=int, default=128)
+    cmp.add_argument("--seed", type=int, default=0)
+    cmp.add_argument("--device", default="auto")
+
+
+def run(args: argparse.Namespace) -> int:
+    from seqlab.embeddings import EmbedSettings, compare_word, format_comparison
+
+    settings = EmbedSettings(steps=args.steps, hidden=args.hidden, seed=args.seed,
+                             device=args.device)
+    result = compare_word(args.word, settings, k=args.k, max_contexts=args.contexts)
+    print(format_comparison(result))
+    return 0
