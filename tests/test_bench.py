@@ -28,7 +28,7 @@ def test_quick_scan_attention_writes_expected_json(tmp_path, capsys):
     assert list(doc["sections"]) == ["scan", "attention"]
     scan = doc["sections"]["scan"]
     models = {r["model"] for r in scan["rows"]}
-    assert models == {"minGRU scan", "minGRU step", "minLSTM scan", "minLSTM step", "nn.GRU"}
+    assert models == {f"{m} {mode}" for m in ("minGRU", "minLSTM") for mode in ("scan", "chunked", "step")} | {"nn.GRU"}
     for row in scan["rows"] + doc["sections"]["attention"]["rows"]:
         assert row["min_s"] <= row["median_s"] <= row["max_s"]
         assert row["peak_bytes"] > 0

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from seqlab.nn import MinGRU, MinLSTM, SequenceModel
-from seqlab.nn.scan import MinGRUCell, MinLSTMCell, g, log_g, scan_log
+from seqlab.nn.scan import MinGRUCell, MinLSTMCell, g, log_g, scan_chunked, scan_log
 
 LAYERS = [MinGRU, MinLSTM]
+CHUNKS = [None, 5]  # the log-space scan, and the chunked scan with T not a multiple of C
 
 
 def _loop(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
@@ -34,6 +35,21 @@ def test_scan_equals_naive_loop_on_random_coefficients():
     h0 = torch.randn(3, 4, generator=gen, dtype=torch.float64)  # any sign
     torch.testing.assert_close(scan_log(a.log(), b.log(), h0), _loop(a, b, h0), rtol=1e-10, atol=1e-12)
     torch.testing.assert_close(scan_log(a.log(), b.log()), _loop(a, b, torch.zeros_like(h0)), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("chunk", [1, 4, 7, 50, 64])
+def test_scan_chunked_equals_naive_loop_forward_and_grads(chunk):
+    """Any signs (the linear-space scan needs no positivity); T=50 with C dividing it or not."""
+    gen = torch.Generator().manual_seed(13)
+    a = torch.randn(3, 50, 4, generator=gen, dtype=torch.float64).requires_grad_()
+    b = torch.randn(3, 50, 4, generator=gen, dtype=torch.float64).requires_grad_()
+    h0 = torch.randn(3, 4, generator=gen, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(3, 50, 4, generator=gen, dtype=torch.float64)
+    out, ref = scan_chunked(a, b, h0, chunk), _loop(a, b, h0)
+    torch.testing.assert_close(out, ref, rtol=1e-10, atol=1e-10)
+    for gs, gl in zip(torch.autograd.grad((out * w).sum(), (a, b, h0)), torch.autograd.grad((ref * w).sum(), (a, b, h0))):
+        torch.testing.assert_close(gs, gl, rtol=1e-10, atol=1e-10)
+    torch.testing.assert_close(scan_chunked(a, b, None, chunk), _loop(a, b, torch.zeros_like(h0)))
 
 
 def test_scan_gradients_equal_naive_loop():
@@ -68,11 +84,12 @@ def test_cell_parallel_equals_hand_recurrence(cell_type):
     torch.testing.assert_close(cell(x, h0), torch.stack(hs, 1))
 
 
+@pytest.mark.parametrize("chunk", CHUNKS)
 @pytest.mark.parametrize("layer_type", LAYERS)
 @pytest.mark.parametrize("dtype,tol", [(torch.float32, 1e-5), (torch.float64, 1e-11)])
-def test_parallel_equals_recurrent_forward_and_grads(layer_type, dtype, tol):
+def test_parallel_equals_recurrent_forward_and_grads(layer_type, dtype, tol, chunk):
     torch.manual_seed(3)
-    model = layer_type(5, 6, num_layers=2).to(dtype)
+    model = layer_type(5, 6, num_layers=2, chunk_size=chunk).to(dtype)
     x = torch.randn(3, 24, 5, dtype=dtype, requires_grad=True)
     h0 = torch.randn(2, 3, 6, dtype=dtype)
     w = torch.randn(3, 24, 6, dtype=dtype)
@@ -105,10 +122,11 @@ def test_initial_state_is_used_and_none_means_zeros(layer_type):
     torch.testing.assert_close(out_h[:, 0], model.step(x[:, 0], torch.ones_like(zeros))[0])
 
 
+@pytest.mark.parametrize("chunk", CHUNKS)
 @pytest.mark.parametrize("layer_type", LAYERS)
-def test_chunked_with_carried_state_equals_one_pass(layer_type):
+def test_chunked_with_carried_state_equals_one_pass(layer_type, chunk):
     torch.manual_seed(5)
-    model = layer_type(4, 5, num_layers=3).double()
+    model = layer_type(4, 5, num_layers=3, chunk_size=chunk).double()
     x = torch.randn(2, 30, 4, dtype=torch.float64)
     full, final = model(x)
     state, outs = None, []
@@ -119,10 +137,11 @@ def test_chunked_with_carried_state_equals_one_pass(layer_type):
     torch.testing.assert_close(state, final)
 
 
+@pytest.mark.parametrize("chunk", CHUNKS)
 @pytest.mark.parametrize("layer_type", LAYERS)
-def test_lengths_give_state_at_last_valid_step(layer_type):
+def test_lengths_give_state_at_last_valid_step(layer_type, chunk):
     torch.manual_seed(6)
-    model = layer_type(3, 4, num_layers=2).double()
+    model = layer_type(3, 4, num_layers=2, chunk_size=chunk).double()
     x = torch.randn(3, 9, 3, dtype=torch.float64)
     lengths = torch.tensor([9, 4, 1])
     _, state = model(x, lengths=lengths)
@@ -180,6 +199,18 @@ def test_cuda_matches_cpu(layer_type):
 def test_bad_sizes_raise():
     with pytest.raises(ValueError):
         MinGRU(3, 4, num_layers=0)
+    with pytest.raises(ValueError):
+        MinLSTM(3, 4, chunk_size=0)
+
+
+@pytest.mark.parametrize("layer_type", LAYERS)
+def test_chunked_and_log_scans_agree_over_long_sequences(layer_type):
+    torch.manual_seed(14)
+    log_model = layer_type(4, 8).double()
+    chunked = layer_type(4, 8, chunk_size=64).double()
+    chunked.load_state_dict(log_model.state_dict())
+    x = torch.randn(2, 1000, 4, dtype=torch.float64)
+    torch.testing.assert_close(chunked(x)[0], log_model(x)[0], rtol=1e-9, atol=1e-10)
 
 
 @pytest.mark.parametrize("layer_type", LAYERS)
@@ -193,3 +224,19 @@ def test_bf16_autocast_keeps_the_scan_in_float32(layer_type):
         out, state = model(x)
     assert out.dtype == torch.float32 and state.dtype == torch.float32
     assert (out - ref).abs().max() < 0.05 * ref.abs().max()  # bf16 gate rounding only
+
+
+@pytest.mark.parametrize("layer_type", LAYERS)
+def test_token_by_token_generation_equals_parallel(layer_type):
+    """``step`` fed one token at a time (as a sampler does) reproduces the scan."""
+    torch.manual_seed(12)
+    model = layer_type(3, 5, num_layers=2).double()
+    x = torch.randn(2, 11, 3, dtype=torch.float64)
+    h0 = torch.randn(2, 2, 5, dtype=torch.float64)
+    full, final = model(x, h0)
+    state, outs = h0, []
+    for t in range(11):
+        out_t, state = model.step(x[:, t], state)
+        outs.append(out_t)
+    torch.testing.assert_close(torch.stack(outs, 1), full)
+    torch.testing.assert_close(state, final)

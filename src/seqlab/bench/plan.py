@@ -38,8 +38,8 @@ class BenchPlan:
     rec_compiled: bool = True  # also time the cell backend under torch.compile
     # parallel recurrences (minGRU / minLSTM vs step by step vs nn.GRU)
     scan_lengths: tuple[int, ...] = (64, 256, 1024, 4096)
-    scan_batch: int = 8
-    scan_hidden: int = 256
+    # (B, H) pairs: a small step (overhead-bound when run step by step) and a wide one
+    scan_shapes: tuple[tuple[int, int], ...] = ((1, 128), (16, 256))
     # attention (naive vs SDPA)
     att_lengths: tuple[int, ...] = (128, 512, 1024, 2048, 4096)
     att_batch: int = 1
@@ -65,8 +65,7 @@ QUICK = BenchPlan(
     rec_lengths=(8, 16),
     rec_compiled=False,
     scan_lengths=(8, 16),
-    scan_batch=2,
-    scan_hidden=16,
+    scan_shapes=((2, 16),),
     att_lengths=(8, 16),
     att_batch=1,
     att_heads=2,

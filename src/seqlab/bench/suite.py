@@ -37,7 +37,7 @@ def run_suite(plan: BenchPlan, device: torch.device, only: tuple[str, ...], log=
             device, plan.rec_batches, plan.rec_hidden, plan.rec_lengths, plan.rec_compiled,
             peaks["fp32"], plan.warmup, plan.repeats,
         ),
-        "scan": lambda: scan.run(device, plan.scan_lengths, plan.scan_batch, plan.scan_hidden, plan.warmup, plan.repeats),
+        "scan": lambda: scan.run(device, plan.scan_lengths, plan.scan_shapes, plan.warmup, plan.repeats),
         "attention": lambda: attention.run(
             device, plan.att_lengths, plan.att_batch, plan.att_heads, plan.att_head_dim, peak,
             plan.warmup, plan.repeats,

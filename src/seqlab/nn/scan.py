@@ -22,6 +22,14 @@ agree in outputs and gradients.
 Precision note: a*_t grows like -T, so in float32 the scan loses about
 |a*_T| * 1e-7 in relative accuracy of h (≈1e-4 at T=4096); use float64 when
 comparing long sequences exactly.
+
+``chunk_size=C`` selects a second parallel algorithm, ``scan_chunked``: the same
+recurrence in linear space, solved for all T/C chunks at once with C vectorized
+steps, then T/C steps to carry the state between chunks: about 2 sqrt(T)
+dependent steps instead of T, no exp/log, and the rounding of the step mode.
+On a CPU, where logcumsumexp is costly and there are few cores to spread a
+log-depth scan over, it is the faster of the two; the log-space scan (default,
+as in the paper) has the shortest dependency chain for wide accelerators.
 """
 
 from __future__ import annotations
@@ -59,43 +67,122 @@ def scan_log(log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor | None =
     return h
 
 
+def scan_chunked(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
+    """Solve h_t = a_t * h_{t-1} + b_t in linear space, chunk by chunk in parallel.
+
+    Step 1 runs the recurrence inside every chunk of length C at once, from zero,
+    keeping the local solution u and the running decay P (products of a). Step 2
+    carries the state S_n entering chunk n: S_{n+1} = P_n[C] S_n + u_n[C]. Then
+    h = u + P * S (the closed form of step 1 with a non-zero start).
+
+    Args: a, b (B, T, H) with any values; h0 (B, H) or None for zeros.
+    Returns: h (B, T, H).
+    """
+    B, T, H = a.shape
+    C = min(chunk, T)
+    N = -(-T // C)  # chunks, the last one padded with a = 1, b = 0 (state unchanged)
+    if N * C > T:
+        a = torch.cat([a, a.new_ones(B, N * C - T, H)], dim=1)
+        b = torch.cat([b, b.new_zeros(B, N * C - T, H)], dim=1)
+    u = b.new_zeros(B, N, H)  # local solution, every chunk at once
+    p = a.new_ones(B, N, H)  # running product of a inside each chunk
+    us, ps = [], []
+    for a_c, b_c in zip(a.reshape(B, N, C, H).unbind(2), b.reshape(B, N, C, H).unbind(2)):  # (B, N, H)
+        u, p = a_c * u + b_c, a_c * p
+        us.append(u)
+        ps.append(p)
+    u_all, p_all = torch.stack(us, dim=2), torch.stack(ps, dim=2)  # (B, N, C, H)
+    state = a.new_zeros(B, H) if h0 is None else h0
+    starts = []
+    for p_end, u_end in zip(p.unbind(1), u.unbind(1)):  # (B, H): chunk n's total decay, local end
+        starts.append(state)
+        state = p_end * state + u_end
+    h = u_all + p_all * torch.stack(starts, dim=1).unsqueeze(2)  # (B, N, C, H)
+    return h.reshape(B, N * C, H)[:, :T]
+
+
 def _at_least_fp32(gates: torch.Tensor) -> torch.Tensor:
     """Gate pre-activations in float32 or wider: under bf16 autocast the cumulative log
     decay reaches -T and bf16 (8-bit mantissa) would round it by whole units."""
     return gates.to(torch.promote_types(gates.dtype, torch.float32))
 
 
-class MinGRUCell(nn.Module):
+class _MinCell(nn.Module):
+    """One min-RNN layer: one linear map of x_t gives every gate (nothing reads h_{t-1}).
+
+    Subclasses state their equations twice: ``coefficients`` (a_t, b_t of
+    h_t = a_t h_{t-1} + b_t) and ``log_coefficients`` (their logs, for the
+    log-space scan). ``chunk_size`` None runs ``scan_log``, an int ``scan_chunked``.
+    """
+
+    blocks = 2  # gate blocks of width H in the linear map
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, chunk_size: int | None = None) -> None:
+        super().__init__()
+        if chunk_size is not None and chunk_size < 1:
+            raise ValueError("chunk_size must be None (log-space scan) or >= 1")
+        self.hidden_size, self.chunk_size = hidden_size, chunk_size
+        self.linear = nn.Linear(input_size, self.blocks * hidden_size, bias=bias)
+
+    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        """Parallel mode. x (B, T, D), h0 (B, H) or None -> h (B, T, H)."""
+        gates = _at_least_fp32(self.linear(x))  # (B, T, blocks*H)
+        if self.chunk_size is None:
+            return scan_log(*self.log_coefficients(gates), h0)
+        return scan_chunked(*self.coefficients(gates), h0, self.chunk_size)
+
+    def forward_sequential(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
+        """Recurrent mode over a sequence: one GEMM for all inputs, then T dependent steps."""
+        gates = _at_least_fp32(self.linear(x))  # (B, T, blocks*H)
+        h = gates.new_zeros(x.shape[0], self.hidden_size) if h0 is None else h0  # (B, H)
+        outs = []
+        # unbind, not gates[:, t]: the backward of T separate slices would write T full-size
+        # gradients (quadratic in T); unbind's backward stacks them once
+        for gates_t in gates.unbind(1):  # (B, blocks*H)
+            a, b = self.coefficients(gates_t)
+            h = a * h + b
+            outs.append(h)
+        return torch.stack(outs, dim=1)  # (B, T, H)
+
+    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """Recurrent mode, one token (generation). x_t (B, D), h (B, H) -> h_t (B, H)."""
+        a, b = self.coefficients(_at_least_fp32(self.linear(x_t)))  # (B, H) each
+        return a * h + b
+
+    def coefficients(self, gates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """gates (..., blocks*H) -> a, b (..., H) with h_t = a h_{t-1} + b."""
+        raise NotImplementedError
+
+    def log_coefficients(self, gates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """gates (..., blocks*H) -> log a, log b (..., H), computed without leaving log space."""
+        raise NotImplementedError
+
+
+class MinGRUCell(_MinCell):
     """One minGRU layer (Feng et al. 2024, Sec. 3.1.3, with the positive g of Sec. B).
 
         z_t  = sigmoid(W_z x_t + b_z)          # update gate, from x_t only
         h~_t = g(W_h x_t + b_h)                # candidate, from x_t only
         h_t  = (1 - z_t) * h_{t-1} + z_t * h~_t
 
-    ``forward`` computes all steps with ``scan_log``; ``step`` computes one.
+    Gate rows of ``linear``: [0, H) -> k (z = sigmoid(k)), [H, 2H) -> candidate.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        super().__init__()
-        self.hidden_size = hidden_size
-        # rows [0, H) -> z pre-activation k, rows [H, 2H) -> candidate pre-activation
-        self.linear = nn.Linear(input_size, 2 * hidden_size, bias=bias)
+    blocks = 2
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        """Parallel mode. x (B, T, D), h0 (B, H) or None -> h (B, T, H)."""
-        k, pre = _at_least_fp32(self.linear(x)).chunk(2, dim=-1)  # (B, T, H) each
+    def coefficients(self, gates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k, pre = gates.chunk(2, dim=-1)
+        z = torch.sigmoid(k)
+        return 1 - z, z * g(pre)  # a_t = 1 - z_t, b_t = z_t h~_t
+
+    def log_coefficients(self, gates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        k, pre = gates.chunk(2, dim=-1)
         log_z = -F.softplus(-k)  # log sigmoid(k)
         log_one_minus_z = -F.softplus(k)  # log (1 - sigmoid(k))
-        return scan_log(log_one_minus_z, log_z + log_g(pre), h0)
-
-    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """Recurrent mode. x_t (B, D), h (B, H) -> h_t (B, H)."""
-        k, pre = _at_least_fp32(self.linear(x_t)).chunk(2, dim=-1)  # (B, H) each
-        z = torch.sigmoid(k)
-        return (1 - z) * h + z * g(pre)
+        return log_one_minus_z, log_z + log_g(pre)
 
 
-class MinLSTMCell(nn.Module):
+class MinLSTMCell(_MinCell):
     """One minLSTM layer (Feng et al. 2024, Sec. 3.2.3, normalized gates).
 
         f_t = sigmoid(W_f x_t + b_f),  i_t = sigmoid(W_i x_t + b_i)
@@ -105,25 +192,20 @@ class MinLSTMCell(nn.Module):
 
     In log space, with d = softplus(-k_f) - softplus(-k_i) = log i_t - log f_t:
     log f'_t = -softplus(d) and log i'_t = -softplus(-d).
+    Gate rows of ``linear``: [0, H) forget, [H, 2H) input, [2H, 3H) candidate.
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True) -> None:
-        super().__init__()
-        self.hidden_size = hidden_size
-        # rows [0, H) -> forget, [H, 2H) -> input, [2H, 3H) -> candidate
-        self.linear = nn.Linear(input_size, 3 * hidden_size, bias=bias)
+    blocks = 3
 
-    def forward(self, x: torch.Tensor, h0: torch.Tensor | None = None) -> torch.Tensor:
-        """Parallel mode. x (B, T, D), h0 (B, H) or None -> h (B, T, H)."""
-        kf, ki, pre = _at_least_fp32(self.linear(x)).chunk(3, dim=-1)  # (B, T, H) each
-        d = F.softplus(-kf) - F.softplus(-ki)  # log i - log f
-        return scan_log(-F.softplus(d), -F.softplus(-d) + log_g(pre), h0)
-
-    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """Recurrent mode. x_t (B, D), h (B, H) -> h_t (B, H)."""
-        kf, ki, pre = _at_least_fp32(self.linear(x_t)).chunk(3, dim=-1)  # (B, H) each
+    def coefficients(self, gates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        kf, ki, pre = gates.chunk(3, dim=-1)
         f, i = torch.sigmoid(kf), torch.sigmoid(ki)
-        return (f * h + i * g(pre)) / (f + i)  # f' h + i' h~
+        return f / (f + i), i / (f + i) * g(pre)  # f'_t, i'_t h~_t
+
+    def log_coefficients(self, gates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        kf, ki, pre = gates.chunk(3, dim=-1)
+        d = F.softplus(-kf) - F.softplus(-ki)  # log i - log f
+        return -F.softplus(d), -F.softplus(-d) + log_g(pre)  # log f', log i' + log h~
 
 
 class _MinStack(nn.Module):
@@ -133,20 +215,22 @@ class _MinStack(nn.Module):
     runs every layer as a parallel scan; ``forward_sequential`` runs the same
     parameters step by step; ``step`` advances one token (generation). The state
     is (num_layers, B, H), the last hidden state of each layer as in ``nn.GRU``,
-    so a trainer can carry it across truncated-BPTT chunks.
+    so a trainer can carry it across truncated-BPTT chunks. ``chunk_size``: None
+    for the log-space scan, C for ``scan_chunked`` (see the module docstring).
     """
 
-    cell_type: type[nn.Module] = MinGRUCell
+    cell_type: type[_MinCell] = MinGRUCell
 
     def __init__(
-        self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True, dropout: float = 0.0
+        self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True, dropout: float = 0.0,
+        chunk_size: int | None = None,
     ) -> None:
         super().__init__()
         if num_layers < 1 or not 0.0 <= dropout < 1.0:
             raise ValueError("need num_layers >= 1 and 0 <= dropout < 1")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         sizes = [input_size] + [hidden_size] * (num_layers - 1)
-        self.layers = nn.ModuleList(self.cell_type(d, hidden_size, bias) for d in sizes)
+        self.layers = nn.ModuleList(self.cell_type(d, hidden_size, bias, chunk_size) for d in sizes)
         self.dropout = nn.Dropout(dropout)  # between layers, as in nn.GRU
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None, lengths: torch.Tensor | None = None):
@@ -162,18 +246,14 @@ class _MinStack(nn.Module):
     def forward_sequential(
         self, x: torch.Tensor, state: torch.Tensor | None = None, lengths: torch.Tensor | None = None
     ):
-        """Recurrent mode over a whole sequence; same result as ``forward``."""
-        if state is None:
-            state = x.new_zeros(self.num_layers, x.shape[0], self.hidden_size)
-        outs = []
-        for t in range(x.shape[1]):
-            out_t, state_t = self.step(x[:, t], state)  # (B, H), (L, B, H)
-            if lengths is not None:  # sequences that ended keep their last state
-                keep = (t < lengths).to(x.device).view(1, -1, 1)
-                state_t = torch.where(keep, state_t, state)
-            outs.append(out_t)
-            state = state_t
-        return torch.stack(outs, dim=1), state  # (B, T, H), (L, B, H)
+        """Recurrent mode, layer after layer, T dependent steps each; same result as ``forward``."""
+        finals = []
+        for idx, layer in enumerate(self.layers):
+            if idx > 0:
+                x = self.dropout(x)
+            x = layer.forward_sequential(x, None if state is None else state[idx])  # (B, T, H)
+            finals.append(_last_step(x, lengths))  # (B, H)
+        return x, torch.stack(finals)  # (B, T, H), (L, B, H)
 
     def step(self, x_t: torch.Tensor, state: torch.Tensor):
         """One token through every layer. x_t (B, D), state (L, B, H) -> (out (B, H), state)."""
