@@ -94,3 +94,95 @@ def test_cli_reproduce_and_report(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 0
     assert (tmp_path / "report.html").is_file()
     assert str(tmp_path / "report.html") in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("claim_id", list(REGISTRY))
+def test_every_registered_experiment_declares_its_claim_and_profiles(claim_id):
+    from seqlab.experiments import load
+
+    module = load(claim_id)
+    assert module.CLAIM_ID == claim_id and len(module.CLAIM) > 20
+    for profile in ("quick", "full"):
+        assert json.loads(json.dumps(module.config(profile))) is not None
+    assert module.config("quick") != module.config("full")
+    with pytest.raises(SeqlabError):
+        module.config("huge")
+
+
+def test_probe_tasks_targets():
+    import torch
+
+    from seqlab.experiments.probe_tasks import DecisiveToken, DelayedEcho, NextToken
+
+    g = torch.Generator().manual_seed(0)
+    b = DelayedEcho(delay=3, length=9, alphabet=4).sample(2, g)
+    assert torch.equal(b.y[:, 3:], b.x[:, :6]) and not b.mask[:, :3].any() and b.mask[:, 3:].all()
+    b = NextToken(length=6, alphabet=5).sample(2, g)
+    assert torch.equal(b.y[:, :-1], b.x[:, 1:]) and not b.mask[:, -1].any()
+    for rule in ("first", "last"):
+        t = DecisiveToken(length=12, fillers=3, rule=rule)
+        b = t.sample(64, g)
+        decisive = b.x > 3  # good = 4, bad = 5
+        assert (decisive.sum(1) == 2).all()
+        idx = decisive.float().argmax(1) if rule == "first" else 11 - decisive.flip(1).float().argmax(1)
+        word = b.x[torch.arange(64), idx]
+        assert torch.equal(b.y[:, -1], (word == 4).long())  # label 1 = good
+    b = DecisiveToken(length=20, fillers=3, lo=0.8, hi=1.0).sample(32, g)
+    assert ((b.x > 3).float().argmax(1) >= 16).all()
+
+
+def test_training_scores_and_rank_correlation():
+    import torch
+
+    from seqlab.data.tasks import AddingProblem
+    from seqlab.experiments.training import score, spearman
+
+    assert spearman([1, 2, 3, 4], [10, 20, 30, 45]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
+
+    class Oracle(torch.nn.Module):
+        """Predicts the adding problem's answer exactly: sum of marked values."""
+
+        def __init__(self):
+            super().__init__()
+            self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, x):
+            total = (x[..., 0] * x[..., 1]).sum(1)  # (B,)
+            out = torch.zeros(x.shape[0], x.shape[1], 1)
+            out[:, -1, 0] = total
+            return out, None
+
+    s = score(Oracle(), AddingProblem(10), batches=1, batch_size=8)
+    assert s["accuracy"] == 1.0 and s["loss"] < 1e-10 and s["normalized"] < 1e-9
+
+
+def test_tbptt_memory_grows_with_k2_not_with_length():
+    import torch
+
+    from seqlab.build import ModelConfig, build_model
+    from seqlab.experiments.c08_truncated_bptt import tbptt_memory
+    from seqlab.experiments.probe_tasks import DelayedEcho
+
+    task = DelayedEcho(delay=2, length=32, alphabet=3)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig("lstm", 16, embed_dim=8), task)
+    batch = task.sample(64, torch.Generator().manual_seed(0))
+    m4, m16 = tbptt_memory(model, batch, 4)[0], tbptt_memory(model, batch, 16)[0]
+    assert 3.0 < m16 / m4 < 4.4  # about linear in k2 (a constant part for weights' copies)
+    assert tbptt_memory(model, batch.time_slice(0, 8), 4)[0] == m4  # not in T
+
+
+def test_diagnostics_callback_inside_the_trainer():
+    import torch
+
+    from seqlab.build import ModelConfig
+    from seqlab.data.tasks import AddingProblem
+    from seqlab.diagnostics import DiagnosticsCallback
+    from seqlab.experiments.training import fit
+
+    task = AddingProblem(8)
+    cb = DiagnosticsCallback(task.sample(2, torch.Generator().manual_seed(0)).x, every=2)
+    f = fit(ModelConfig("rnn_tanh", 4, embed_dim=4), task, 4, batch_size=4, callbacks=(cb,))
+    assert [r["step"] for r in cb.records] == [1, 2, 4] and len(f.curve.loss) == 4
+    assert all(r["grad_first"] > 0 for r in cb.records)
