@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", metavar="PATH", help="also write machine info and rows as JSON")
     args = parser.parse_args(argv)
     if args.quick:
-        args.batch, args.steps, args.hidden, args.warmup, args.repeats = 4, 16, 32, 1, 3
+        args.batch, args.steps, args.hidden, args.warmup, args.repeats = 4, 16, 32, 2, 5
     variants = ("cell", "cell+compile", "fused", "torch") if args.compile else ("cell", "fused", "torch")
     torch.set_num_threads(args.threads)
     machine = describe_machine(args.device)
