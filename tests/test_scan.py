@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -240,3 +242,17 @@ def test_token_by_token_generation_equals_parallel(layer_type):
         outs.append(out_t)
     torch.testing.assert_close(torch.stack(outs, 1), full)
     torch.testing.assert_close(state, final)
+
+
+def test_trains_with_truncated_bptt_in_the_trainer():
+    """A MinGRU backbone runs through seqlab's Trainer with k1 = k2 truncation (state carried)."""
+    from seqlab.data.tasks import AddingProblem
+    from seqlab.train import TrainConfig, Trainer
+
+    torch.manual_seed(15)
+    task = AddingProblem(length=24)
+    model = SequenceModel(MinGRU(8, 16, chunk_size=4), features=16, output_dim=1, input_dim=2, embed_dim=8)
+    cfg = TrainConfig(steps=3, batch_size=4, tbptt_k1=8, tbptt_k2=8, eval_every=3, eval_batches=1,
+                      log_every=1, device="cpu", progress=False)
+    result = Trainer(model, task, cfg).fit()
+    assert result.steps == 3 and math.isfinite(result.final["loss"])
