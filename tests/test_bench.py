@@ -129,7 +129,7 @@ def test_models_match_parameter_counts_and_run_quick(tmp_path):
     for name, build in builders(vocab=100, max_len=32).items():
         counts[name] = count_params(build(match_width(build, 200_000)))
     assert all(abs(c - 200_000) < 0.1 * 200_000 for c in counts.values()), counts
-    assert main(["bench", "--quick", "--only", "models", "--out", str(tmp_path)]) == 0
+    assert main(["bench", "--quick", "--threads", "1", "--only", "models", "--out", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "bench.json").read_text())["sections"]["models"]["rows"]
     assert {r["model"] for r in rows} == {"lstm seq2seq", "convs2s", "transformer"}
     assert all(r["model_flops"] > 0 and r["mfu"] > 0 for r in rows)
@@ -137,7 +137,7 @@ def test_models_match_parameter_counts_and_run_quick(tmp_path):
 
 @pytest.mark.skipif(not SCRIPT.is_file(), reason="benchmarks/bench_recurrent.py is not in this checkout")
 def test_quick_recurrent_section_adds_utilization(tmp_path):
-    assert main(["bench", "--quick", "--only", "recurrent", "--out", str(tmp_path)]) == 0
+    assert main(["bench", "--quick", "--threads", "1", "--only", "recurrent", "--out", str(tmp_path)]) == 0
     rows = json.loads((tmp_path / "bench.json").read_text())["sections"]["recurrent"]["rows"]
     assert {r["arch"] for r in rows} == {"RNN", "LSTM", "GRU"}
     assert {r["variant"] for r in rows} >= {"cell", "fused", "torch"}
