@@ -33,7 +33,7 @@ def previous(folder: Path, profile: str, config: dict) -> Result | None:
 
 def run_claim(claim_id: str, profile: str, out: Path, force: bool = False) -> tuple[Result, str]:
     """Run (or reuse) one claim's experiment; returns (result, "ran"|"skipped"|"error")."""
-    folder = out / claim_id
+    folder, module = out / claim_id, None
     try:
         module = load(claim_id)
         config = module.config(profile)
@@ -43,14 +43,14 @@ def run_claim(claim_id: str, profile: str, out: Path, force: bool = False) -> tu
         result = module.run(profile)
         status = "ran"
     except Exception as err:  # record and go on: one failure must not stop the ledger
-        result = _error_result(claim_id, profile, err)
+        result = _error_result(claim_id, profile, err, getattr(module, "CLAIM", None))
         status = "error"
     result.save(folder)
     return result, status
 
 
-def _error_result(claim_id: str, profile: str, err: Exception) -> Result:
-    r = new_result(claim_id, "(the experiment failed before it could state its claim)", "", profile, {})
+def _error_result(claim_id: str, profile: str, err: Exception, claim: str | None) -> Result:
+    r = new_result(claim_id, claim or "(the experiment could not be loaded)", "", profile, {})
     r.error = traceback.format_exc(limit=-6)
     return finish(r, "error", "", "", f"error: {type(err).__name__}")
 

@@ -30,7 +30,8 @@ td.num { text-align: right; font-variant-numeric: tabular-nums; }
 .confirmed { background: #2e7d32; } .refuted { background: #c62828; }
 .inconclusive { background: #757575; } .error { background: #6a1b9a; }
 section.claim { border-top: 2px solid #ddd; margin-top: 2em; padding-top: 0.5em; }
-figure { display: inline-block; margin: 0.5em 1em 0.5em 0; }
+figure { display: inline-block; margin: 0.5em 1em 0.5em 0; max-width: 100%; }
+figure img { max-width: 100%; height: auto; }
 figcaption { font-size: 0.85em; color: #555; max-width: 36em; }
 pre { background: #f7f7f7; padding: 0.6em; overflow-x: auto; font-size: 0.8em; }
 details summary { cursor: pointer; color: #444; }
