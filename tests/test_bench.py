@@ -37,10 +37,11 @@ def test_quick_scan_attention_writes_expected_json(tmp_path, capsys):
     assert "threads 1" in out and "Parallel recurrences" in out and "Attention" in out
 
 
-def test_unknown_section_is_one_line_error(tmp_path, capsys):
-    assert main(["bench", "--quick", "--only", "scan,warp", "--out", str(tmp_path)]) == 2
+@pytest.mark.parametrize("bad,word", [(["--only", "scan,warp"], "warp"), (["--device", "floppy"], "floppy")])
+def test_bad_arguments_are_one_line_errors(tmp_path, capsys, bad, word):
+    assert main(["bench", "--quick", *bad, "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "warp" in err and "Traceback" not in err
+    assert word in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_peak_memory_counts_live_tensors_only():

@@ -40,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    try:
+        device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    except RuntimeError as err:
+        raise SeqlabError(f"--device {args.device!r}: {err}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SeqlabError(f"--device {args.device}: CUDA is not available here")
     plan = QUICK if args.quick else FULL
