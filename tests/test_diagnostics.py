@@ -161,7 +161,7 @@ def test_callback_records_without_touching_parameter_grads():
     assert [r["step"] for r in cb.records] == [1, 2, 4]
     assert all(p.grad is None for p in model.parameters())
     r = cb.records[0]
-    assert r["grad_first"] > 0 and 0 <= r["saturation"] <= 1 and r["drift"] > 0
+    assert r["grad_first"] > 0 and 0 <= r["saturation"] <= 1 and r["drift"] > 0 and r["sensitivity"] > 0
     assert cb.series("grad_ratio").shape == (3,)
 
 

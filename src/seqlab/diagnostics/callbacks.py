@@ -4,7 +4,8 @@ The trainer calls ``on_step(trainer, step, metrics)`` after every optimizer step
 Every ``every`` steps this callback probes ``trainer.model`` on a fixed batch and
 appends one record: orthogonality drift of the recurrent weights, ||dL/dx_t|| at
 the first and last step (and their ratio), and the saturation fraction of the
-backbone's hidden units. Gradients are taken with ``torch.autograd.grad`` on
+backbone's hidden units, and the hidden-state sensitivity ||dh_T / d x_1|| along a
+random direction (finite difference). Gradients are taken with ``torch.autograd.grad`` on
 activations only, so parameter ``.grad`` buffers the trainer uses stay untouched.
 """
 
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from seqlab.diagnostics.gradflow import input_gradient_norms
+from seqlab.diagnostics.gradflow import hidden_sensitivity, input_gradient_norms
 from seqlab.diagnostics.orthogonality import recurrent_drift
 from seqlab.diagnostics.saturation import hidden_saturation
 
@@ -56,6 +57,7 @@ class DiagnosticsCallback:
             with torch.no_grad():
                 embedded = model.inp(x)  # (B, T, E)
             saturation = hidden_saturation(model.backbone, embedded, self.threshold)
+            sensitivity = hidden_sensitivity(model.backbone, embedded, position=0)  # moves of h_T per unit x_1
         finally:
             model.train(was_training)
         first, last = float(norms[0]), float(norms[-1])
@@ -67,6 +69,7 @@ class DiagnosticsCallback:
             "grad_ratio": first / last if last > 0 else float("nan"),
             "drift": float(np.mean(list(drift.values()))) if drift else float("nan"),
             "saturation": float(np.mean(saturation)),
+            "sensitivity": sensitivity,
         }
 
     def series(self, key: str) -> np.ndarray:
