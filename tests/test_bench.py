@@ -74,6 +74,13 @@ def test_peak_memory_sees_saved_activations_grow_with_length():
     assert peaks[1] > 3 * peaks[0]
 
 
+def test_peak_dtypes_names():
+    from seqlab.bench.machine import peak_dtypes
+
+    assert peak_dtypes(CPU) == {"fp32": torch.float32}
+    assert peak_dtypes(torch.device("cuda")) == {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
 def test_time_call_reports_spread_and_runs_warmup():
     calls = []
     t = time_call(lambda: calls.append(1), CPU, warmup=2, repeats=3)
@@ -106,7 +113,6 @@ def test_quick_bench_on_cuda(tmp_path):
 
 def test_model_flops_adds_uncounted_recurrent_layers():
     """torch's fused LSTM is invisible to FlopCounterMode on CPU: 6 N tokens is added for it."""
-    pytest.importorskip("seqlab.nn.conv")
     from seqlab.bench.models import count_params, model_flops
 
     class Wrap(torch.nn.Module):
@@ -122,8 +128,6 @@ def test_model_flops_adds_uncounted_recurrent_layers():
 
 
 def test_models_match_parameter_counts_and_run_quick(tmp_path):
-    pytest.importorskip("seqlab.nn.conv")
-    pytest.importorskip("seqlab.nn.transformer")
     from seqlab.bench.models import builders, count_params, match_width
 
     counts = {}

@@ -70,9 +70,11 @@ def copy_bandwidth(mib: int, device: torch.device, warmup: int, repeats: int):
     return 2.0 * src.numel() * 4 / timing.median, timing
 
 
-def peak_dtypes(device: torch.device) -> tuple[torch.dtype, ...]:
+def peak_dtypes(device: torch.device) -> dict[str, torch.dtype]:
     """fp32 everywhere; bf16 too on CUDA, where autocast runs the models in it."""
-    return (torch.float32, torch.bfloat16) if device.type == "cuda" else (torch.float32,)
+    if device.type == "cuda":
+        return {"fp32": torch.float32, "bf16": torch.bfloat16}
+    return {"fp32": torch.float32}
 
 
 def run(
@@ -81,8 +83,7 @@ def run(
     """Measure the ceilings. Returns the section and ``{"fp32": FLOP/s, ["bf16": FLOP/s]}``."""
     section = Section("machine", "Machine ceilings", ["what", "dtype", "median_ms", "spread_ms", "rate", "of_peak"])
     peaks: dict[str, float] = {}
-    for dtype in peak_dtypes(device):
-        name = str(dtype).removeprefix("torch.").replace("float", "fp").replace("bfloat", "bf")
+    for name, dtype in peak_dtypes(device).items():
         flops, t = gemm_flops(gemm_n, gemm_n, gemm_n, dtype, device, warmup, repeats)
         peaks[name] = flops
         section.rows.append(_row(f"GEMM peak {gemm_n}^3", name, t, flops, 1.0, "GFLOP/s"))

@@ -4,9 +4,9 @@ One training step (forward + backward to every weight) on random inputs of
 shape (B, T, H), for each T. "scan" is the log-space scan (the paper's parallel
 mode), "chunked" the linear-space chunked scan (``chunk_size=64``); the "step"
 rows run the same minGRU/minLSTM through ``forward_sequential`` (T dependent
-steps after one input GEMM, as a GRU must);
-``nn.GRU`` is torch's fused GRU of the same width. Time grows like T^p; the
-fitted p is in the notes, with the scan's speed-up at the longest T.
+steps after one input GEMM, as a GRU must); ``nn.GRU`` is torch's fused GRU of
+the same width. Time grows like T^p; the fitted p is in the notes, with the
+parallel modes' speed-ups at the longest T.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from torch import nn
 from seqlab.bench.measure import autocast_for, fit_exponent, peak_memory, time_call
 from seqlab.bench.table import Section
 from seqlab.nn.scan import MinGRU, MinLSTM
-
 
 CHUNK = 64  # chunk length of the chunked scan
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import asdict
 from typing import Callable
 
 import torch
 
-from seqlab.bench import attention, machine, recurrent, scan
+from seqlab.bench import attention, machine, models, recurrent, scan
 from seqlab.bench.plan import SECTIONS, BenchPlan
 from seqlab.bench.table import Section
 
@@ -23,7 +24,7 @@ def run_suite(plan: BenchPlan, device: torch.device, only: tuple[str, ...], log=
     Progress lines go to ``log`` (default: the current ``sys.stderr``).
     """
     log = log if log is not None else sys.stderr
-    meta = {"machine": machine.describe(device), "plan": _plan_dict(plan), "sections": list(only)}
+    meta = {"machine": machine.describe(device), "plan": asdict(plan), "sections": list(only)}
     started = time.perf_counter()
     print("bench: measuring the GEMM peak", file=log, flush=True)
     machine_section, peaks = machine.run(
@@ -42,7 +43,10 @@ def run_suite(plan: BenchPlan, device: torch.device, only: tuple[str, ...], log=
             device, plan.att_lengths, plan.att_batch, plan.att_heads, plan.att_head_dim, peak,
             plan.warmup, plan.repeats,
         ),
-        "models": lambda: _models_section(plan, device, peak),
+        "models": lambda: models.run(
+            device, plan.model_vocab, plan.model_params, plan.model_batch, plan.model_lengths, peak,
+            plan.warmup, plan.repeats,
+        ),
     }
     sections = []
     for name in SECTIONS:
@@ -51,22 +55,3 @@ def run_suite(plan: BenchPlan, device: torch.device, only: tuple[str, ...], log=
             sections.append(runners[name]())
     meta["wall_s"] = time.perf_counter() - started
     return meta, sections
-
-
-def _models_section(plan: BenchPlan, device: torch.device, peak: float) -> Section:
-    """Imported late: the model benchmark needs the encoder-decoder models of ``seqlab.nn``."""
-    try:
-        from seqlab.bench import models
-    except ImportError as err:  # a partial checkout without the translation models
-        return Section("models", "Models", ["model"], notes=[f"skipped: {err}"])
-
-    return models.run(
-        device, plan.model_vocab, plan.model_params, plan.model_batch, plan.model_lengths, peak,
-        plan.warmup, plan.repeats,
-    )
-
-
-def _plan_dict(plan: BenchPlan) -> dict:
-    from dataclasses import asdict
-
-    return asdict(plan)
