@@ -166,7 +166,7 @@ def test_tbptt_memory_grows_with_k2_not_with_length():
 
     task = DelayedEcho(delay=2, length=32, alphabet=3)
     torch.manual_seed(0)
-    model = build_model(ModelConfig("lstm", 16, embed_dim=8), task)
+    model = build_model(ModelConfig(arch="lstm", hidden_size=16, embed_dim=8), task)
     batch = task.sample(64, torch.Generator().manual_seed(0))
     m4, m16 = tbptt_memory(model, batch, 4)[0], tbptt_memory(model, batch, 16)[0]
     assert 3.0 < m16 / m4 < 4.4  # about linear in k2 (a constant part for weights' copies)
@@ -183,6 +183,6 @@ def test_diagnostics_callback_inside_the_trainer():
 
     task = AddingProblem(8)
     cb = DiagnosticsCallback(task.sample(2, torch.Generator().manual_seed(0)).x, every=2)
-    f = fit(ModelConfig("rnn_tanh", 4, embed_dim=4), task, 4, batch_size=4, callbacks=(cb,))
+    f = fit(ModelConfig(arch="rnn_tanh", hidden_size=4, embed_dim=4), task, 4, batch_size=4, callbacks=(cb,))
     assert [r["step"] for r in cb.records] == [1, 2, 4] and len(f.curve.loss) == 4
     assert all(r["grad_first"] > 0 for r in cb.records)

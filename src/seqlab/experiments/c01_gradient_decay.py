@@ -75,10 +75,11 @@ class CausalEncoder(nn.Module):
 def models(cfg: Config, task) -> dict[str, nn.Module]:
     """The compared models, freshly initialised (seeded) for ``task``."""
     out = {}
-    specs = {"RNN (tanh)": ModelConfig("rnn_tanh", cfg.hidden, embed_dim=cfg.hidden),
-             "LSTM": ModelConfig("lstm", cfg.hidden, embed_dim=cfg.hidden),
-             "LSTM, forget bias 1": ModelConfig("lstm", cfg.hidden, embed_dim=cfg.hidden, forget_bias=1.0),
-             "GRU": ModelConfig("gru", cfg.hidden, embed_dim=cfg.hidden)}
+    specs = {"RNN (tanh)": ModelConfig(arch="rnn_tanh", hidden_size=cfg.hidden, embed_dim=cfg.hidden),
+             "LSTM": ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=cfg.hidden),
+             "LSTM, forget bias 1": ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=cfg.hidden,
+                                                forget_bias=1.0),
+             "GRU": ModelConfig(arch="gru", hidden_size=cfg.hidden, embed_dim=cfg.hidden)}
     for name, spec in specs.items():
         torch.manual_seed(cfg.seed)
         out[name] = build_model(spec, task)

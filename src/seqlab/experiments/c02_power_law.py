@@ -101,7 +101,8 @@ def run(profile: str = "quick"):
             rows.append([s, T, meas, pred, rel, "" if chap is None else chap])
             ys.append(meas)
         curves[f"s = {s}"] = (np.asarray(cfg.lengths), np.asarray(ys))
-    result.add_table("gradient ratio after T steps", ["s", "T", "measured", "predicted s^T", "relative error", "chapter"], rows)
+    result.add_table("gradient ratio after T steps",
+                     ["s", "T", "measured", "predicted s^T", "relative error", "chapter"], rows)
     result.add_figure("power_law", "Measured gradient ratio vs T (log scale); lines follow s^T.",
                       line_plot(curves, "||dL/dx_1|| / ||dL/dx_(T+1)||", "steps T", "ratio", logy=True))
     verdict = decide(enough=True, confirmed=worst < 1e-6 and chapter_ok, refuted=worst > 0.1)

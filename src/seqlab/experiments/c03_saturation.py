@@ -88,7 +88,8 @@ def run(profile: str = "quick"):
     trace_rows, sweep_rows, rhos, drops, curves = [], [], [], [], {}
     for scale in cfg.scales:
         cb = DiagnosticsCallback(probe_x, every=cfg.probe_every, threshold=cfg.threshold)
-        model_cfg = ModelConfig("rnn_tanh", cfg.hidden, init="orthogonal", init_scale=scale, embed_dim=cfg.hidden)
+        model_cfg = ModelConfig(arch="rnn_tanh", hidden_size=cfg.hidden, init="orthogonal", init_scale=scale,
+                                embed_dim=cfg.hidden)
         trained = fit(model_cfg, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0, callbacks=(cb,)).model
         s, g = cb.series("saturation"), np.log10(cb.series("grad_ratio"))
         trace_rows.append([scale, float(s[0]), float(s[-1]), float(g[0]), float(g[-1]), spearman(s, g)])

@@ -68,12 +68,14 @@ def run(profile: str = "quick"):
     rows = []
     for name, sized in tasks.items():
         for arch in ARCHS:
-            spec = ModelConfig(arch, cfg.hidden, embed_dim=16, forget_bias=1.0 if arch == "lstm" else None)
+            spec = ModelConfig(arch=arch, hidden_size=cfg.hidden, embed_dim=16,
+                               forget_bias=1.0 if arch == "lstm" else None)
             for length, task in sized:
                 f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0)
                 s = score(f.model, task, batches=2)
                 scores[(name, arch, length)] = s
-                rows.append([name, arch, length, s["normalized"], s["accuracy"], solved(name, s), round(f.wall_time, 1)])
+                rows.append([name, arch, length, s["normalized"], s["accuracy"], solved(name, s),
+                             round(f.wall_time, 1)])
     result.add_table("held-out scores", ["task", "arch", "length / delay", "loss / chance", "accuracy", "solved",
                                          "train s"], rows)
     for name, sized in tasks.items():

@@ -67,7 +67,8 @@ def run(profile: str = "quick"):
     stats, rows, curves_loss = {}, [], {}
     for scale in cfg.scales:
         for clip in (None, cfg.clip):
-            spec = ModelConfig("rnn_relu", cfg.hidden, init="orthogonal", init_scale=scale, embed_dim=16)
+            spec = ModelConfig(arch="rnn_relu", hidden_size=cfg.hidden, init="orthogonal", init_scale=scale,
+                               embed_dim=16)
             f = fit(spec, task, cfg.steps, lr=cfg.lr, optimizer="sgd", clip_norm=clip, seed=cfg.seed)
             s = stats[(scale, clip)] = summarize(f, task.chance_loss)
             rows.append([scale, "none" if clip is None else clip, s["diverged_at"] or "", s["final"], s["peak_grad"],

@@ -39,9 +39,9 @@ class Config:
 
 PROFILES = {"quick": Config(), "full": Config(length=300, hidden=128, steps=3000, probe_every=150)}
 
-INITS = {"default (uniform), tanh": ModelConfig("rnn_tanh", 32, init="default"),
-         "orthogonal, tanh": ModelConfig("rnn_tanh", 32, init="orthogonal"),
-         "identity, ReLU (IRNN)": ModelConfig("rnn_relu", 32, init="identity")}
+INITS = {"default (uniform), tanh": ModelConfig(arch="rnn_tanh", hidden_size=32, init="default"),
+         "orthogonal, tanh": ModelConfig(arch="rnn_tanh", hidden_size=32, init="orthogonal"),
+         "identity, ReLU (IRNN)": ModelConfig(arch="rnn_relu", hidden_size=32, init="identity")}
 
 
 def config(profile: str) -> dict:
@@ -58,7 +58,7 @@ def run(profile: str = "quick"):
     probe_x = task.sample(16, torch.Generator().manual_seed(999)).x
     traces, rows, drift_curves, reach_curves = {}, [], {}, {}
     for name, base in INITS.items():
-        spec = ModelConfig(base.arch, cfg.hidden, init=base.init, embed_dim=16)
+        spec = ModelConfig(arch=base.arch, hidden_size=cfg.hidden, init=base.init, embed_dim=16)
         cb = DiagnosticsCallback(probe_x, every=cfg.probe_every)
         f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0, callbacks=(cb,))
         steps, drift, reach = cb.series("step"), cb.series("drift"), np.log10(cb.series("grad_ratio"))

@@ -62,7 +62,7 @@ def run(profile: str = "quick"):
     task = AddingProblem(cfg.length)
     reach, finals, rows, curves = {}, {}, [], {}
     for b in cfg.biases:
-        spec = ModelConfig("lstm", cfg.hidden, embed_dim=16, forget_bias=b)
+        spec = ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=16, forget_bias=b)
         reach[b] = init_reach(spec, task, cfg.seeds[0])
         finals[b] = []
         for seed in cfg.seeds:

@@ -97,7 +97,7 @@ def run(profile: str = "quick"):
         f"batches of 32, truncated BPTT with k1 = k2 = k for k in {list(cfg.windows)} (k = {cfg.length} is full "
         "BPTT). Accuracy on held-out sequences, every scored step."), profile, config(profile), cfg.seed)
     task = DelayedEcho(cfg.delay, cfg.length, cfg.alphabet)
-    spec = ModelConfig("lstm", cfg.hidden, embed_dim=16, forget_bias=1.0)
+    spec = ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=16, forget_bias=1.0)
     acc, rows = {}, []
     for k in cfg.windows:
         f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0,

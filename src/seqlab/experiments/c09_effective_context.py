@@ -60,7 +60,7 @@ def run(profile: str = "quick"):
     accs: dict = {a: {} for a in ARCHS}
     rows = []
     for arch in ARCHS:
-        spec = ModelConfig(arch, cfg.hidden, embed_dim=16, forget_bias=1.0 if arch == "lstm" else None)
+        spec = ModelConfig(arch=arch, hidden_size=cfg.hidden, embed_dim=16, forget_bias=1.0 if arch == "lstm" else None)
         for d in cfg.distances:
             task = CopyMemory(d, 1, cfg.alphabet)
             f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0)

@@ -24,7 +24,8 @@ from seqlab.experiments.training import fit, score, step_seconds
 from seqlab.train.device import pick_device
 
 CLAIM_ID = "C10"
-CLAIM = "A GRU has about a quarter fewer parameters than an LSTM of the same width, reaches similar quality, and is faster."
+CLAIM = ("A GRU has about a quarter fewer parameters than an LSTM of the same width, reaches similar quality, "
+         "and is faster.")
 ARCHS = ("lstm", "gru")
 
 
@@ -57,7 +58,7 @@ def tokens_per_second(arch: str, cfg: Config, torch_kernel: bool) -> float:
     task = AddingProblem(cfg.time_length)
     torch.manual_seed(cfg.seed)
     device = pick_device("auto")
-    model = build_model(ModelConfig(arch, cfg.hidden, embed_dim=cfg.hidden), task)
+    model = build_model(ModelConfig(arch=arch, hidden_size=cfg.hidden, embed_dim=cfg.hidden), task)
     if torch_kernel:
         model.backbone = TORCH_LAYERS[arch](cfg.hidden, cfg.hidden, batch_first=True)
     model.to(device)
@@ -75,7 +76,8 @@ def run(profile: str = "quick"):
     tasks = {"adding": AddingProblem(cfg.adding_length), "copy": CopyMemory(cfg.copy_delay, 2, 4)}
     params, quality, speed, rows = {}, {}, {}, []
     for arch in ARCHS:
-        spec = ModelConfig(arch, cfg.hidden, embed_dim=cfg.hidden, forget_bias=1.0 if arch == "lstm" else None)
+        spec = ModelConfig(arch=arch, hidden_size=cfg.hidden, embed_dim=cfg.hidden,
+                           forget_bias=1.0 if arch == "lstm" else None)
         backbone = build_model(spec, tasks["adding"]).backbone
         params[arch] = sum(p.numel() for p in backbone.parameters())
         for name, task in tasks.items():
@@ -109,5 +111,6 @@ def _verdict(result, params: dict, quality: dict, speed: dict, tasks: dict):
                   "every task, and its tokens/s are at least 1.05x; refuted when the GRU is slower than 0.95x, or "
                   "worse by more than 0.3 x chance on a task, or not smaller.",
                   f"parameter ratio {ratio:.3f}; GRU - LSTM loss/chance: "
-                  + ", ".join(f"{t} {d:+.2f}" for t, d in diffs.items()) + f"; speed ratio GRU/LSTM (torch.nn kernels) {speedup:.2f}",
+                  + ", ".join(f"{t} {d:+.2f}" for t, d in diffs.items())
+                  + f"; speed ratio GRU/LSTM (torch.nn kernels) {speedup:.2f}",
                   f"params x{ratio:.2f}, speed x{speedup:.2f}")

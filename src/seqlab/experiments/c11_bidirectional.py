@@ -64,7 +64,7 @@ def run(profile: str = "quick"):
     task = NextToken(cfg.length, cfg.alphabet)
     acc, secs, params, rows = {}, {}, {}, []
     for bi in (False, True):
-        spec = ModelConfig("lstm", cfg.hidden, embed_dim=16, bidirectional=bi, forget_bias=1.0)
+        spec = ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=16, bidirectional=bi, forget_bias=1.0)
         f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0)
         acc[bi] = score(f.model, task, batches=2)["accuracy"]
         params[bi] = sum(p.numel() for p in f.model.backbone.parameters())

@@ -55,7 +55,7 @@ def run(profile: str = "quick"):
         cfg.seed)
     acc, rows, rule_acc = {}, [], {}
     for arch in ARCHS:
-        spec = ModelConfig(arch, cfg.hidden, embed_dim=16, forget_bias=1.0 if arch == "lstm" else None)
+        spec = ModelConfig(arch=arch, hidden_size=cfg.hidden, embed_dim=16, forget_bias=1.0 if arch == "lstm" else None)
         for rule in ("first", "last"):
             task = DecisiveToken(cfg.length, cfg.fillers, rule=rule)
             model = fit(spec, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0).model

@@ -85,7 +85,8 @@ def run(profile: str = "quick"):
     memory = [np.asarray(m) for m in drill["pulse_memory"]]
     result.add_table("memory of the pulse, ||h_t(pulse) - h_t(no pulse)||", ["layer", "t = 0", "t = 10",
                      "t = 20", f"t = {cfg.length - 1}"],
-                     [[k + 1, m[0], m[min(10, len(m) - 1)], m[min(20, len(m) - 1)], m[-1]] for k, m in enumerate(memory)])
+                     [[k + 1, m[0], m[min(10, len(m) - 1)], m[min(20, len(m) - 1)], m[-1]]
+                      for k, m in enumerate(memory)])
     result.add_table("sensitivity of h_T to earlier inputs", ["cell", "decay per step back", "steps to 1%"],
                      [[k, drill["decay_per_step"][k], drill["horizon_1pct"][k]] for k in drill["decay_per_step"]])
     fade = float(memory[0][-1] / memory[0][0])

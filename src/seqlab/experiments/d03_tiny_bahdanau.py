@@ -53,9 +53,9 @@ def run(profile: str = "quick"):
     peak = min(drill["weights_after"][i][a] for i, a in enumerate(drill["alignment"]))
     verdict = decide(enough=drill["accuracy"] >= 0.9, confirmed=all(hits) and peak >= 0.5, refuted=not any(hits))
     return finish(result, verdict,
-                  "needs the toy translation learned (token accuracy >= 0.9). Confirmed when each target step's largest "
-                  "weight sits on its true source position with weight >= 0.5; refuted when no step attends to its "
-                  "true source.",
+                  "needs the toy translation learned (token accuracy >= 0.9). Confirmed when each target step's "
+                  "largest weight sits on its true source position with weight >= 0.5; refuted when no step "
+                  "attends to its true source.",
                   f"winners {[w + 1 for w in drill['winners']]} vs true {[a + 1 for a in drill['alignment']]}; "
                   f"smallest true-position weight {peak:.3f}; token accuracy {drill['accuracy']:.1%}",
                   f"true-source weight >= {peak:.2f}")
