@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from seqlab.bench.measure import autocast_for, fit_exponent, peak_memory, time_call
-from seqlab.bench.table import Section
+from seqlab.bench.table import Section, format_value
 
 
 def naive_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -63,6 +63,12 @@ def run(
         row["sdpa_speedup"] = medians["naive", row["T"]] / medians["sdpa", row["T"]] if row["impl"] == "sdpa" else None
     exps = {n: fit_exponent(list(lengths), [medians[n, T] for T in lengths]) for n in VARIANTS}
     section.notes.append("time ~ T^p, fitted p: " + ", ".join(f"{n} {p:.2f}" for n, p in exps.items()))
+    peaks = {r["impl"]: r["peak_bytes"] for r in section.rows if r["T"] == lengths[-1]}
+    section.notes.append(
+        f"T={lengths[-1]}: peak memory naive {format_value('peak_bytes', peaks['naive'])}, "
+        f"sdpa {format_value('peak_bytes', peaks['sdpa'])} "
+        f"({peaks['naive'] / max(peaks['sdpa'], 1):.1f}x less with sdpa)"
+    )
     section.notes.append("of_peak: achieved FLOP/s over the GEMM peak of the machine section (same dtype)")
     return section
 
