@@ -12,7 +12,6 @@ LSTM a smaller one, the Transformer about zero.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +25,7 @@ from seqlab.diagnostics import input_gradient_norms
 from seqlab.diagnostics.plots import gradient_flow_plot
 from seqlab.experiments.base import check_profile, decide, finish, new_result
 from seqlab.nn import SequenceModel
+from seqlab.nn.transformer import TransformerLM
 from seqlab.train.device import pick_device
 
 CLAIM_ID = "C1"
@@ -50,28 +50,6 @@ def config(profile: str) -> dict:
     return to_dict(PROFILES[check_profile(profile)])
 
 
-class CausalEncoder(nn.Module):
-    """A causal Transformer encoder (torch.nn) with sinusoidal positions, LSTM calling convention.
-
-    Stands in for the project's Transformer here: one decoder-only stack whose
-    position t attends to positions <= t, mapping (B, T, E) -> ((B, T, E), None).
-    """
-
-    def __init__(self, d_model: int, heads: int, layers: int) -> None:
-        super().__init__()
-        layer = nn.TransformerEncoderLayer(d_model, heads, 4 * d_model, dropout=0.0, batch_first=True)
-        self.stack = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
-
-    def forward(self, x: torch.Tensor, state=None):
-        T, E = x.shape[1], x.shape[2]
-        pos = torch.arange(T, dtype=x.dtype, device=x.device).unsqueeze(1)  # (T, 1)
-        freq = torch.exp(torch.arange(0, E, 2, dtype=x.dtype, device=x.device) * (-math.log(10000.0) / E))
-        pe = torch.zeros(T, E, dtype=x.dtype, device=x.device)
-        pe[:, 0::2], pe[:, 1::2] = torch.sin(pos * freq), torch.cos(pos * freq)  # PE(pos, 2i), PE(pos, 2i+1)
-        mask = nn.Transformer.generate_square_subsequent_mask(T, device=x.device, dtype=x.dtype)
-        return self.stack(x + pe, mask=mask, is_causal=True), None  # (B, T, E)
-
-
 def models(cfg: Config, task) -> dict[str, nn.Module]:
     """The compared models, freshly initialised (seeded) for ``task``."""
     out = {}
@@ -84,8 +62,9 @@ def models(cfg: Config, task) -> dict[str, nn.Module]:
         torch.manual_seed(cfg.seed)
         out[name] = build_model(spec, task)
     torch.manual_seed(cfg.seed)
-    out["Transformer"] = SequenceModel(CausalEncoder(cfg.hidden, cfg.heads, cfg.layers), cfg.hidden,
-                                       task.output_dim, input_dim=task.input_dim, embed_dim=cfg.hidden)
+    backbone = TransformerLM(cfg.hidden, cfg.hidden, cfg.heads, 4 * cfg.hidden, cfg.layers, dropout=0.0)
+    out["Transformer"] = SequenceModel(backbone, cfg.hidden, task.output_dim, input_dim=task.input_dim,
+                                       embed_dim=cfg.hidden)
     return out
 
 
@@ -101,7 +80,8 @@ def run(profile: str = "quick"):
     result = new_result(CLAIM_ID, CLAIM, (
         f"Untrained models, hidden/model width {cfg.hidden}, float64, batch {cfg.batch} of adding-problem "
         f"inputs, T in {list(cfg.lengths)}. Probe loss: sum of outputs at the last step. The Transformer is "
-        f"torch.nn.TransformerEncoder ({cfg.layers} layers, {cfg.heads} heads, causal mask, sinusoidal positions)."),
+        f"seqlab's decoder-only TransformerLM ({cfg.layers} pre-norm layers, {cfg.heads} heads, causal mask, "
+        "sinusoidal positions)."),
         profile, config(profile), cfg.seed)
     device = pick_device("auto")
     rows, table = {}, []
