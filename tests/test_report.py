@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from report_fixtures import HOSTILE, make_run
+from report_fixtures import make_run
 from seqlab.errors import SeqlabError
 from seqlab.report import load_results, write_report
 from seqlab.report.html import fmt
