@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.base import check_profile, decide, finish, new_result
 from seqlab.experiments.probe_tasks import DecisiveToken
 from seqlab.experiments.training import fit, score
-
-import numpy as np
 
 CLAIM_ID = "C19"
 CLAIM = ("A vanilla RNN reading a sentence favours the last words it saw: a deciding word near the end is "
