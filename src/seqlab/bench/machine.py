@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import torch
 
-from seqlab.bench.measure import synchronize, time_call
+from seqlab.bench.measure import time_call
 from seqlab.bench.plan import StepShape
 from seqlab.bench.table import Section
 
