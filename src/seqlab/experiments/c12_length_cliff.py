@@ -2,7 +2,7 @@
 
 Seq2seq (fixed-vector bottleneck), Bahdanau, Luong (general, global) and a Transformer,
 each trained for the same training-time budget, scored per source-length bucket
-(1-10, 11-20, 21-30, 31+ words). Quick profile: English -> German number words with
+(1-10, 11-20, 21-30, 31+ words; 5-word buckets for numbers). Quick profile: English -> German number words with
 lengths spread over all buckets (chrF); full profile: Greek -> English NT (BLEU).
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from seqlab.config import to_dict
 from seqlab.experiments.base import check_profile, decide, finish, new_result
 from seqlab.experiments.translation_runs import learning_curves, length_rows, metric_name, recipe, train_and_score
+from seqlab.metrics import LENGTH_BUCKETS
 
 CLAIM_ID = "C12"
 CLAIM = ("An encoder-decoder that squeezes the source into one vector loses quality quickly as sentences get "
@@ -40,10 +41,13 @@ class Config:
     limit: int | None = 300
     margin: float = 5.0  # score points by which seq2seq must fall further than attention
     min_short: float = 20.0  # seq2seq must reach this on short inputs for the comparison to mean anything
+    buckets: tuple = LENGTH_BUCKETS
     seed: int = 0
 
 
-PROFILES = {"quick": Config(NUMBERS), "full": Config(NT, minutes=30.0, limit=None)}
+# Number words stop near 25 whitespace words (num2words up to 15 digits): finer buckets there.
+NUMBER_BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, None))
+PROFILES = {"quick": Config(NUMBERS, buckets=NUMBER_BUCKETS), "full": Config(NT, minutes=30.0, limit=None)}
 
 
 def config(profile: str) -> dict:
@@ -60,7 +64,8 @@ def run_config(cfg: Config, profile: str = "quick"):
         f"{corpus}: {', '.join(m for m, _ in cfg.models)}, each trained {cfg.minutes} min of training time "
         f"on this machine; greedy decoding; {metric_name(corpus)} per source-length bucket on the test split "
         f"({cfg.limit or 'all'} pairs)."), profile, to_dict(cfg), cfg.seed)
-    runs = [train_and_score(label, recipe(cfg.data, model, cfg.minutes, cfg.seed, cfg.max_steps, cfg.eval_sentences), cfg.limit)
+    runs = [train_and_score(label, recipe(cfg.data, model, cfg.minutes, cfg.seed, cfg.max_steps, cfg.eval_sentences),
+                            cfg.limit, buckets=cfg.buckets)
             for label, model in cfg.models]
     columns, rows = length_rows(runs, corpus)
     result.add_table(f"{metric_name(corpus)} by source length", columns, rows)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from seqlab.diagnostics.plots import line_plot
+from seqlab.metrics import LENGTH_BUCKETS
 from seqlab.translation.config import mt_recipe_from_dict
 from seqlab.translation.data import load_pairs
 from seqlab.translation.evaluate import evaluate_split
@@ -53,7 +54,7 @@ def recipe(data: dict, model: dict, minutes: float, seed: int, max_steps: int | 
 
 
 def train_and_score(label: str, recipe_dict: dict, limit: int | None = None, beam: int = 1,
-                    aer: bool = False) -> Scored:
+                    aer: bool = False, buckets=LENGTH_BUCKETS) -> Scored:
     """Train ``recipe_dict`` within its budget, then score its test split (first ``limit`` pairs)."""
     rec = mt_recipe_from_dict(recipe_dict)
     with tempfile.TemporaryDirectory(prefix="seqlab-mt-") as folder:
@@ -61,7 +62,7 @@ def train_and_score(label: str, recipe_dict: dict, limit: int | None = None, bea
         model, src_tok, tgt_tok, _ = load_translator(folder)
         device = next(model.parameters()).device
         scores = evaluate_split(model, load_pairs(rec.data), "test", src_tok, tgt_tok, device, beam=beam,
-                                max_len_ratio=rec.train.max_len_ratio, limit=limit, aer=aer)
+                                max_len_ratio=rec.train.max_len_ratio, limit=limit, aer=aer, buckets=buckets)
     return Scored(label, result.parameters, result.train_seconds, result.tokens_per_second, result.history, scores)
 
 
