@@ -150,3 +150,14 @@ def test_quick_recurrent_section_adds_utilization(tmp_path):
         gates = {"RNN": 1, "GRU": 3, "LSTM": 4}[r["arch"]]
         flops = 3 * 2 * gates * r["H"] * 2 * r["H"] * r["B"] * r["T"]
         assert r["gflop_s"] == pytest.approx(flops / r["median_s"] / 1e9)
+
+
+@pytest.mark.parametrize("script", ["bench_scan.py", "bench_attention.py"])
+def test_thin_scripts_run_quick(script, tmp_path, capsys):
+    from seqlab.bench.recurrent import load_script
+
+    module = load_script(SCRIPT.parent / script)
+    assert module.main(["--quick", "--threads", "1", "--device", "cpu", "--json", str(tmp_path / "s.json")]) == 0
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert len(doc["sections"]) == 1 and next(iter(doc["sections"].values()))["rows"]
+    assert "threads=1" in capsys.readouterr().out

@@ -25,8 +25,8 @@ SCRIPT = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_recurrent.p
 
 
 def load_script(path: Path = SCRIPT) -> ModuleType:
-    """Import ``benchmarks/bench_recurrent.py`` by path (benchmarks/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("seqlab_bench_recurrent_script", path)
+    """Import a script of ``benchmarks/`` by path (default bench_recurrent.py; benchmarks/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(f"seqlab_benchmarks_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
