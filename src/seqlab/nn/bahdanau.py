@@ -46,7 +46,7 @@ class Bahdanau(EncoderDecoder):
         self.embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
         self.drop = nn.Dropout(dropout)
         self.decoder = make_rnn(cell, embed_dim + 2 * hidden, hidden, dec_layers, dropout=dropout)
-        self.readout = nn.Linear(hidden + embed_dim + 2 * hidden, hidden)  # T
+        self.readout_layer = nn.Linear(hidden + embed_dim + 2 * hidden, hidden)  # T
         self.out = nn.Linear(hidden, tgt_vocab)  # W_o
         self.is_lstm = cell == "lstm"
 
@@ -61,14 +61,17 @@ class Bahdanau(EncoderDecoder):
     def init_state(self, memory: Memory):
         return memory.final
 
-    def decode_step(self, prev_tokens, state, memory, need_weights=False):
+    def recur(self, prev_tokens, state, memory):
+        """One decoder step up to the readout's input [s_i; E y_{i-1}; c_i] (B, H + E + 2H)."""
         emb = self.drop(self.embed(prev_tokens))  # (B, E)
-        weights = self.attention.scores(top_hidden(state), memory.keys, memory.mask)  # (B, S)
-        ctx = context(weights, memory.outputs)  # (B, 2H)
+        weights = self.attention.scores(top_hidden(state), memory.keys, memory.mask)  # a_i (B, S), query s_{i-1}
+        ctx = context(weights, memory.outputs)  # c_i (B, 2H)
         out, state = self.decoder(torch.cat([emb, ctx], -1).unsqueeze(1), state)  # (B, 1, H)
-        s = out.squeeze(1)  # (B, H)
-        t = torch.tanh(self.readout(torch.cat([s, emb, ctx], -1)))  # (B, H)
-        return self.out(self.drop(t)), state, weights
+        return torch.cat([out.squeeze(1), emb, ctx], -1), state, weights
+
+    def readout(self, features: torch.Tensor) -> torch.Tensor:
+        """logits = W_o tanh(T [s_i; E y_{i-1}; c_i]), for one step or all steps at once."""
+        return self.out(self.drop(torch.tanh(self.readout_layer(features))))
 
     def reorder_state(self, state, index):
         return map_state(state, lambda t: t.index_select(1, index))

@@ -109,16 +109,20 @@ class Luong(EncoderDecoder):
             weights = gaussian_window(weights, center, self.half_width)
         return weights
 
-    def decode_step(self, prev_tokens, state: LuongState, memory: Memory, need_weights=False):
+    def recur(self, prev_tokens, state: LuongState, memory: Memory):
+        """One decoder step up to the attentional vector ~h_t (B, H)."""
         emb = self.drop(self.embed(prev_tokens))  # (B, E)
         inp = torch.cat([emb, state.feed], -1) if self.input_feed else emb
         out, rnn = self.decoder(inp.unsqueeze(1), state.rnn)  # (B, 1, H)
         h = out.squeeze(1)  # h_t (B, H)
-        weights = self.align(h, memory, state.step)  # (B, S)
+        weights = self.align(h, memory, state.step)  # a_t (B, S)
         ctx = context(weights, memory.outputs)  # c_t (B, H)
         attentional = torch.tanh(self.combine(torch.cat([ctx, h], -1)))  # ~h_t (B, H)
-        logits = self.out(self.drop(attentional))  # (B, V)
-        return logits, LuongState(rnn=rnn, feed=attentional, step=state.step + 1), weights
+        return attentional, LuongState(rnn=rnn, feed=attentional, step=state.step + 1), weights
+
+    def readout(self, features: torch.Tensor) -> torch.Tensor:
+        """logits = W_s ~h_t (Eq. 6), for one step or all steps at once."""
+        return self.out(self.drop(features))
 
     def reorder_state(self, state: LuongState, index):
         rnn = map_state(state.rnn, lambda t: t.index_select(1, index))

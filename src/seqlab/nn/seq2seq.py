@@ -139,9 +139,12 @@ class RNNEncoder(nn.Module):
 class EncoderDecoder(nn.Module):
     """Base class: the interface above, with a step-by-step teacher-forced ``forward``.
 
-    Models whose decoder can run all target positions at once (Seq2Seq, Transformer,
-    ConvS2S) override ``forward``; the attention RNNs inherit the loop, because their
-    context enters the recurrence.
+    Recurrent attention decoders (Bahdanau, Luong) implement two halves of a step:
+    ``recur(prev_tokens, state, memory) -> (features (B, F), state, attn)``, the part
+    that must run in order, and ``readout(features (..., F)) -> logits (..., V)``, which
+    teacher forcing applies to all T steps in one call. Models whose decoder runs all
+    target positions at once (Seq2Seq, Transformer, ConvS2S) override ``decode_step``
+    and ``forward`` instead.
     """
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
@@ -150,22 +153,29 @@ class EncoderDecoder(nn.Module):
     def init_state(self, memory: Memory):
         raise NotImplementedError
 
-    def decode_step(self, prev_tokens: torch.Tensor, state, memory: Memory, need_weights: bool = False):
+    def recur(self, prev_tokens: torch.Tensor, state, memory: Memory):
+        raise NotImplementedError
+
+    def readout(self, features: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
     def reorder_state(self, state, index: torch.Tensor):
         raise NotImplementedError
 
+    def decode_step(self, prev_tokens: torch.Tensor, state, memory: Memory, need_weights: bool = False):
+        features, state, attn = self.recur(prev_tokens, state, memory)
+        return self.readout(features), state, attn  # (B, V)
+
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor, need_weights: bool = False):
         memory = self.encode(src, src_mask)
         state = self.init_state(memory)
-        logits, attns = [], []
+        features, attns = [], []
         for t in range(tgt_in.size(1)):
-            step_logits, state, attn = self.decode_step(tgt_in[:, t], state, memory, need_weights)
-            logits.append(step_logits)
+            step_features, state, attn = self.recur(tgt_in[:, t], state, memory)
+            features.append(step_features)
             attns.append(attn)
         attn = None if attns[0] is None else torch.stack(attns, dim=-2)  # (B, [H,] T, S)
-        return torch.stack(logits, dim=1), attn  # (B, T, V)
+        return self.readout(torch.stack(features, dim=1)), attn  # (B, T, V)
 
 
 class Seq2Seq(EncoderDecoder):
