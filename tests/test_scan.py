@@ -256,3 +256,13 @@ def test_trains_with_truncated_bptt_in_the_trainer():
                       log_every=1, device="cpu", progress=False)
     result = Trainer(model, task, cfg).fit()
     assert result.steps == 3 and math.isfinite(result.final["loss"])
+
+
+@pytest.mark.parametrize("with_h0", [True, False])
+def test_scan_log_backward_passes_gradcheck(with_h0):
+    """The hand-written backward of the log-space scan against finite differences."""
+    gen = torch.Generator().manual_seed(16)
+    log_a = (torch.rand(2, 9, 3, generator=gen, dtype=torch.float64) * 0.9 + 0.05).log().requires_grad_()
+    log_b = torch.randn(2, 9, 3, generator=gen, dtype=torch.float64).requires_grad_()
+    h0 = torch.randn(2, 3, generator=gen, dtype=torch.float64, requires_grad=True) if with_h0 else None
+    assert torch.autograd.gradcheck(scan_log, (log_a, log_b, h0))

@@ -59,12 +59,43 @@ def scan_log(log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor | None =
     Returns:
         h: (B, T, H), h_1 .. h_T.
     """
-    a_star = torch.cumsum(log_a, dim=1)  # (B, T, H)  log A_t
-    # log sum_{s<=t} b_s / A_s, then times A_t:  log h_t(h0=0) = a*_t + lcse(log b - a*)
-    h = torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=1))  # (B, T, H)
-    if h0 is not None:
-        h = h + torch.exp(a_star) * h0.unsqueeze(1)  # A_t * h_0
-    return h
+    return _LogScan.apply(log_a, log_b, h0)
+
+
+class _LogScan(torch.autograd.Function):
+    """``scan_log`` with a hand-written backward.
+
+    Autograd through logcumsumexp would take two more (reversed) logcumsumexp
+    passes over signed gradients. The adjoint of a linear recurrence is again one,
+    run backwards in time: with g_t = dL/dh_t,
+
+        lambda_t = g_t + a_{t+1} lambda_{t+1}          (dL/dh_t, total)
+        dL/db_t = lambda_t,  dL/da_t = lambda_t h_{t-1},  dL/dh_0 = a_1 lambda_1
+
+    solved with ``scan_chunked`` (linear space; signed values are fine there).
+    """
+
+    @staticmethod
+    def forward(ctx, log_a: torch.Tensor, log_b: torch.Tensor, h0: torch.Tensor | None) -> torch.Tensor:
+        a_star = torch.cumsum(log_a, dim=1)  # (B, T, H)  log A_t
+        # log sum_{s<=t} b_s / A_s, then times A_t:  log h_t(h0=0) = a*_t + lcse(log b - a*)
+        h = torch.exp(a_star + torch.logcumsumexp(log_b - a_star, dim=1))  # (B, T, H)
+        if h0 is not None:
+            h = h + torch.exp(a_star) * h0.unsqueeze(1)  # A_t * h_0
+        ctx.save_for_backward(log_a, log_b, h, h0)
+        return h
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad_h: torch.Tensor):
+        log_a, log_b, h, h0 = ctx.saved_tensors
+        a = torch.exp(log_a)  # (B, T, H)
+        a_next = torch.cat([a[:, 1:], torch.zeros_like(a[:, :1])], dim=1)  # a_{t+1}, none after T
+        lam = scan_chunked(a_next.flip(1), grad_h.flip(1)).flip(1)  # (B, T, H), backwards in time
+        first = torch.zeros_like(h[:, :1]) if h0 is None else h0.unsqueeze(1)  # (B, 1, H)
+        h_prev = torch.cat([first, h[:, :-1]], dim=1)  # h_{t-1}
+        grad_h0 = None if h0 is None else a[:, 0] * lam[:, 0]
+        return lam * a * h_prev, lam * torch.exp(log_b), grad_h0  # d/dlog a = a dL/da, d/dlog b = b dL/db
 
 
 def scan_chunked(a: torch.Tensor, b: torch.Tensor, h0: torch.Tensor | None = None, chunk: int = 64) -> torch.Tensor:
