@@ -15,7 +15,8 @@ away. Heinsen (2023) evaluates the sum in log space for stability:
     log h_t = a*_t + logcumsumexp_t(log b_s - a*_s),   a*_t = cumsum_t(log a_s),
 
 valid because b_t >= 0. The initial state enters linearly (A_t * h_0), so h_0
-may have any sign. Each layer also has a step-by-step mode (``step``) computing
+may have any sign. The backward pass is the adjoint recurrence, also linear,
+solved by the chunked scan below (cheaper than differentiating logcumsumexp). Each layer also has a step-by-step mode (``step``) computing
 the same equations one token at a time, for generation; tests check both modes
 agree in outputs and gradients.
 
