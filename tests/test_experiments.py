@@ -186,3 +186,13 @@ def test_diagnostics_callback_inside_the_trainer():
     f = fit(ModelConfig(arch="rnn_tanh", hidden_size=4, embed_dim=4), task, 4, batch_size=4, callbacks=(cb,))
     assert [r["step"] for r in cb.records] == [1, 2, 4] and len(f.curve.loss) == 4
     assert all(r["grad_first"] > 0 for r in cb.records)
+
+
+def test_cli_rejects_an_unknown_claim_with_one_line(tmp_path, capsys):
+    from seqlab.cli import main
+
+    assert main(["reproduce", "--only", "C99", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unknown claim id 'C99'" in err[0]
+    assert main(["report", str(tmp_path / "absent")]) == 2
+    assert "run folder not found" in capsys.readouterr().err
