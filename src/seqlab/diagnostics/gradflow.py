@@ -9,9 +9,15 @@ that is the exponential vanishing/exploding the chapter describes, and the test.
 
 Norms are Euclidean over features, averaged over the batch: every function
 returns a NumPy array of length T (index 0 is t = 1).
+
+Probes usually run in eval mode (no dropout), and cuDNN refuses to backpropagate
+through its recurrent kernels outside training mode; every probe therefore runs
+with cuDNN disabled (``_no_cudnn``), which changes nothing on CPU.
 """
 
 from __future__ import annotations
+
+import functools
 
 import numpy as np
 import torch
@@ -20,6 +26,17 @@ from torch import nn
 from seqlab.diagnostics.stepwise import flatten_state, unflatten_state, unroll
 
 LOSS_AT = ("last", "sum")
+
+
+def _no_cudnn(fn):
+    """Run ``fn`` with cuDNN off, so eval-mode recurrent layers can be differentiated on CUDA."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with torch.backends.cudnn.flags(enabled=False):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def _probe_loss(out: torch.Tensor, loss_at: str) -> torch.Tensor:
@@ -40,6 +57,7 @@ def _per_step_norm(grad: torch.Tensor) -> np.ndarray:
     return g.double().norm(dim=-1).mean(dim=0).cpu().numpy()
 
 
+@_no_cudnn
 def input_gradient_norms(
     model: nn.Module, x: torch.Tensor, loss_at: str = "last", at: nn.Module | None = None
 ) -> np.ndarray:
@@ -68,6 +86,7 @@ def input_gradient_norms(
     return _per_step_norm(grad)
 
 
+@_no_cudnn
 def hidden_gradient_norms(
     layer: nn.Module, x: torch.Tensor, loss_at: str = "last", readout: nn.Module | None = None
 ) -> np.ndarray:
@@ -83,6 +102,7 @@ def hidden_gradient_norms(
     return _per_step_norm(torch.stack(grads, dim=1))  # (B, T, H) -> (T,)
 
 
+@_no_cudnn
 def output_gradient_norms(model: nn.Module, x: torch.Tensor, module: nn.Module, loss_at: str = "last") -> np.ndarray:
     """||dL/dh_t|| where h is the (B, T, F) output of ``module`` inside ``model``.
 
@@ -100,6 +120,7 @@ def output_gradient_norms(model: nn.Module, x: torch.Tensor, module: nn.Module, 
     return _per_step_norm(grad)
 
 
+@_no_cudnn
 def jacobian_norms(layer: nn.Module, x: torch.Tensor, steps: list[int] | None = None, sample: int = 0) -> np.ndarray:
     """Spectral norms ||ds_t/ds_{t-1}||_2 of the one-step state map, at chosen steps.
 
