@@ -2,8 +2,8 @@
 
 Claim id -> module in ``seqlab.experiments``. Modules are imported only when run
 (they import torch), so listing the registry is instant and torch-free. The
-translation (C12-C15), speed (C16, C17, C20) and embedding (C18) claims join
-this dict when their models land.
+speed (C16, C17, C20) and embedding (C18) claims join this dict when their
+experiments land.
 """
 
 from __future__ import annotations
@@ -25,6 +25,10 @@ REGISTRY: dict[str, str] = {
     "C9": "c09_effective_context",
     "C10": "c10_gru_vs_lstm",
     "C11": "c11_bidirectional",
+    "C12": "c12_length_cliff",
+    "C13": "c13_attention_alignment",
+    "C14": "c14_score_functions",
+    "C15": "c15_local_attention",
     "C19": "c19_recency",
     "D1": "d01_two_step_rnn",
     "D2": "d02_clipping_curves",
