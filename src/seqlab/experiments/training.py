@@ -60,7 +60,10 @@ def fit(model_cfg: ModelConfig, task, steps: int, *, lr: float = 3e-3, seed: int
     trainer = Trainer(model, task, cfg, callbacks=(curve, *callbacks))
     start, diverged = time.perf_counter(), None
     try:
-        final = trainer.fit().final
+        done = trainer.fit()
+        if done.stopped == "interrupted":  # Ctrl-C: the trainer stopped cleanly; stop the ledger too
+            raise KeyboardInterrupt
+        final = done.final
     except TrainingDivergedError:
         diverged, final = trainer.step + 1, {"loss": math.nan}
     return Fit(trainer.raw_model, final, curve, time.perf_counter() - start, diverged, list(callbacks))
