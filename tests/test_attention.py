@@ -40,7 +40,8 @@ def test_additive_matches_formula():
     mask[1, 4:] = False
     w = att.scores(q, att.project_keys(h), mask)
     # e_ij = v^T tanh(W1 h_j + W2 s)
-    e = torch.einsum("a,bsa->bs", att.v.weight[0], torch.tanh(h @ att.w1.weight.T + (q @ att.w2.weight.T + att.w2.bias)[:, None]))
+    pre = h @ att.w1.weight.T + (q @ att.w2.weight.T + att.w2.bias)[:, None]  # W1 h_j + W2 s   (B, S, A)
+    e = torch.einsum("a,bsa->bs", att.v.weight[0], torch.tanh(pre))
     e = e.masked_fill(~mask, float("-inf"))
     assert torch.allclose(w, torch.softmax(e, -1), atol=1e-6)
     assert torch.all(w[1, 4:] == 0)

@@ -78,7 +78,8 @@ def test_diagonal_aligner():
 
 
 def test_heatmap_png(tmp_path):
-    path = save_attention_heatmap(np.eye(3), ["Ἐν", "ἀρχῇ", "<b>"], ["In", "the", "beginning"], tmp_path / "a.png", "t")
+    src, tgt = ["Ἐν", "ἀρχῇ", "<b>"], ["In", "the", "beginning"]
+    path = save_attention_heatmap(np.eye(3), src, tgt, tmp_path / "a.png", "t")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(ValueError):
         save_attention_heatmap(np.eye(2), ["a"], ["b", "c"], tmp_path / "b.png")

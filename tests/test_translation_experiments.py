@@ -35,7 +35,8 @@ def test_c12_drop_over_non_empty_buckets():
 @pytest.mark.slow
 def test_c13_runs_on_gold_alignments():
     data = {"corpus": "nt_el_en", "tokenizer": "unigram", "src_vocab": 800, "tgt_vocab": 800}
-    cfg = c13_attention_alignment.Config(data, models=tiny_models("bahdanau"), minutes=1.0, max_steps=1, limit=3, eval_sentences=2)
+    cfg = c13_attention_alignment.Config(data, models=tiny_models("bahdanau"), minutes=1.0, max_steps=1, limit=3,
+                                         eval_sentences=2)
     result = c13_attention_alignment.run_config(cfg)
     row = result.tables[0].rows[0]
     assert row[0] == "bahdanau" and 0.0 <= row[2] <= 1.0 and 0.0 <= row[5] <= 1.0 and row[6] == 3

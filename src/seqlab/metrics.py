@@ -88,7 +88,8 @@ def score_by_length(
     for lo, hi in buckets:
         idx = [i for i, s in enumerate(sources) if lo <= len(s.split()) and (hi is None or len(s.split()) <= hi)]
         hyps, refs = [hypotheses[i] for i in idx], [references[i] for i in idx]
-        rows.append({"bucket": bucket_label(lo, hi), "n": len(idx), "score": metric(hyps, refs) if idx else float("nan")})
+        score = metric(hyps, refs) if idx else float("nan")
+        rows.append({"bucket": bucket_label(lo, hi), "n": len(idx), "score": score})
     return rows
 
 

@@ -19,6 +19,7 @@ def run(args) -> int:
     result = train_translator(recipe, run_dir)
     last = result.history[-1] if result.history else {}
     print(f"trained {result.steps} steps in {result.train_seconds / 60:.1f} min "
-          f"({result.tokens_per_second:,.0f} target tokens/s); dev BLEU {last.get('dev_bleu', float('nan')):.2f}; "
+          f"({result.tokens_per_second:,.0f} target tokens/s); dev BLEU {last.get('dev_bleu', float('nan')):.2f}, "
+          f"chrF {last.get('dev_chrf', float('nan')):.2f}; "
           f"run folder {run_dir}")
     return 0

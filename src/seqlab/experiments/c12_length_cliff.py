@@ -71,7 +71,8 @@ def run_config(cfg: Config, profile: str = "quick"):
     result.add_table(f"{metric_name(corpus)} by source length", columns, rows)
     result.add_table("models", ["model", "parameters", "training s", "target tokens/s", metric_name(corpus)],
                      [[r.label, r.parameters, r.train_seconds, r.tokens_per_s, r.headline(corpus)] for r in runs])
-    result.add_figure("learning_curves", "Dev BLEU against training time.", learning_curves(runs))
+    result.add_figure("learning_curves", "Dev score against training time.",
+                      learning_curves(runs, cfg.data["corpus"]))
     return _verdict(result, runs, cfg, corpus)
 
 

@@ -54,7 +54,8 @@ def run_config(cfg: Config, profile: str = "quick"):
         f"{cfg.data['corpus']}: {', '.join(m for m, _ in cfg.models)}, each trained {cfg.minutes} min of training "
         f"time; AER of attention argmax links on {cfg.limit or 'all'} gold-aligned test verses, against a "
         "diagonal aligner."), profile, to_dict(cfg), cfg.seed)
-    runs = [train_and_score(label, recipe(cfg.data, model, cfg.minutes, cfg.seed, cfg.max_steps, cfg.eval_sentences), cfg.limit, aer=True)
+    runs = [train_and_score(label, recipe(cfg.data, model, cfg.minutes, cfg.seed, cfg.max_steps, cfg.eval_sentences),
+                            cfg.limit, aer=True)
             for label, model in cfg.models]
     rows = []
     for r in runs:
@@ -63,7 +64,8 @@ def run_config(cfg: Config, profile: str = "quick"):
                      a.get("diagonal_aer"), a.get("sentences")])
     result.add_table("alignment error rate (lower is better)",
                      ["model", "test BLEU", "AER", "precision", "recall", "diagonal AER", "verses"], rows)
-    result.add_figure("learning_curves", "Dev BLEU against training time.", learning_curves(runs))
+    result.add_figure("learning_curves", "Dev score against training time.",
+                      learning_curves(runs, cfg.data["corpus"]))
     return _verdict(result, runs, cfg)
 
 

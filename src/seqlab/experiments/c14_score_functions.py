@@ -62,20 +62,23 @@ def run_config(cfg: Config, profile: str = "quick"):
         f"{corpus}: {', '.join(m for m, _ in cfg.models)}, each {cfg.minutes} min of training time; greedy "
         f"decoding; {metric_name(corpus)} on {cfg.limit or 'all'} test pairs; throughput = target tokens per "
         "training second."), profile, to_dict(cfg), cfg.seed)
-    runs = {label: train_and_score(label, recipe(cfg.data, model, cfg.minutes, cfg.seed, cfg.max_steps, cfg.eval_sentences), cfg.limit)
+    runs = {label: train_and_score(label, recipe(cfg.data, model, cfg.minutes, cfg.seed, cfg.max_steps,
+                                                 cfg.eval_sentences), cfg.limit)
             for label, model in cfg.models}
     result.add_table("score functions", ["model", "parameters", metric_name(corpus), "target tokens/s", "steps"],
                      [[r.label, r.parameters, r.headline(corpus), r.tokens_per_s, r.curve[-1]["step"]]
                       for r in runs.values()])
-    result.add_figure("learning_curves", "Dev BLEU against training time.", learning_curves(list(runs.values())))
+    result.add_figure("learning_curves", "Dev score against training time.",
+                      learning_curves(list(runs.values()), corpus))
     dot, add = runs[DOT], runs[ADDITIVE]
     q_dot, q_add = dot.headline(corpus), add.headline(corpus)
     enough = max(q_dot, q_add) >= cfg.min_score
     close, faster = q_dot >= q_add - cfg.tolerance, dot.tokens_per_s > add.tokens_per_s
     verdict = decide(enough=enough, confirmed=close and faster, refuted=not close)
     return finish(result, verdict,
-                  f"needs dot or concat to reach {metric_name(corpus)} {cfg.min_score}. Confirmed when dot scores within "
-                  f"{cfg.tolerance} points of concat (additive) and trains faster; refuted when it falls further behind.",
+                  f"needs dot or concat to reach {metric_name(corpus)} {cfg.min_score}. Confirmed when dot scores "
+                  f"within {cfg.tolerance} points of concat (additive) and trains faster; refuted when it falls "
+                  "further behind.",
                   f"dot {q_dot:.1f} vs concat {q_add:.1f} {metric_name(corpus)}; {dot.tokens_per_s:,.0f} vs "
                   f"{add.tokens_per_s:,.0f} target tokens/s",
                   f"dot - additive = {q_dot - q_add:+.1f} {metric_name(corpus)}, "

@@ -73,7 +73,8 @@ def run_config(cfg: Config, profile: str = "quick"):
     result.add_table("global vs local attention",
                      ["attention", metric_name(corpus), "source words scored per target token", "target tokens/s"],
                      [[r.label, r.headline(corpus), cost[r.label], r.tokens_per_s] for r in runs])
-    result.add_figure("learning_curves", "Dev BLEU against training time.", learning_curves(runs))
+    result.add_figure("learning_curves", "Dev score against training time.",
+                      learning_curves(runs, cfg.data["corpus"]))
     q = {r.label: r.headline(corpus) for r in runs}
     best_local = max(q["local-m"], q["local-p"])
     enough = q["global"] >= cfg.min_score and full > 2 * cfg.half_width + 1

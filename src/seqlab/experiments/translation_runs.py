@@ -66,11 +66,12 @@ def train_and_score(label: str, recipe_dict: dict, limit: int | None = None, bea
     return Scored(label, result.parameters, result.train_seconds, result.tokens_per_second, result.history, scores)
 
 
-def learning_curves(runs: list[Scored]) -> bytes:
-    """Dev BLEU against training minutes, one line per model (PNG bytes)."""
-    curves = {r.label: (np.array([h["minutes"] for h in r.curve]), np.array([h["dev_bleu"] for h in r.curve]))
+def learning_curves(runs: list[Scored], corpus: str) -> bytes:
+    """Dev BLEU (chrF for numbers) against training minutes, one line per model (PNG bytes)."""
+    key = "dev_chrf" if corpus == "numbers" else "dev_bleu"
+    curves = {r.label: (np.array([h["minutes"] for h in r.curve]), np.array([h[key] for h in r.curve]))
               for r in runs}
-    return line_plot(curves, "learning curves", "training minutes", "dev BLEU (greedy)")
+    return line_plot(curves, "learning curves", "training minutes", f"dev {metric_name(corpus)} (greedy)")
 
 
 def length_rows(runs: list[Scored], corpus: str) -> tuple[list[str], list[list]]:

@@ -1,7 +1,7 @@
 """Train an encoder-decoder on a parallel corpus within a wall-clock budget.
 
 The budget counts training time only (dev evaluations pause the clock), so a model's
-learning curve (dev BLEU against training minutes) compares across architectures.
+learning curve (dev BLEU and chrF against training minutes) compares across architectures.
 A run folder holds ``model.safetensors``, ``recipe.json``, ``history.jsonl`` and the
 two tokenizers under ``tokenizers/``; ``load_translator`` reads it back.
 """
@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from seqlab.data.batching import PairBatcher
 from seqlab.data.tokenize import PAD
 from seqlab.errors import SeqlabError
-from seqlab.metrics import bleu
+from seqlab.metrics import bleu, chrf
 from seqlab.nn.seq2seq import sequence_loss
 from seqlab.train.device import autocast, pick_device, seed_everything
 from seqlab.translation.build import build_translator
@@ -54,12 +54,14 @@ def lr_factor(step: int, warmup: int) -> float:
     return min(step / warmup, math.sqrt(warmup / step))
 
 
-def _dev_bleu(model, corpus, src_tok, tgt_tok, device, cfg: MTTrain) -> float:
+def _dev_scores(model, corpus, src_tok, tgt_tok, device, cfg: MTTrain) -> tuple[float, float]:
+    """Greedy dev BLEU and chrF on the first ``eval_sentences`` dev pairs."""
     pairs = corpus.splits["dev"][: cfg.eval_sentences]
     hyps = translate_texts(model, src_tok, tgt_tok, [p.src for p in pairs], device, beam=1,
                            max_len_ratio=cfg.max_len_ratio)
     model.train()
-    return bleu(hyps, [p.tgt for p in pairs]).score
+    refs = [p.tgt for p in pairs]
+    return bleu(hyps, refs).score, chrf(hyps, refs).score
 
 
 def train_translator(recipe: MTRecipe, run_dir: str | Path, log=print) -> MTResult:
@@ -79,13 +81,13 @@ def train_translator(recipe: MTRecipe, run_dir: str | Path, log=print) -> MTResu
     result = MTResult(sum(p.numel() for p in model.parameters()), 0, 0.0, 0)
     log(f"{recipe.model.arch}: {result.parameters:,} parameters, {len(train.src)} training pairs, device {device}")
 
-    def dev_bleu() -> float:
-        return _dev_bleu(model, corpus, src_tok, tgt_tok, device, cfg)
+    def dev() -> tuple[float, float]:
+        return _dev_scores(model, corpus, src_tok, tgt_tok, device, cfg)
 
     with (run_dir / HISTORY).open("w") as history:
         loss = _fit(model, PairBatcher(train.src, train.tgt, cfg.max_tokens, cfg.seed), cfg, device, result,
-                    lambda loss: _record(result, history, log, loss, dev_bleu()))
-        _record(result, history, log, loss, dev_bleu())
+                    lambda loss: _record(result, history, log, loss, *dev()))
+        _record(result, history, log, loss, *dev())
     save_file({k: v.detach().cpu().contiguous() for k, v in _unique_state(model).items()}, str(run_dir / WEIGHTS))
     return result
 
@@ -130,13 +132,14 @@ def _train_step(model, batch, opt, sched, cfg: MTTrain, device) -> float:
     return loss.item()
 
 
-def _record(result: MTResult, history, log, loss: float, dev_bleu: float) -> None:
+def _record(result: MTResult, history, log, loss: float, dev_bleu: float, dev_chrf: float) -> None:
     row = {"step": result.steps, "minutes": result.train_seconds / 60, "loss": loss, "dev_bleu": dev_bleu,
-           "tokens_per_s": result.tokens_per_second}
+           "dev_chrf": dev_chrf, "tokens_per_s": result.tokens_per_second}
     result.history.append(row)
     history.write(json.dumps(row) + "\n")
     history.flush()
     log(f"step {row['step']:>6}  {row['minutes']:6.1f} min  loss {loss:.3f}  dev BLEU {dev_bleu:5.2f}  "
+        f"chrF {dev_chrf:5.2f}  "
         f"{row['tokens_per_s']:,.0f} tgt tok/s")
 
 
