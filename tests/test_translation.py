@@ -66,3 +66,16 @@ def test_train_reload_translate_evaluate(tmp_path, capsys):
 def test_missing_run_folder_is_one_line_error(tmp_path, capsys):
     assert main(["translate", str(tmp_path / "nope"), "x"]) == 2
     assert "not a translation run folder" in capsys.readouterr().err
+
+
+def test_tied_weights_save_once_and_reload():
+    from seqlab.translation.loop import _unique_state
+
+    cfg = MTModel(arch="transformer", hidden=16, layers=1, heads=2, ff=16, tie_embeddings=True)
+    model = build_translator(cfg, 20, 30)
+    state = _unique_state(model)
+    assert "out.weight" not in state and "tgt_embed.weight" in state
+    fresh = build_translator(cfg, 20, 30)
+    missing, unexpected = fresh.load_state_dict({k: v.clone() for k, v in state.items()}, strict=False)
+    assert missing == ["out.weight"] and unexpected == []
+    assert torch.equal(fresh.out.weight, model.out.weight)

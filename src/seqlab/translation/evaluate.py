@@ -41,9 +41,10 @@ def translate_ids(model, sources: Sequence[list[int]], device, beam: int = 5, al
     return out
 
 
-def translate_texts(model, src_tok, tgt_tok, texts: Sequence[str], device, **kwargs) -> list[str]:
-    """Raw source strings -> detokenized output strings."""
-    hyps = translate_ids(model, [src_tok.encode(t) for t in texts], device, **kwargs)
+def translate_texts(model, src_tok, tgt_tok, texts: Sequence[str], device, beam: int = 5, alpha: float = 0.6,
+                    max_len_ratio: float = 2.0, batch_size: int = 32) -> list[str]:
+    """Raw source strings -> detokenized output strings (see ``translate_ids``)."""
+    hyps = translate_ids(model, [src_tok.encode(t) for t in texts], device, beam, alpha, max_len_ratio, batch_size)
     return [tgt_tok.decode(h.tokens) for h in hyps]
 
 
