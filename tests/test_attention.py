@@ -89,3 +89,10 @@ def test_sdpa_path_equals_explicit_path(use_mask):
     ref = F.softmax(q @ k.transpose(-1, -2) / math.sqrt(8), -1) @ v
     if mask is None:
         assert torch.allclose(slow, ref, atol=1e-5)
+
+
+def test_monotonic_position_is_the_step_inside_the_source():
+    from seqlab.nn.attention import MonotonicPosition
+
+    p = MonotonicPosition()(torch.zeros(3, 2), torch.tensor([1, 4, 9]), step=3)
+    assert p.tolist() == [0.0, 3.0, 3.0]

@@ -115,6 +115,16 @@ def window_mask(center: torch.Tensor, half_width: int, length: int) -> torch.Ten
     return (s.unsqueeze(0) - center.unsqueeze(1)).abs() <= half_width
 
 
+class MonotonicPosition(nn.Module):
+    """Luong's local-m aligned position: p_t = t, kept inside each source (0-based)."""
+
+    gaussian = False  # plain window, no Gaussian weighting
+
+    def forward(self, query: torch.Tensor, src_lengths: torch.Tensor, step: int) -> torch.Tensor:
+        """query (B, Q) (unused), src_lengths (B,), target step t -> p_t (B,) float."""
+        return (src_lengths - 1).clamp(max=step).to(query.dtype)
+
+
 class PredictivePosition(nn.Module):
     """Luong's local-p aligned position, Eq. 9: p_t = S * sigmoid(v_p^T tanh(W_p h_t)).
 
@@ -122,13 +132,15 @@ class PredictivePosition(nn.Module):
     so p_t = (S - 1) * sigmoid(...).
     """
 
+    gaussian = True  # the window is weighted by exp(-(s - p_t)^2 / (2 sigma^2)), Eq. 10
+
     def __init__(self, query_dim: int, hidden: int) -> None:
         super().__init__()
         self.w = nn.Linear(query_dim, hidden, bias=False)
         self.v = nn.Linear(hidden, 1, bias=False)
 
-    def forward(self, query: torch.Tensor, src_lengths: torch.Tensor) -> torch.Tensor:
-        """query (B, Q), src_lengths (B,) -> p_t (B,) float."""
+    def forward(self, query: torch.Tensor, src_lengths: torch.Tensor, step: int = 0) -> torch.Tensor:
+        """query (B, Q), src_lengths (B,) -> p_t (B,) float (the step is not used)."""
         gate = torch.sigmoid(self.v(torch.tanh(self.w(query)))).squeeze(-1)  # (B,)
         return (src_lengths.to(gate.dtype) - 1) * gate
 

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from seqlab.nn.attention import (
-    AdditiveAttention, DotAttention, GeneralAttention, PredictivePosition, context,
+    AdditiveAttention, DotAttention, GeneralAttention, MonotonicPosition, PredictivePosition, context,
     gaussian_window, window_mask,
 )
 from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnState, make_rnn, map_state
@@ -54,6 +54,18 @@ def make_score(score: Score, hidden: int) -> nn.Module:
     raise ValueError(f"unknown score {score!r}; choose dot, general or concat")
 
 
+def make_position(mode: Mode, hidden: int) -> nn.Module | None:
+    """The aligned-position model of a local mode (Sec. 3.2); None for global attention."""
+    match mode:
+        case "global":
+            return None
+        case "local-m":
+            return MonotonicPosition()
+        case "local-p":
+            return PredictivePosition(hidden, hidden)
+    raise ValueError(f"unknown mode {mode!r}; choose global, local-m or local-p")
+
+
 class Luong(EncoderDecoder):
     """Luong attention encoder-decoder; ``decode_step`` returns a_t (B, S).
 
@@ -72,12 +84,10 @@ class Luong(EncoderDecoder):
         input_feed: bool = True, dropout: float = 0.0, cell: str = "lstm", pad_id: int = 0,
     ) -> None:
         super().__init__()
-        if mode not in ("global", "local-m", "local-p"):
-            raise ValueError(f"unknown mode {mode!r}; choose global, local-m or local-p")
-        self.mode, self.half_width, self.input_feed, self.hidden = mode, half_width, input_feed, hidden
+        self.half_width, self.input_feed, self.hidden = half_width, input_feed, hidden
         self.encoder = RNNEncoder(src_vocab, embed_dim, hidden, num_layers, False, dropout, cell, pad_id)
         self.score = make_score(score, hidden)
-        self.position = PredictivePosition(hidden, hidden) if mode == "local-p" else None
+        self.position = make_position(mode, hidden)  # None: global attention
         self.embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
         self.drop = nn.Dropout(dropout)
         in_dim = embed_dim + (hidden if input_feed else 0)
@@ -94,20 +104,13 @@ class Luong(EncoderDecoder):
         return LuongState(rnn=memory.final, feed=feed, step=0)
 
     def align(self, query: torch.Tensor, memory: Memory, step: int) -> torch.Tensor:
-        """a_t (B, S) for the current mode; zero outside the window and on padding."""
-        mask = memory.mask
-        if self.mode == "global":
-            return self.score.scores(query, memory.keys, mask)
-        lengths = mask.sum(1)  # (B,)
-        if self.mode == "local-m":
-            center = (lengths - 1).clamp(max=step).float()  # p_t = t, kept inside the source
-        else:
-            center = self.position(query, lengths)  # (B,) real-valued p_t
-        local = mask & window_mask(center, self.half_width, mask.size(1))  # (B, S)
+        """a_t (B, S): global, or local around p_t; zero outside the window and on padding."""
+        if self.position is None:
+            return self.score.scores(query, memory.keys, memory.mask)
+        center = self.position(query, memory.mask.sum(1), step)  # p_t (B,)
+        local = memory.mask & window_mask(center, self.half_width, memory.mask.size(1))  # (B, S)
         weights = self.score.scores(query, memory.keys, local)
-        if self.mode == "local-p":
-            weights = gaussian_window(weights, center, self.half_width)
-        return weights
+        return gaussian_window(weights, center, self.half_width) if self.position.gaussian else weights
 
     def recur(self, prev_tokens, state: LuongState, memory: Memory):
         """One decoder step up to the attentional vector ~h_t (B, H)."""
