@@ -127,6 +127,18 @@ class Luong(EncoderDecoder):
         """logits = W_s ~h_t (Eq. 6), for one step or all steps at once."""
         return self.out(self.drop(features))
 
+    def forward(self, src, src_mask, tgt_in, need_weights=False):
+        """Teacher forcing. Without input feeding nothing feeds back, so the decoder LSTM
+        runs over all T inputs in one call and only the cheap alignment loops over t."""
+        if self.input_feed:
+            return super().forward(src, src_mask, tgt_in, need_weights)
+        memory = self.encode(src, src_mask)
+        h, _ = self.decoder(self.drop(self.embed(tgt_in)), memory.final)  # h_t for all t (B, T, H)
+        weights = torch.stack([self.align(h[:, t], memory, t) for t in range(h.size(1))], 1)  # (B, T, S)
+        ctx = context(weights, memory.outputs)  # (B, T, H)
+        attentional = torch.tanh(self.combine(torch.cat([ctx, h], -1)))  # ~h_t (B, T, H)
+        return self.readout(attentional), weights  # (B, T, V)
+
     def reorder_state(self, state: LuongState, index):
         rnn = map_state(state.rnn, lambda t: t.index_select(1, index))
         return LuongState(rnn=rnn, feed=state.feed.index_select(0, index), step=state.step)
