@@ -1,0 +1,79 @@
+"""The translation table: train each recipe, score its test split, print one row per model.
+
+Columns: model, parameters, training wall time, target tokens/s, test BLEU, chrF, BLEU per
+source-length bucket, attention AER (and the diagonal aligner's). Each recipe trains for
+its own ``train.minutes`` unless --minutes overrides it; results also go to JSON.
+
+    python benchmarks/mt_table.py configs/mt-nt-*.toml --threads 2 --minutes 30 --out runs/mt-table
+    python benchmarks/mt_table.py configs/mt-nt-transformer.toml --minutes 1 --limit 50   # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+from seqlab.translation.config import load_mt_recipe
+from seqlab.translation.data import load_pairs
+from seqlab.translation.evaluate import evaluate_split
+from seqlab.translation.loop import load_translator, train_translator
+
+
+def row(name: str, result, scores: dict) -> dict:
+    aer = scores["aer"] or {}
+    return {"model": name, "parameters": result.parameters, "train_minutes": result.train_seconds / 60,
+            "tokens_per_s": result.tokens_per_second, "bleu": scores["bleu"], "chrf": scores["chrf"],
+            "bleu_by_length": {b["bucket"]: b["score"] for b in scores["bleu_by_length"]},
+            "aer": aer.get("aer", math.nan), "diagonal_aer": aer.get("diagonal_aer", math.nan),
+            "bleu_signature": scores["bleu_signature"], "chrf_signature": scores["chrf_signature"]}
+
+
+def render(rows: list[dict]) -> str:
+    buckets = list(rows[0]["bleu_by_length"]) if rows else []
+    head = ["model", "params", "train min", "tgt tok/s", "BLEU", "chrF", *(f"BLEU {b}" for b in buckets), "AER",
+            "diag AER"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [r["model"], f"{r['parameters']:,}", f"{r['train_minutes']:.1f}", f"{r['tokens_per_s']:,.0f}",
+                 f"{r['bleu']:.2f}", f"{r['chrf']:.2f}", *(f"{v:.2f}" for v in r["bleu_by_length"].values()),
+                 f"{r['aer']:.3f}", f"{r['diagonal_aer']:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("recipes", nargs="+", help="translation recipes (TOML/YAML)")
+    parser.add_argument("--minutes", type=float, default=None, help="override every recipe's train.minutes")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--limit", type=int, default=None, help="score only the first N test pairs")
+    parser.add_argument("--out", default="runs/mt-table", help="folder for the runs and table.json")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    out, rows = Path(args.out), []
+    for path in args.recipes:
+        overrides = [] if args.minutes is None else [f"train.minutes={args.minutes}"]
+        recipe = load_mt_recipe(path, overrides)
+        run_dir = out / Path(path).stem
+        result = train_translator(recipe, run_dir)
+        model, src_tok, tgt_tok, _ = load_translator(run_dir)
+        scores = evaluate_split(model, load_pairs(recipe.data), "test", src_tok, tgt_tok,
+                                next(model.parameters()).device, beam=args.beam,
+                                max_len_ratio=recipe.train.max_len_ratio, limit=args.limit)
+        rows.append(row(Path(path).stem, result, scores))
+        print(render(rows[-1:]), flush=True)
+    print(f"\n{render(rows)}\n\nBLEU: {rows[0]['bleu_signature']}\nchrF: {rows[0]['chrf_signature']}")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.json").write_text(json.dumps(rows, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
