@@ -119,7 +119,7 @@ def beam_search(model, src, src_mask, bos: int, eos: int, beam: int = 5, alpha: 
         top, idx = cand.topk(min(2 * k, k * v), dim=1)  # (B, 2K)
         attn_hist = attn_hist + [attn] if need_weights and attn is not None else attn_hist
         parents, toks, new_scores = search.step(t, top.tolist(), (idx // v).tolist(), (idx % v).tolist(),
-                                                prefix.tolist(), attn_hist)
+                                                prefix, attn_hist)
         if search.all_done():
             break
         flat = (torch.arange(b, device=dev).unsqueeze(1) * k + torch.tensor(parents, device=dev)).view(-1)
@@ -143,7 +143,7 @@ class _Search:
 
     def _end(self, i: int, row: int, tok: int, t: int, score: float, prefix, attn_hist) -> None:
         kept = t if tok == self.eos else t + 1  # tokens kept, EOS excluded
-        tokens = prefix[row] + ([] if tok == self.eos else [tok])
+        tokens = prefix[row].tolist() + ([] if tok == self.eos else [tok])  # prefix (B*K, t)
         attention = _rows(attn_hist, row, kept, self.src_lens[i])
         self.finished[i].append(Hypothesis(tokens, score / length_penalty(t + 1, self.alpha), score, attention))
 
