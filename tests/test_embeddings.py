@@ -82,7 +82,8 @@ def test_occurrences_and_random_pairs():
 def test_format_comparison():
     occ = [Occurrence("02007015", "train", "wait on the [bank] of the nile", 0.9,
                       [("shore", 0.5)])]
-    text = format_comparison(Comparison("bank", [("river", 0.7)], occ, 0.6, 0.4, 0.2, 100, 256))
+    text = format_comparison(Comparison("bank", [("river", 0.7)], occ, 0.6, 0.4, 0.2, 0.3, 100, 256))
     assert '"bank": 1 occurrences' in text and "self-similarity 1.000" in text
     assert "self-similarity 0.600" in text and "[bank] of the nile" in text
     assert "shore 0.50" in text and "random word pairs 0.200" in text
+    assert "self-similarity 0.300 (random pairs ~0)" in text

@@ -7,6 +7,8 @@ for all of them) and the BiLSTM LM vector of each occurrence, then measures:
   occurrences (Ethayarajh 2019); a static model scores exactly 1 by construction;
 - the baseline: the mean cosine between contextual vectors of random word pairs, since
   contextual spaces are anisotropic and even unrelated words are not at cosine 0;
+- the same self-similarity after centering (subtracting the mean token vector of the
+  training sample), which removes the shared direction: random pairs then sit near 0;
 - nearest neighbours: of the static vector among static vectors, and of each
   occurrence's vector among the words' average contextual vectors.
 
@@ -60,6 +62,7 @@ class Comparison:
     self_similarity: float
     min_similarity: float
     baseline: float
+    centered_self_similarity: float
     static_dim: int
     contextual_dim: int
 
@@ -71,7 +74,7 @@ def unit(x: torch.Tensor) -> torch.Tensor:
 def type_vectors(bilm, vocab: WordVocab, verses: list[list[str]], batch: int = 256):
     """Per word id, the mean contextual vector over its occurrences in ``verses``.
 
-    Returns (vectors (V, 2H) unit-length, counts (V,), sample of token vectors (N, 2H)).
+    Returns (mean vectors (V, 2H), counts (V,), sample of token vectors (N, 2H)).
     """
     total = counts = None
     sample = []
@@ -86,7 +89,7 @@ def type_vectors(bilm, vocab: WordVocab, verses: list[list[str]], batch: int = 2
         total.index_add_(0, flat_ids, flat)
         counts.index_add_(0, flat_ids, torch.ones(len(flat_ids)))
         sample.append(flat[:: 50])
-    return unit(total / counts.clamp_min(1)[:, None]), counts, torch.cat(sample)
+    return total / counts.clamp_min(1)[:, None], counts, torch.cat(sample)
 
 
 def random_pair_cosine(sample: torch.Tensor, pairs: int = 2000, seed: int = 0) -> float:
@@ -119,32 +122,45 @@ def compare_word(word: str, settings: EmbedSettings = EmbedSettings(), k: int = 
                           "bsb_en training split; pick a more frequent word")
     bilm = train_bilm(vocab, train, dev, settings.embed_dim, settings.hidden, settings.steps,
                       seed=settings.seed, device=settings.device)
-    anchors, counts, sample = type_vectors(bilm, vocab, train[:: settings.anchor_every])
+    means, counts, sample = type_vectors(bilm, vocab, train[:: settings.anchor_every])
+    center = sample.mean(0)  # (2H,): the direction every contextual vector shares
     found = occurrences_of(word, by_split)[:max_contexts]
-    vecs = unit(torch.stack([bilm.encode([[vocab.id(w) for w in ws]])[0][i]
-                             for _, _, ws, i in found]))  # (N, 2H)
-    sims = vecs @ vecs.T  # (N, N)
-    off = sims[~torch.eye(len(found), dtype=torch.bool)]
+    raw = torch.stack([bilm.encode([[vocab.id(w) for w in ws]])[0][i]
+                       for _, _, ws, i in found])  # (N, 2H)
+    raw_sims = pairwise(unit(raw))
+    vecs = unit(raw - center)  # centered, unit length
+    anchors = unit(means - center)  # (V, 2H)
     mean = unit(vecs.mean(0))
     usable = (counts >= 5) & (torch.arange(len(vocab)) >= FIRST_WORD)
     usable[vocab.id(word)] = False
     occ = []
     for (split, key, ws, i), v in zip(found, vecs):
-        scores = torch.where(usable, anchors @ v, torch.tensor(-2.0))
-        top = torch.topk(scores, k)
+        top = torch.topk(torch.where(usable, anchors @ v, torch.tensor(-2.0)), k)
         occ.append(Occurrence(
             key, split, " ".join(ws[:i] + [f"[{ws[i]}]"] + ws[i + 1:]), float(v @ mean),
             [(vocab.word(int(j)), float(c)) for c, j in zip(top.values, top.indices)]))
     return Comparison(
         word, static.neighbours(static.vector(word), k, exclude={word}), occ,
-        float(off.mean()) if len(off) else 1.0, float(off.min()) if len(off) else 1.0,
-        random_pair_cosine(sample, seed=settings.seed), settings.static_dim, vecs.shape[1])
+        float(raw_sims.mean()) if len(raw_sims) else 1.0,
+        float(raw_sims.min()) if len(raw_sims) else 1.0,
+        random_pair_cosine(sample, seed=settings.seed),
+        float(pairwise(vecs).mean()) if len(found) > 1 else 1.0,
+        settings.static_dim, vecs.shape[1])
+
+
+def pairwise(vecs: torch.Tensor) -> torch.Tensor:
+    """The cosines of all distinct pairs of unit vectors (N, D): N (N - 1) values."""
+    sims = vecs @ vecs.T  # (N, N)
+    return sims[~torch.eye(len(vecs), dtype=torch.bool)]
+
+
+def fmt(neighbours: list[tuple[str, float]]) -> str:
+    return ", ".join(f"{w} {s:.2f}" for w, s in neighbours)
 
 
 def format_comparison(c: Comparison, width: int = 100) -> str:
     """The text `seqlab embed compare` prints."""
     splits = {s: sum(o.split == s for o in c.occurrences) for s in SPLITS}
-    fmt = lambda ns: ", ".join(f"{w} {s:.2f}" for w, s in ns)  # noqa: E731
     lines = [
         f'"{c.word}": {len(c.occurrences)} occurrences in bsb_en ('
         + ", ".join(f"{s} {n}" for s, n in splits.items()) + ")",
@@ -154,6 +170,8 @@ def format_comparison(c: Comparison, width: int = 100) -> str:
         f"contextual (BiLSTM LM states, {c.contextual_dim}-d): self-similarity "
         f"{c.self_similarity:.3f} (lowest pair {c.min_similarity:.3f}; random word pairs "
         f"{c.baseline:.3f})",
+        f"  centered on the corpus mean vector: self-similarity "
+        f"{c.centered_self_similarity:.3f} (random pairs ~0); neighbours below use it",
     ]
     for o in c.occurrences:
         at = o.context.index("[")
