@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from seqlab.nn.attention import (
     AdditiveAttention, DotAttention, GeneralAttention, PredictivePosition, context, gaussian_window,
-    masked_softmax, scaled_dot_product, window_mask,
+    masked_softmax, scaled_dot_product, window_mask, window_positions,
 )
 
 
@@ -96,3 +96,11 @@ def test_monotonic_position_is_the_step_inside_the_source():
 
     p = MonotonicPosition()(torch.zeros(3, 2), torch.tensor([1, 4, 9]), step=3)
     assert p.tolist() == [0.0, 3.0, 3.0]
+
+
+def test_window_positions_cover_the_window_only():
+    pos, valid = window_positions(torch.tensor([2.5, 0.0, 4.0]), 1, 5)
+    assert pos.tolist() == [[1, 2, 3], [0, 0, 1], [3, 4, 4]]
+    assert valid.tolist() == [[False, True, True], [False, True, True], [True, True, False]]
+    g = gaussian_window(torch.ones(1, 3), torch.tensor([2.0]), 2, torch.tensor([[1, 2, 4]]))
+    assert torch.allclose(g, torch.exp(-torch.tensor([[1.0, 0.0, 4.0]]) / 2))

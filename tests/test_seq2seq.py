@@ -79,7 +79,7 @@ def test_local_p_attends_only_inside_window():
     src, mask, tgt = batch()
     memory = model.encode(src, mask)
     query = torch.randn(3, 12) * 3
-    weights = model.align(query, memory, step=0)  # (B, S)
+    _, weights = model.attend(query, memory, step=0)  # (B, S)
     center = model.position(query, mask.sum(1))  # p_t
     s = torch.arange(9).float()
     outside = (s[None] - center[:, None]).abs() > 2
@@ -87,6 +87,26 @@ def test_local_p_attends_only_inside_window():
     assert torch.all(weights.sum(-1) <= 1 + 1e-6) and torch.all(weights.sum(-1) > 0)
     _, attn = model(src, mask, tgt)
     assert torch.all((attn > 0).sum(-1) <= 5)  # at most 2D + 1 positions
+
+
+@pytest.mark.parametrize("name", ["luong-general-local-p", "luong-concat-local-m"])
+def test_gathered_window_equals_masked_full_attention(name):
+    """Scoring only the 2D + 1 gathered positions gives exactly the masked O(S) computation."""
+    model = build(name)
+    src, mask, _ = batch()
+    memory = model.encode(src, mask)
+    torch.manual_seed(5)
+    query = torch.randn(3, 12) * 3
+    s, d = torch.arange(9).float(), model.half_width
+    for step in (0, 2, 7):
+        ctx, weights = model.attend(query, memory, step)
+        center = model.position(query, mask.sum(1), step)  # (B,)
+        inside = mask & ((s[None] - center[:, None]).abs() <= d)  # (B, S)
+        ref = model.score.scores(query, model.score.project_keys(memory.outputs), inside)
+        if model.position.gaussian:
+            ref = ref * torch.exp(-((s[None] - center[:, None]) ** 2) / (2 * (d / 2) ** 2))
+        assert torch.allclose(weights, ref, atol=1e-6)
+        assert torch.allclose(ctx, torch.bmm(ref.unsqueeze(1), memory.outputs).squeeze(1), atol=1e-6)
 
 
 def test_local_m_window_follows_target_position():

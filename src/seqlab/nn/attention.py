@@ -145,16 +145,32 @@ class PredictivePosition(nn.Module):
         return (src_lengths.to(gate.dtype) - 1) * gate
 
 
-def gaussian_window(weights: torch.Tensor, center: torch.Tensor, half_width: int) -> torch.Tensor:
+def gaussian_window(weights: torch.Tensor, center: torch.Tensor, half_width: int,
+                    positions: torch.Tensor | None = None) -> torch.Tensor:
     """Luong Eq. 10: a_t(s) = align(h_t, h_s) * exp(-(s - p_t)^2 / (2 sigma^2)), sigma = D/2.
 
     As in the paper the result is not renormalized, so a row sums to at most 1.
-    weights (B, S), center (B,) -> (B, S).
+    weights (B, S) over positions 0..S-1, or over ``positions`` (B, W); center (B,).
     """
-    s = torch.arange(weights.size(-1), device=weights.device, dtype=weights.dtype)
+    if positions is None:
+        positions = torch.arange(weights.size(-1), device=weights.device).unsqueeze(0)  # (1, S)
     sigma = half_width / 2.0
-    g = torch.exp(-((s.unsqueeze(0) - center.unsqueeze(1)) ** 2) / (2 * sigma**2))  # (B, S)
+    g = torch.exp(-((positions.to(weights.dtype) - center.unsqueeze(1)) ** 2) / (2 * sigma**2))
     return weights * g
+
+
+def window_positions(center: torch.Tensor, half_width: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The 2D + 1 source positions around p_t that can lie in its window, for gathering.
+
+    Every s with |s - p_t| <= D lies in floor(p_t) - D .. floor(p_t) + D, so local
+    attention needs to score only these W = 2D + 1 positions: O(D) instead of O(S).
+    Returns positions (B, W) clamped into [0, S - 1] and valid (B, W) bool (inside the
+    source and the window; a clamped duplicate is never valid).
+    """
+    offsets = torch.arange(-half_width, half_width + 1, device=center.device)  # (W,)
+    pos = center.floor().long().unsqueeze(1) + offsets  # (B, W)
+    valid = (pos >= 0) & (pos < length) & ((pos.to(center.dtype) - center.unsqueeze(1)).abs() <= half_width)
+    return pos.clamp(0, length - 1), valid
 
 
 def scaled_dot_product(

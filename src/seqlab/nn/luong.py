@@ -25,7 +25,7 @@ from torch import nn
 
 from seqlab.nn.attention import (
     AdditiveAttention, DotAttention, GeneralAttention, MonotonicPosition, PredictivePosition, context,
-    gaussian_window, window_mask,
+    gaussian_window, window_positions,
 )
 from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnState, make_rnn, map_state
 
@@ -103,14 +103,25 @@ class Luong(EncoderDecoder):
         feed = memory.outputs.new_zeros(memory.outputs.size(0), self.hidden)  # ~h_0 = 0
         return LuongState(rnn=memory.final, feed=feed, step=0)
 
-    def align(self, query: torch.Tensor, memory: Memory, step: int) -> torch.Tensor:
-        """a_t (B, S): global, or local around p_t; zero outside the window and on padding."""
+    def attend(self, query: torch.Tensor, memory: Memory, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """c_t (B, H) and a_t (B, S), zero on padding and outside a local window.
+
+        Local modes gather only the 2D + 1 positions around p_t, so scoring and the
+        context cost O(D) per step instead of O(S); a_t is scattered back to (B, S).
+        """
         if self.position is None:
-            return self.score.scores(query, memory.keys, memory.mask)
+            weights = self.score.scores(query, memory.keys, memory.mask)  # (B, S)
+            return context(weights, memory.outputs), weights
         center = self.position(query, memory.mask.sum(1), step)  # p_t (B,)
-        local = memory.mask & window_mask(center, self.half_width, memory.mask.size(1))  # (B, S)
-        weights = self.score.scores(query, memory.keys, local)
-        return gaussian_window(weights, center, self.half_width) if self.position.gaussian else weights
+        pos, valid = window_positions(center, self.half_width, memory.mask.size(1))  # (B, W)
+        valid = valid & memory.mask.gather(1, pos)
+        keys = memory.keys.gather(1, pos.unsqueeze(-1).expand(-1, -1, memory.keys.size(-1)))  # (B, W, A)
+        values = memory.outputs.gather(1, pos.unsqueeze(-1).expand(-1, -1, memory.outputs.size(-1)))  # (B, W, H)
+        weights = self.score.scores(query, keys, valid)  # (B, W)
+        if self.position.gaussian:
+            weights = gaussian_window(weights, center, self.half_width, pos)
+        full = weights.new_zeros(memory.mask.shape).scatter_add(1, pos, weights)  # (B, S)
+        return context(weights, values), full
 
     def recur(self, prev_tokens, state: LuongState, memory: Memory):
         """One decoder step up to the attentional vector ~h_t (B, H)."""
@@ -118,8 +129,7 @@ class Luong(EncoderDecoder):
         inp = torch.cat([emb, state.feed], -1) if self.input_feed else emb
         out, rnn = self.decoder(inp.unsqueeze(1), state.rnn)  # (B, 1, H)
         h = out.squeeze(1)  # h_t (B, H)
-        weights = self.align(h, memory, state.step)  # a_t (B, S)
-        ctx = context(weights, memory.outputs)  # c_t (B, H)
+        ctx, weights = self.attend(h, memory, state.step)  # c_t (B, H), a_t (B, S)
         attentional = torch.tanh(self.combine(torch.cat([ctx, h], -1)))  # ~h_t (B, H)
         return attentional, LuongState(rnn=rnn, feed=attentional, step=state.step + 1), weights
 
@@ -134,8 +144,9 @@ class Luong(EncoderDecoder):
             return super().forward(src, src_mask, tgt_in, need_weights)
         memory = self.encode(src, src_mask)
         h, _ = self.decoder(self.drop(self.embed(tgt_in)), memory.final)  # h_t for all t (B, T, H)
-        weights = torch.stack([self.align(h[:, t], memory, t) for t in range(h.size(1))], 1)  # (B, T, S)
-        ctx = context(weights, memory.outputs)  # (B, T, H)
+        steps = [self.attend(h[:, t], memory, t) for t in range(h.size(1))]
+        ctx = torch.stack([c for c, _ in steps], 1)  # (B, T, H)
+        weights = torch.stack([a for _, a in steps], 1)  # (B, T, S)
         attentional = torch.tanh(self.combine(torch.cat([ctx, h], -1)))  # ~h_t (B, T, H)
         return self.readout(attentional), weights  # (B, T, V)
 
