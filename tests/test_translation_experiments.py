@@ -12,6 +12,17 @@ TINY_DATA = {"corpus": "numbers", "tokenizer": "char", "src_vocab": 300, "tgt_vo
 TINY = {"embed_dim": 8, "hidden": 16, "layers": 1}
 
 
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These tests train tiny models: one thread is fastest and steadiest on a shared machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
 def tiny_models(*archs):
     return tuple((a, {"arch": a, **TINY, **({"heads": 2, "ff": 16} if a == "transformer" else {})}) for a in archs)
 
