@@ -8,11 +8,18 @@ def add_arguments(parser, name: str) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe value, e.g. --set train.minutes=5 (repeatable)")
     parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (on a busy machine, fewer threads can be much faster)")
 
 
 def run(args) -> int:
+    import torch
+
     from seqlab.translation.config import load_mt_recipe
     from seqlab.translation.loop import train_translator
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     recipe = load_mt_recipe(args.config, args.overrides)
     run_dir = args.out or recipe.out
