@@ -2,7 +2,8 @@
 
 Columns: model, parameters, training wall time, target tokens/s, test BLEU, chrF, BLEU per
 source-length bucket, attention AER (and the diagonal aligner's). Each recipe trains for
-its own ``train.minutes`` unless --minutes overrides it; results also go to JSON.
+its own ``train.minutes`` unless --minutes overrides it; the rows and the learning curves
+(dev BLEU / chrF against training minutes) go to table.json and two PNGs.
 
     python benchmarks/mt_table.py configs/mt-nt-*.toml --threads 2 --minutes 30 --out runs/mt-table
     python benchmarks/mt_table.py configs/mt-nt-transformer.toml --minutes 1 --limit 50   # smoke run
@@ -18,10 +19,17 @@ from pathlib import Path
 
 import torch
 
+from seqlab.diagnostics.plots import line_plot
 from seqlab.translation.config import load_mt_recipe
 from seqlab.translation.data import load_pairs
 from seqlab.translation.evaluate import evaluate_split
 from seqlab.translation.loop import load_translator, train_translator
+
+
+def curves_png(histories: dict[str, list[dict]], key: str) -> bytes:
+    """Dev score (``key``: dev_bleu or dev_chrf) against training minutes, one line per model."""
+    curves = {name: ([h["minutes"] for h in rows], [h[key] for h in rows]) for name, rows in histories.items()}
+    return line_plot(curves, "learning curves", "training minutes", key.replace("_", " "))
 
 
 def row(name: str, result, scores: dict) -> dict:
@@ -57,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    out, rows = Path(args.out), []
+    out, rows, histories = Path(args.out), [], {}
     for path in args.recipes:
         overrides = [] if args.minutes is None else [f"train.minutes={args.minutes}"]
         recipe = load_mt_recipe(path, overrides)
@@ -68,10 +76,13 @@ def main(argv: list[str] | None = None) -> int:
                                 next(model.parameters()).device, beam=args.beam,
                                 max_len_ratio=recipe.train.max_len_ratio, limit=args.limit)
         rows.append(row(Path(path).stem, result, scores))
+        histories[Path(path).stem] = result.history
         print(render(rows[-1:]), flush=True)
     print(f"\n{render(rows)}\n\nBLEU: {rows[0]['bleu_signature']}\nchrF: {rows[0]['chrf_signature']}")
     out.mkdir(parents=True, exist_ok=True)
-    (out / "table.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out / "table.json").write_text(json.dumps({"rows": rows, "curves": histories}, indent=2) + "\n")
+    for key in ("dev_bleu", "dev_chrf"):
+        (out / f"{key}_curves.png").write_bytes(curves_png(histories, key))
     return 0
 
 
