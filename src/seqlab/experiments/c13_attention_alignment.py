@@ -38,7 +38,7 @@ class Config:
     seed: int = 0
 
 
-PROFILES = {"quick": Config(NT), "full": Config(NT, minutes=30.0, limit=None)}
+PROFILES = {"quick": Config(NT, minutes=0.75, eval_sentences=50), "full": Config(NT, minutes=30.0, limit=None)}
 
 
 def config(profile: str) -> dict:

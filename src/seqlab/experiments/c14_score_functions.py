@@ -45,7 +45,7 @@ class Config:
     seed: int = 0
 
 
-PROFILES = {"quick": Config(NUMBERS), "full": Config(NT, minutes=30.0, limit=None)}
+PROFILES = {"quick": Config(NUMBERS, minutes=0.5, eval_sentences=50), "full": Config(NT, minutes=30.0, limit=None)}
 
 
 def config(profile: str) -> dict:
