@@ -15,7 +15,7 @@ from seqlab.errors import SeqlabError
 
 # command name -> (module in seqlab.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "train": ("train", "train a model from a TOML/YAML config"),
+    "train": ("train", "train a model from a TOML/YAML recipe (tasks, language models, translation)"),
     "models": ("catalog", "list the model architectures"),
     "tasks": ("catalog", "list the synthetic tasks"),
     "data": ("data", "list, describe and show the real corpora"),
@@ -28,7 +28,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "drill": ("drill", "the chapter's drills on the NumPy reference (hand-written BPTT)"),
     "generate": ("generate", "sample text from a trained language model"),
     "lm-eval": ("evaluate_lm", "held-out loss, perplexity and bits per character of a trained model"),
-    "train-mt": ("train_mt", "train a translation model from a recipe (configs/mt-*.toml)"),
     "translate": ("translate", "translate sentences with a trained model (beam search, attention PNG)"),
     "evaluate": ("evaluate_mt", "score a translation model: BLEU, chrF, BLEU by length, attention AER"),
 }

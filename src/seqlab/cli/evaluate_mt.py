@@ -7,7 +7,7 @@ import math
 
 
 def add_arguments(parser, name: str) -> None:
-    parser.add_argument("run_dir", help="a translation run folder (from `seqlab train-mt`)")
+    parser.add_argument("run_dir", help="a translation run folder (from `seqlab train`)")
     parser.add_argument("--split", default="test", choices=("train", "dev", "test"))
     parser.add_argument("--beam", type=int, default=5, help="beam size; 1 = greedy (default 5)")
     parser.add_argument("--alpha", type=float, default=0.6, help="GNMT length penalty (default 0.6)")

@@ -1,4 +1,8 @@
-"""seqlab train CONFIG [--set key=value ...] [--resume]"""
+"""seqlab train CONFIG [--set key=value ...] [--resume]
+
+A recipe with a [task] table trains a task model with seqlab.train.Trainer; one with a
+[data] table (configs/mt-*.toml) trains a translation model (seqlab.translation).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,23 @@ def add_arguments(parser, name: str) -> None:
                         help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
     parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (on a busy machine, fewer threads can be much faster)")
 
 
 def run(args) -> int:
     from pathlib import Path
+
+    from seqlab.config import load_file
+
+    if "data" in load_file(args.config):  # a translation recipe ([data], [model], [train])
+        from seqlab.cli import train_mt
+
+        return train_mt.run(args)
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
 
     from seqlab.build import build_model
     from seqlab.recipe import load_recipe

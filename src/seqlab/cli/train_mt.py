@@ -1,15 +1,6 @@
-"""seqlab train-mt RECIPE [--set key=value ...] [--out DIR]"""
+"""Translation training behind ``seqlab train RECIPE`` when the recipe has a [data] table."""
 
 from __future__ import annotations
-
-
-def add_arguments(parser, name: str) -> None:
-    parser.add_argument("config", help="a translation recipe, e.g. configs/mt-nt-transformer.toml")
-    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a recipe value, e.g. --set train.minutes=5 (repeatable)")
-    parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads (on a busy machine, fewer threads can be much faster)")
 
 
 def run(args) -> int:

@@ -1,7 +1,7 @@
 """Machine translation on the real corpora: recipes, data, training, evaluation.
 
 Built on ``seqlab.nn`` (the encoder-decoders), ``seqlab.decode`` and ``seqlab.metrics``;
-used by the ``train-mt``, ``translate`` and ``evaluate`` commands.
+used by the ``train``, ``translate`` and ``evaluate`` commands.
 """
 
 from seqlab.translation.config import MTData, MTModel, MTRecipe, MTTrain, load_mt_recipe
