@@ -194,3 +194,10 @@ def test_training_lowers_the_loss_on_the_copy_task():
     before = trainer.evaluate()["loss"]
     after = trainer.fit().final["loss"]
     assert after < 0.8 * before
+
+
+def test_a_wall_clock_budget_stops_the_run():
+    task = AddingProblem(length=5)
+    cfg = TrainConfig(steps=10_000, batch_size=4, progress=False, eval_every=10_000, max_minutes=0.0)
+    result = Trainer(_lstm_model(task), task, cfg).fit()
+    assert result.stopped == "time_limit" and result.steps == 1 and result.final["step"] == 1

@@ -33,6 +33,7 @@ class TrainConfig:
     eval_batches: int = ranged(4, 1)
     early_stop_patience: int | None = ranged(None, 1)
     target_loss: float | None = None
+    max_minutes: float | None = ranged(None, 0.0)  # wall-clock budget; stops with "time_limit"
     checkpoint_every: int = ranged(0, 0)
     log_every: int = ranged(10, 1)
     seed: int = 0

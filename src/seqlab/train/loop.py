@@ -42,7 +42,7 @@ class TrainResult:
     updates: int
     wall_time: float
     final: dict
-    stopped: str  # completed | early_stop | target_reached | interrupted
+    stopped: str  # completed | early_stop | target_reached | time_limit | interrupted
     history: list[dict] = field(default_factory=list)
     run_dir: Path | None = None
 
@@ -179,6 +179,8 @@ class Trainer:
                 if self._stop_requested:
                     stopped = "interrupted"
                     self.save()
+                elif cfg.max_minutes is not None and time.perf_counter() - start > 60 * cfg.max_minutes:
+                    stopped = "time_limit"
                 if stopped != "completed":
                     break
         final = self.history[-1] if self.history and self.history[-1]["step"] == self.step else self._eval_record()
