@@ -16,6 +16,7 @@ from seqlab.config import ranged
 from seqlab.errors import ConfigError
 from seqlab.nn import init as inits
 from seqlab.nn.recurrent import GRU, LSTM, RNN
+from seqlab.nn.scan import MinGRU, MinLSTM
 from seqlab.nn.sequence import SequenceModel
 
 # The CLI's name -> (class, fixed keyword arguments) map for recurrent backbones.
@@ -24,13 +25,20 @@ ARCHS: dict[str, tuple[type[nn.Module], dict]] = {
     "rnn_relu": (RNN, {"nonlinearity": "relu"}),
     "lstm": (LSTM, {}),
     "gru": (GRU, {}),
+    "mingru": (MinGRU, {}),
+    "minlstm": (MinLSTM, {}),
 }
+
+# Parallel-scan recurrences: no hidden-to-hidden matrix, no direction, no backend choice.
+PARALLEL_ARCHS = ("mingru", "minlstm")
 
 ARCH_HELP = {
     "rnn_tanh": "Elman RNN, h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)",
     "rnn_relu": "Elman RNN with ReLU (pair it with init = 'identity' for an IRNN)",
     "lstm": "LSTM (Hochreiter & Schmidhuber 1997), forget gate (Gers et al. 2000)",
     "gru": "GRU (Cho et al. 2014)",
+    "mingru": "minGRU (Feng et al. 2024): gates read x_t only; trained with a parallel log-space scan",
+    "minlstm": "minLSTM (Feng et al. 2024): normalized forget/input gates from x_t; parallel scan",
 }
 
 
@@ -40,9 +48,11 @@ class ModelConfig:
 
     init: "default" (torch's uniform), "xavier", "orthogonal" (W_hh) or "identity"
     (W_hh = init_scale * I, the IRNN). forget_bias sets the LSTM forget-gate bias.
+    "mingru" / "minlstm" (``seqlab.nn.scan``) are unidirectional, have no W_hh to
+    initialize and a single implementation (``backend`` does not apply to them).
     """
 
-    arch: Literal["rnn_tanh", "rnn_relu", "lstm", "gru"] = "lstm"
+    arch: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "mingru", "minlstm"] = "lstm"
     hidden_size: int = ranged(128, 1, 1 << 16)
     num_layers: int = ranged(1, 1, 64)
     bidirectional: bool = False
@@ -56,10 +66,18 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.forget_bias is not None and self.arch != "lstm":
             raise ConfigError(f"'forget_bias' applies to arch 'lstm' only, not '{self.arch}'")
+        if self.arch in PARALLEL_ARCHS:
+            if self.bidirectional:
+                raise ConfigError(f"arch '{self.arch}' is unidirectional; set bidirectional = false")
+            if self.init != "default" or self.init_scale != 1.0:
+                raise ConfigError(f"arch '{self.arch}' has no hidden-to-hidden matrix: 'init' and 'init_scale' "
+                                  "do not apply")
 
 
 def build_backbone(cfg: ModelConfig, input_size: int) -> nn.Module:
     cls, fixed = ARCHS[cfg.arch]
+    if cfg.arch in PARALLEL_ARCHS:  # batch first by design; trained with the parallel scan
+        return cls(input_size, cfg.hidden_size, num_layers=cfg.num_layers, dropout=cfg.dropout)
     backbone = cls(
         input_size,
         cfg.hidden_size,

@@ -2,8 +2,7 @@
 
 Claim id -> module in ``seqlab.experiments``. Modules are imported only when run
 (they import torch), so listing the registry is instant and torch-free. The
-speed (C16, C17, C20) and embedding (C18) claims join this dict when their
-experiments land.
+embedding claim (C18) joins this dict when its experiment lands.
 """
 
 from __future__ import annotations
@@ -29,7 +28,10 @@ REGISTRY: dict[str, str] = {
     "C13": "c13_attention_alignment",
     "C14": "c14_score_functions",
     "C15": "c15_local_attention",
+    "C16": "c16_parallelism",
+    "C17": "c17_dilated_receptive_field",
     "C19": "c19_recency",
+    "C20": "c20_parallel_scan",
     "D1": "d01_two_step_rnn",
     "D2": "d02_clipping_curves",
     "D3": "d03_tiny_bahdanau",

@@ -1,0 +1,144 @@
+"""The speed claims' experiments (C16, C17, C20) on tiny overrides, and the minGRU / minLSTM archs."""
+
+import math
+
+import pytest
+import torch
+
+from seqlab.build import ModelConfig, build_model
+from seqlab.config import from_dict
+from seqlab.data.tasks import AddingProblem, CopyMemory
+from seqlab.errors import ConfigError
+from seqlab.experiments import VERDICTS, load
+from seqlab.experiments.base import Result
+
+
+def _run_tiny(module, monkeypatch, cfg) -> Result:
+    monkeypatch.setitem(module.PROFILES, "quick", cfg)
+    result = module.run("quick")
+    assert result.verdict in VERDICTS and result.verdict != "error"
+    assert result.claim_id == module.CLAIM_ID and result.headline and result.criterion and result.decided_by
+    assert result.wall_time > 0 and result.tables and result.figures
+    Result.from_dict(result.to_dict())  # JSON round trip of every field
+    return result
+
+
+def test_registry_lists_the_speed_claims():
+    for claim_id, name in (("C16", "c16_parallelism"), ("C17", "c17_dilated_receptive_field"),
+                           ("C20", "c20_parallel_scan")):
+        assert load(claim_id).__name__.endswith(name)
+
+
+def test_c16_counts_sequential_depth_and_measures_utilization(monkeypatch):
+    c16 = load("C16")
+    cfg = c16.Config(vocab=16, params=4_000, batch=2, lengths=(4, 8), gemm_n=32, warmup=0, repeats=1)
+    r = _run_tiny(c16, monkeypatch, cfg)
+    table = r.tables[0]
+    rows = {(row[0], row[2]): dict(zip(table.columns, row)) for row in table.rows}
+    assert {m for m, _ in rows} == {"lstm seq2seq", "convs2s", "transformer"}
+    # LSTM seq2seq, 2+2 layers: (T + 1) per side; ConvS2S 4 + 4 blocks; Transformer 3 + 3 layers
+    assert [rows[("lstm seq2seq", T)]["sequential depth"] for T in (4, 8)] == [10, 18]
+    assert [rows[("convs2s", T)]["sequential depth"] for T in (4, 8)] == [8, 8]
+    assert [rows[("transformer", T)]["sequential depth"] for T in (4, 8)] == [6, 6]
+    assert all(0 < row["MFU"] for row in rows.values())
+    assert any("V100" in note for note in r.notes)
+
+
+def test_c16_verdict_needs_idle_width():
+    c16 = load("C16")
+    cfg = c16.Config(lengths=(4, 8))
+    rows = {(m, T): {"mfu": mfu, "ktok_s": tok} for T in (4, 8)
+            for m, mfu, tok in (("lstm seq2seq", 0.05, 10.0), ("transformer", 0.3, 40.0))}
+    depth = {("lstm seq2seq", 4): 10, ("lstm seq2seq", 8): 18, ("transformer", 4): 6, ("transformer", 8): 6}
+    blank = lambda: c16.new_result("C16", "c", "s", "quick", {})  # noqa: E731
+    assert c16._verdict(blank(), rows, {}, depth, 0.1, cfg, True).verdict == "confirmed"
+    assert c16._verdict(blank(), rows, {}, depth, 0.8, cfg, True).verdict == "inconclusive"  # one step fills it
+    assert c16._verdict(blank(), rows, {}, depth, 0.1, cfg, False).verdict == "inconclusive"  # a CPU
+    rows[("lstm seq2seq", 8)]["mfu"] = 0.5
+    assert c16._verdict(blank(), rows, {}, depth, 0.1, cfg, True).verdict == "refuted"
+
+
+@pytest.mark.parametrize("layers,kernel", [(1, 2), (3, 2), (4, 2), (2, 3)])
+def test_c17_gradient_field_equals_the_formula(layers, kernel):
+    c17 = load("C17")
+    analytic = c17.analytic_field(layers, kernel)
+    assert analytic == 1 + (kernel - 1) * (2**layers - 1)  # hand-worked: dilations 1, 2, .., 2^(L-1)
+    assert c17.measured_field(layers, kernel) == (analytic, analytic)
+
+
+def test_c17_layers_needed_is_log2_for_dilated_and_linear_otherwise():
+    c17 = load("C17")
+    assert [c17.layers_needed(n, 2, True) for n in (2, 16, 17, 1024)] == [1, 4, 5, 10]
+    assert [c17.layers_needed(n, 2, False) for n in (2, 16, 1024)] == [1, 15, 1023]
+    assert c17.analytic_field(3, 2, dilated=False) == 4
+
+
+def test_c17_quick_path_on_a_tiny_override(monkeypatch):
+    c17 = load("C17")
+    cfg = c17.Config(depths=(1, 2), delay=2, length=12, alphabet=3, channels=8, steps=3, ranges=(4, 16))
+    r = _run_tiny(c17, monkeypatch, cfg)
+    fields = r.tables[0]
+    assert [row[1] for row in fields.rows] == [2, 4] and [row[2] for row in fields.rows] == [2, 4]
+    assert [row[4] for row in fields.rows] == [False, True]  # field 4 > d = 2 covers the dependency
+    assert r.verdict == "inconclusive"  # 3 steps cannot learn the echo
+
+
+def test_c20_quick_path_on_a_tiny_override(monkeypatch):
+    c20 = load("C20")
+    cfg = c20.Config(lengths=(8, 16), shapes=((1, 4), (2, 8)), warmup=0, repeats=1, task_length=8, hidden=4,
+                     num_layers=1, steps=3)
+    r = _run_tiny(c20, monkeypatch, cfg)
+    models = {row[0] for row in r.tables[0].rows}
+    assert {"minGRU scan", "minGRU step", "nn.GRU"} <= models
+    assert {row[0] for row in r.tables[1].rows} == {"gru", "mingru"}
+    assert "x" in r.headline and len(r.figures) == 2
+
+
+def test_c20_verdict_rule():
+    c20 = load("C20")
+    cfg = c20.Config(lengths=(8, 16), shapes=((1, 4), (2, 8)))
+    times = {}
+    for B, H, step in ((1, 4, 10.0), (2, 8, 1.0)):  # narrow: step mode 10x slower; wide: 2x faster
+        for T in cfg.lengths:
+            times.update({("minGRU scan", B, H, T): 1.0 * T, ("minGRU step", B, H, T): step * T,
+                          ("nn.GRU", B, H, T): 2.0 * T})
+    blank = lambda: c20.new_result("C20", "c", "s", "quick", {})  # noqa: E731
+    good = {"gru": {"normalized": 0.05}, "mingru": {"normalized": 0.1}}
+    assert c20._verdict(blank(), times, good, cfg).verdict == "confirmed"
+    assert c20._verdict(blank(), times, {"gru": {"normalized": 0.1}, "mingru": {"normalized": 0.9}},
+                        cfg).verdict == "refuted"
+    assert c20._verdict(blank(), times, {"gru": {"normalized": 0.9}, "mingru": {"normalized": 0.9}},
+                        cfg).verdict == "inconclusive"
+
+
+@pytest.mark.parametrize("arch", ["mingru", "minlstm"])
+def test_build_model_with_parallel_archs_trains_a_step(arch):
+    task = CopyMemory(delay=3, num_symbols=2, alphabet=3)
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(arch=arch, hidden_size=8, num_layers=2, embed_dim=6), task)
+    batch = task.sample(4, torch.Generator().manual_seed(0))
+    logits, state = model(batch.x)  # (B, T, O), (L, B, H)
+    assert logits.shape == (4, task.delay + 4, task.output_dim) and state.shape == (2, 4, 8)
+    # the parallel scan and the step-by-step mode of the same parameters agree
+    e = model.inp(batch.x)
+    seq, _ = model.backbone.forward_sequential(e)
+    par, _ = model.backbone(e)
+    torch.testing.assert_close(par, seq, rtol=1e-4, atol=1e-5)
+    loss = torch.nn.functional.cross_entropy(logits[batch.mask], batch.y[batch.mask])
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    opt.zero_grad()
+    loss.backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in model.parameters())
+    opt.step()
+    with torch.no_grad():
+        after = torch.nn.functional.cross_entropy(model(batch.x)[0][batch.mask], batch.y[batch.mask])
+    assert after < loss
+
+
+def test_parallel_archs_reject_what_they_do_not_have():
+    for bad in ({"bidirectional": True}, {"init": "orthogonal"}, {"init_scale": 2.0}):
+        with pytest.raises(ConfigError):
+            from_dict(ModelConfig, {"arch": "mingru", **bad})
+    cfg = from_dict(ModelConfig, {"arch": "minlstm", "hidden_size": 4, "embed_dim": 2})
+    with torch.no_grad():
+        assert not math.isnan(float(build_model(cfg, AddingProblem(5))(torch.zeros(1, 5, 2))[0].sum()))
