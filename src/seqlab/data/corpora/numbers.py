@@ -15,6 +15,8 @@ and stay fixed when the sample size or the seed changes.
 
 from __future__ import annotations
 
+import functools
+
 import hashlib
 import re
 
@@ -80,6 +82,7 @@ def sample_numbers(size: int, min_words: int, max_words: int, max_digits: int,
     return list(chosen.items())
 
 
+@functools.lru_cache(maxsize=8)  # num2words is slow: parse once per process and setting
 def load_numbers(size: int = 20000, min_words: int = 1, max_words: int = 12,
                  max_digits: int = 6, seed: int = 0) -> PairCorpus:
     """English -> German number-word pairs, deterministic for the given arguments.
