@@ -1,8 +1,8 @@
 """The one list of experiments, in the order ``seqlab reproduce`` runs them.
 
 Claim id -> module in ``seqlab.experiments``. Modules are imported only when run
-(they import torch), so listing the registry is instant and torch-free. The
-embedding claim (C18) joins this dict when its experiment lands.
+(they import torch), so listing the registry is instant and torch-free. C1-C20
+are the claims of the ledger (SPEC.md); D1-D3 are the chapter's hands-on drills.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ REGISTRY: dict[str, str] = {
     "C15": "c15_local_attention",
     "C16": "c16_parallelism",
     "C17": "c17_dilated_receptive_field",
+    "C18": "c18_contextual_embeddings",
     "C19": "c19_recency",
     "C20": "c20_parallel_scan",
     "D1": "d01_two_step_rnn",
