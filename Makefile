@@ -27,6 +27,10 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 bench: $(STAMP)
+	mkdir -p runs/bench
+	# the recurrent layers at one training shape (B=32, T=256, H=256): cell vs fused vs torch
+	$(BIN)/python benchmarks/bench_recurrent.py --threads $(THREADS) --json runs/bench/recurrent.json
+	# everything else: machine ceilings, the recurrent grid, scans, attention, models
 	$(BIN)/seqlab bench --threads $(THREADS) --out runs/bench
 
 clean:
