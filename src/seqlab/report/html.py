@@ -25,7 +25,7 @@ body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 70em; pa
 table { border-collapse: collapse; margin: 0.6em 0; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .badge { padding: 0.1em 0.5em; border-radius: 0.3em; color: #fff; font-weight: 600; }
 .confirmed { background: #2e7d32; } .refuted { background: #c62828; }
 .inconclusive { background: #757575; } .error { background: #6a1b9a; }
