@@ -31,7 +31,7 @@ class MetricsLog:
     def write(self, record: dict) -> None:
         if self.file is None:
             return
-        self.file.write(json.dumps(record, default=_jsonable) + "\n")
+        self.file.write(json.dumps(record, default=str) + "\n")
         self.file.flush()
         if self.tb is not None:
             split, step = record.get("split", "train"), record.get("step", 0)
@@ -47,8 +47,3 @@ class MetricsLog:
             self.tb.close()
             self.tb = None
 
-
-def _jsonable(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    return str(value)
