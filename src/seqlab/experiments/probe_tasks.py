@@ -14,8 +14,29 @@ import torch
 from seqlab.data.batch import SeqBatch
 
 
+class _UniformTokens:
+    """Shared by the tasks whose inputs and answers are uniform over ``alphabet`` symbols:
+    without the information the answer needs, the best guess costs ln(alphabet)."""
+
+    alphabet: int
+    input_dim = None
+    loss_kind = "ce"
+
+    @property
+    def vocab_size(self) -> int:
+        return self.alphabet
+
+    @property
+    def output_dim(self) -> int:
+        return self.alphabet
+
+    @property
+    def chance_loss(self) -> float:
+        return math.log(self.alphabet)
+
+
 @dataclass(frozen=True)
-class DelayedEcho:
+class DelayedEcho(_UniformTokens):
     """Emit the token seen ``delay`` steps ago: y_t = x_(t - delay), scored for t >= delay.
 
     Every step carries a fresh random token, so the dependency distance is exactly
@@ -27,21 +48,6 @@ class DelayedEcho:
     length: int = 40
     alphabet: int = 4
 
-    input_dim = None
-    loss_kind = "ce"
-
-    @property
-    def vocab_size(self) -> int:
-        return self.alphabet
-
-    @property
-    def output_dim(self) -> int:
-        return self.alphabet
-
-    @property
-    def chance_loss(self) -> float:
-        return math.log(self.alphabet)
-
     def sample(self, batch_size: int, generator: torch.Generator) -> SeqBatch:
         x = torch.randint(0, self.alphabet, (batch_size, self.length), generator=generator)
         y = torch.zeros_like(x)
@@ -52,7 +58,7 @@ class DelayedEcho:
 
 
 @dataclass(frozen=True)
-class NextToken:
+class NextToken(_UniformTokens):
     """Label each token with its right neighbour: y_t = x_(t+1), scored for t < T.
 
     The answer lies strictly in the future, so a left-to-right model can do no
@@ -61,21 +67,6 @@ class NextToken:
 
     length: int = 20
     alphabet: int = 8
-
-    input_dim = None
-    loss_kind = "ce"
-
-    @property
-    def vocab_size(self) -> int:
-        return self.alphabet
-
-    @property
-    def output_dim(self) -> int:
-        return self.alphabet
-
-    @property
-    def chance_loss(self) -> float:
-        return math.log(self.alphabet)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> SeqBatch:
         x = torch.randint(0, self.alphabet, (batch_size, self.length), generator=generator)
