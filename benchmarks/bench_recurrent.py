@@ -51,24 +51,32 @@ def make_layer(arch: str, variant: str, hidden: int) -> nn.Module:
     return _SEQLAB[arch](hidden, hidden, batch_first=True, backend=backend, compiled=variant == "cell+compile")
 
 
-def time_training(layer: nn.Module, x: torch.Tensor, warmup: int, repeats: int) -> list[float]:
-    """Seconds of ``repeats`` forward+backward steps, after ``warmup`` untimed ones."""
+def training_step(layer: nn.Module, x: torch.Tensor) -> Callable[[], None]:
+    """One forward+backward step of ``layer`` on ``x`` (gradients of every parameter)."""
     params = list(layer.parameters())
 
     def step() -> None:
         out, _ = layer(x)  # (B, T, H)
         torch.autograd.grad(out.square().mean(), params)
 
-    sync: Callable[[], None] = torch.cuda.synchronize if x.is_cuda else (lambda: None)
-    for _ in range(warmup):
-        step()
-    times = []
+    return step
+
+
+def time_interleaved(steps: dict[str, Callable[[], None]], warmup: int, repeats: int,
+                     sync: Callable[[], None]) -> dict[str, list[float]]:
+    """Seconds per step of each variant, timed in rounds (one step of every variant per
+    round) so that drift in the machine's speed hits all variants alike."""
+    for step in steps.values():
+        for _ in range(warmup):
+            step()
+    times: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        step()
-        sync()
-        times.append(time.perf_counter() - start)
+        for name, step in steps.items():
+            sync()
+            start = time.perf_counter()
+            step()
+            sync()
+            times[name].append(time.perf_counter() - start)
     return times
 
 
@@ -87,9 +95,10 @@ def run(
     for arch in archs:
         x = torch.randn(batch, steps, hidden, device=dev)  # (B, T, H)
         per_arch = []
-        for variant in variants:
-            layer = make_layer(arch, variant, hidden).to(dev)
-            times = time_training(layer, x, warmup, repeats)
+        sync: Callable[[], None] = torch.cuda.synchronize if x.is_cuda else (lambda: None)
+        layers = {variant: make_layer(arch, variant, hidden).to(dev) for variant in variants}
+        timed = time_interleaved({v: training_step(m, x) for v, m in layers.items()}, warmup, repeats, sync)
+        for variant, times in timed.items():
             tokens = batch * steps
             per_arch.append({
                 "arch": arch, "variant": variant, "B": batch, "T": steps, "H": hidden,
