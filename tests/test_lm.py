@@ -65,7 +65,7 @@ def test_train_evaluate_generate_round_trip(tmp_path, capsys):
     run_dir = tmp_path / "run"
     assert main(["train", str(cfg), "--out", str(run_dir)]) == 0
     assert json.loads((run_dir / "recipe.json").read_text())["task"]["name"] == "lm"
-    assert main(["lm-eval", str(run_dir), "--split", "test", "--batch-size", "4"]) == 0
+    assert main(["evaluate", str(run_dir), "--split", "test", "--batch-size", "4"]) == 0
     assert "bits per character" in capsys.readouterr().out
     assert main(["generate", str(run_dir), "--prompt", "In the beginning", "-n", "20"]) == 0
     assert capsys.readouterr().out.startswith("In the beginning")

@@ -27,9 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "report": ("report", "render a run folder into one self-contained HTML report"),
     "drill": ("drill", "the chapter's drills on the NumPy reference (hand-written BPTT)"),
     "generate": ("generate", "sample text from a trained language model"),
-    "lm-eval": ("evaluate_lm", "held-out loss, perplexity and bits per character of a trained model"),
     "translate": ("translate", "translate sentences with a trained model (beam search, attention PNG)"),
-    "evaluate": ("evaluate_mt", "score a translation model: BLEU, chrF, BLEU by length, attention AER"),
+    "evaluate": ("evaluate", "held-out scores of a run: BLEU/chrF/AER, or loss/perplexity/bits per char"),
 }
 
 

@@ -1,12 +1,6 @@
-"""seqlab lm-eval RUN [--split dev|test]: held-out metrics of a trained model."""
+"""Held-out metrics of a task or language-model run, behind ``seqlab evaluate``."""
 
 from __future__ import annotations
-
-
-def add_arguments(parser, name: str) -> None:
-    parser.add_argument("run", help="a run folder written by seqlab train (or a checkpoint in it)")
-    parser.add_argument("--split", choices=("dev", "test"), default="test")
-    parser.add_argument("--batch-size", type=int, default=32)
 
 
 def run(args) -> int:
@@ -18,7 +12,7 @@ def run(args) -> int:
     from seqlab.recipe import load_trained
     from seqlab.train.losses import masked_loss, merge_metrics
 
-    recipe, model = load_trained(args.run)
+    recipe, model = load_trained(args.run_dir)
     task = recipe.task
     model.eval()
     parts, state = [], None

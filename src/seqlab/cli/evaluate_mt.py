@@ -1,20 +1,9 @@
-"""seqlab evaluate RUN_DIR [--split test] [--beam N] [--limit N] [--json FILE]"""
+"""Scores of a translation run, behind ``seqlab evaluate`` (BLEU, chrF, by length, AER)."""
 
 from __future__ import annotations
 
 import json
 import math
-
-
-def add_arguments(parser, name: str) -> None:
-    parser.add_argument("run_dir", help="a translation run folder (from `seqlab train`)")
-    parser.add_argument("--split", default="test", choices=("train", "dev", "test"))
-    parser.add_argument("--beam", type=int, default=5, help="beam size; 1 = greedy (default 5)")
-    parser.add_argument("--alpha", type=float, default=0.6, help="GNMT length penalty (default 0.6)")
-    parser.add_argument("--limit", type=int, default=None, help="score only the first N pairs")
-    parser.add_argument("--no-aer", action="store_true", help="skip the attention alignment error rate")
-    parser.add_argument("--json", default=None, metavar="FILE", help="also write the scores as JSON")
-    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the recipe's)")
 
 
 def _fmt(x: float) -> str:

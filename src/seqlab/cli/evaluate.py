@@ -1,0 +1,35 @@
+"""seqlab evaluate RUN_DIR [--split test]: held-out scores of any trained run.
+
+A translation run (``model.safetensors`` + a recipe with a [data] table) gets BLEU, chrF,
+scores by source length and attention AER; a task or language-model run (checkpoints +
+a recipe with a [task] table) gets loss, accuracy, perplexity and bits per character.
+"""
+
+from __future__ import annotations
+
+
+def add_arguments(parser, name: str) -> None:
+    parser.add_argument("run_dir", help="a run folder written by seqlab train")
+    parser.add_argument("--split", default="test", choices=("train", "dev", "test"))
+    parser.add_argument("--batch-size", type=int, default=32, help="task and language-model runs: batch size")
+    parser.add_argument("--beam", type=int, default=5, help="translation: beam size; 1 = greedy (default 5)")
+    parser.add_argument("--alpha", type=float, default=0.6, help="translation: GNMT length penalty (default 0.6)")
+    parser.add_argument("--limit", type=int, default=None, help="translation: score only the first N pairs")
+    parser.add_argument("--no-aer", action="store_true", help="translation: skip the alignment error rate")
+    parser.add_argument("--json", default=None, metavar="FILE", help="translation: also write the scores as JSON")
+    parser.add_argument("--device", default=None, help="translation: cpu, cuda, ... (default: the recipe's)")
+
+
+def run(args) -> int:
+    import json
+    from pathlib import Path
+
+    from seqlab.cli import evaluate_lm, evaluate_mt
+    from seqlab.errors import SeqlabError
+
+    recipe = Path(args.run_dir) / "recipe.json"
+    if not recipe.is_file():
+        raise SeqlabError(f"{args.run_dir} is not a run folder (no recipe.json)")
+    if "data" in json.loads(recipe.read_text()):
+        return evaluate_mt.run(args)
+    return evaluate_lm.run(args)
