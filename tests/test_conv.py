@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from mt_fixtures import padded_batch
 
 from seqlab.errors import SeqlabError
 from seqlab.nn.conv import ConvS2S, DilatedCausalConv
@@ -11,12 +12,7 @@ V = 11
 
 
 def batch():
-    torch.manual_seed(1)
-    src = torch.randint(3, V, (3, 8))
-    mask = torch.ones(3, 8, dtype=torch.bool)
-    mask[1, 5:] = False
-    mask[2, 2:] = False
-    return src.masked_fill(~mask, 0), mask, torch.randint(3, V, (3, 7))
+    return padded_batch(V, 8, 7)
 
 
 def build(kernel=3):

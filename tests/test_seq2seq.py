@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from mt_fixtures import padded_batch
 import torch.nn.functional as F
 
 from seqlab.nn.bahdanau import Bahdanau
@@ -12,14 +13,7 @@ V = 13
 
 
 def batch():
-    torch.manual_seed(1)
-    src = torch.randint(3, V, (3, 9))
-    mask = torch.ones(3, 9, dtype=torch.bool)
-    mask[1, 6:] = False
-    mask[2, 3:] = False
-    src = src.masked_fill(~mask, 0)
-    tgt = torch.randint(3, V, (3, 7))
-    return src, mask, tgt
+    return padded_batch(V, 9, 7, lengths=(None, 6, 3))
 
 
 MODELS = {

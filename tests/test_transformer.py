@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+from mt_fixtures import padded_batch
 from torch import nn
 
 from seqlab.nn.sequence import SequenceModel
@@ -13,12 +14,7 @@ V = 11
 
 
 def batch():
-    torch.manual_seed(1)
-    src = torch.randint(3, V, (3, 8))
-    mask = torch.ones(3, 8, dtype=torch.bool)
-    mask[1, 5:] = False
-    mask[2, 2:] = False
-    return src.masked_fill(~mask, 0), mask, torch.randint(3, V, (3, 6))
+    return padded_batch(V, 8, 6)
 
 
 def build(pre_norm=True, tie=False):

@@ -13,16 +13,13 @@ from dataclasses import dataclass
 
 from seqlab.config import to_dict
 from seqlab.experiments.base import check_profile, decide, finish, new_result
-from seqlab.experiments.translation_runs import learning_curves, length_rows, metric_name, recipe, train_and_score
+from seqlab.experiments.translation_runs import NT, NUMBERS, learning_curves, length_rows, metric_name, recipe, train_and_score
 from seqlab.metrics import LENGTH_BUCKETS
 
 CLAIM_ID = "C12"
 CLAIM = ("An encoder-decoder that squeezes the source into one vector loses quality quickly as sentences get "
          "longer; attention keeps long sentences close to short ones.")
 
-NUMBERS = {"corpus": "numbers", "tokenizer": "unigram", "src_vocab": 500, "tgt_vocab": 500, "max_len": 400,
-           "numbers_size": 12000, "numbers_min_words": 1, "numbers_max_words": 40, "numbers_max_digits": 15}
-NT = {"corpus": "nt_el_en", "tokenizer": "unigram", "src_vocab": 4000, "tgt_vocab": 4000}
 MODELS = (
     ("seq2seq", {"arch": "seq2seq", "embed_dim": 128, "hidden": 256, "layers": 2}),
     ("bahdanau", {"arch": "bahdanau", "embed_dim": 128, "hidden": 256, "layers": 1, "cell": "gru"}),

@@ -12,12 +12,11 @@ from dataclasses import dataclass
 
 from seqlab.config import to_dict
 from seqlab.experiments.base import check_profile, decide, finish, new_result
-from seqlab.experiments.translation_runs import learning_curves, recipe, train_and_score
+from seqlab.experiments.translation_runs import NT, learning_curves, recipe, train_and_score
 
 CLAIM_ID = "C13"
 CLAIM = "Attention weights line up with word alignments: they can be read as soft alignments."
 
-NT = {"corpus": "nt_el_en", "tokenizer": "unigram", "src_vocab": 4000, "tgt_vocab": 4000}
 MODELS = (
     ("bahdanau", {"arch": "bahdanau", "embed_dim": 128, "hidden": 256, "layers": 1, "cell": "gru"}),
     ("luong-general", {"arch": "luong", "embed_dim": 128, "hidden": 256, "layers": 1}),

@@ -12,14 +12,13 @@ from dataclasses import dataclass
 
 from seqlab.config import to_dict
 from seqlab.experiments.base import check_profile, decide, finish, new_result
-from seqlab.experiments.translation_runs import learning_curves, metric_name, recipe, train_and_score
+from seqlab.experiments.translation_runs import NT, learning_curves, metric_name, recipe, train_and_score
 
 CLAIM_ID = "C14"
 CLAIM = "Dot-product attention scores translate nearly as well as additive ones and cost less."
 
 NUMBERS = {"corpus": "numbers", "tokenizer": "unigram", "src_vocab": 500, "tgt_vocab": 500, "max_len": 400,
            "numbers_size": 12000, "numbers_max_words": 20, "numbers_max_digits": 9}
-NT = {"corpus": "nt_el_en", "tokenizer": "unigram", "src_vocab": 4000, "tgt_vocab": 4000}
 LUONG = {"arch": "luong", "embed_dim": 128, "hidden": 256, "layers": 1}
 DOT, ADDITIVE = "luong-dot", "luong-concat (additive)"
 MODELS = (

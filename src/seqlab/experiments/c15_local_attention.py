@@ -14,16 +14,13 @@ from dataclasses import dataclass
 
 from seqlab.config import to_dict
 from seqlab.experiments.base import check_profile, decide, finish, new_result
-from seqlab.experiments.translation_runs import learning_curves, metric_name, recipe, train_and_score
+from seqlab.experiments.translation_runs import NT, NUMBERS, learning_curves, metric_name, recipe, train_and_score
 from seqlab.translation.config import mt_recipe_from_dict
 from seqlab.translation.data import load_pairs
 
 CLAIM_ID = "C15"
 CLAIM = "Local attention, restricted to a window, cuts the O(n x m) cost of attending to the whole source."
 
-NUMBERS = {"corpus": "numbers", "tokenizer": "unigram", "src_vocab": 500, "tgt_vocab": 500, "max_len": 400,
-           "numbers_size": 12000, "numbers_min_words": 1, "numbers_max_words": 40, "numbers_max_digits": 15}
-NT = {"corpus": "nt_el_en", "tokenizer": "unigram", "src_vocab": 4000, "tgt_vocab": 4000}
 LUONG = {"arch": "luong", "embed_dim": 128, "hidden": 256, "layers": 1, "score": "general"}
 
 

@@ -20,6 +20,11 @@ from seqlab.translation.data import load_pairs
 from seqlab.translation.evaluate import evaluate_split
 from seqlab.translation.loop import load_translator, train_translator
 
+# The data settings the translation claims share (C14 uses a shorter numbers range of its own).
+NT = {"corpus": "nt_el_en", "tokenizer": "unigram", "src_vocab": 4000, "tgt_vocab": 4000}
+NUMBERS = {"corpus": "numbers", "tokenizer": "unigram", "src_vocab": 500, "tgt_vocab": 500, "max_len": 400,
+           "numbers_size": 12000, "numbers_min_words": 1, "numbers_max_words": 40, "numbers_max_digits": 15}
+
 
 @dataclass(frozen=True)
 class Scored:
