@@ -7,6 +7,7 @@ its own ``train.minutes`` unless --minutes overrides it; the rows and the learni
 
     python benchmarks/mt_table.py configs/mt-nt-*.toml --threads 2 --minutes 30 --out runs/mt-table
     python benchmarks/mt_table.py configs/mt-nt-transformer.toml --minutes 1 --limit 50   # smoke run
+    python benchmarks/mt_table.py --merge runs/a/table.json runs/b/table.json --out runs/mt-table
 """
 
 from __future__ import annotations
@@ -32,37 +33,84 @@ def curves_png(histories: dict[str, list[dict]], key: str) -> bytes:
     return line_plot(curves, "learning curves", "training minutes", key.replace("_", " "))
 
 
-def row(name: str, result, scores: dict) -> dict:
+def by_length(scores: dict, key: str) -> dict:
+    return {b["bucket"]: {"n": b["n"], "score": b["score"]} for b in scores[key]}
+
+
+def row(name: str, corpus: str, result, scores: dict) -> dict:
     aer = scores["aer"] or {}
-    return {"model": name, "parameters": result.parameters, "train_minutes": result.train_seconds / 60,
-            "tokens_per_s": result.tokens_per_second, "bleu": scores["bleu"], "chrf": scores["chrf"],
-            "bleu_by_length": {b["bucket"]: b["score"] for b in scores["bleu_by_length"]},
+    return {"model": name, "corpus": corpus, "parameters": result.parameters,
+            "train_minutes": result.train_seconds / 60, "tokens_per_s": result.tokens_per_second,
+            "bleu": scores["bleu"], "chrf": scores["chrf"], "accuracy": scores["accuracy"],
+            "bleu_by_length": by_length(scores, "bleu_by_length"),
+            "chrf_by_length": by_length(scores, "chrf_by_length"),
+            "accuracy_by_length": by_length(scores, "accuracy_by_length"),
             "aer": aer.get("aer", math.nan), "diagonal_aer": aer.get("diagonal_aer", math.nan),
             "bleu_signature": scores["bleu_signature"], "chrf_signature": scores["chrf_signature"]}
 
 
+def _cells(buckets: dict) -> list[str]:
+    return [f"{b['score']:.2f}" if b["n"] else "-" for b in buckets.values()]
+
+
 def render(rows: list[dict]) -> str:
-    buckets = list(rows[0]["bleu_by_length"]) if rows else []
-    head = ["model", "params", "train min", "tgt tok/s", "BLEU", "chrF", *(f"BLEU {b}" for b in buckets), "AER",
-            "diag AER"]
+    """One markdown table: BLEU by length and AER for NT; exact match and chrF by length for numbers."""
+    if not rows:
+        return ""
+    numbers = rows[0]["corpus"] == "numbers"
+    first = rows[0]["accuracy_by_length" if numbers else "bleu_by_length"]
+    lead = ["model", "params", "train min", "tgt tok/s"]
+    if numbers:
+        head = [*lead, "exact %", "chrF", *(f"exact {b}" for b in first), *(f"chrF {b}" for b in first)]
+    else:
+        head = [*lead, "BLEU", "chrF", *(f"BLEU {b}" for b in first), "AER", "diag AER"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = [r["model"], f"{r['parameters']:,}", f"{r['train_minutes']:.1f}", f"{r['tokens_per_s']:,.0f}",
-                 f"{r['bleu']:.2f}", f"{r['chrf']:.2f}", *(f"{v:.2f}" for v in r["bleu_by_length"].values()),
-                 f"{r['aer']:.3f}", f"{r['diagonal_aer']:.3f}"]
+        cells = [r["model"], f"{r['parameters']:,}", f"{r['train_minutes']:.1f}", f"{r['tokens_per_s']:,.0f}"]
+        if numbers:
+            cells += [f"{r['accuracy']:.1f}", f"{r['chrf']:.2f}", *_cells(r["accuracy_by_length"]),
+                      *_cells(r["chrf_by_length"])]
+        else:
+            cells += [f"{r['bleu']:.2f}", f"{r['chrf']:.2f}", *_cells(r["bleu_by_length"]), f"{r['aer']:.3f}",
+                      f"{r['diagonal_aer']:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    counts = ", ".join(f"{k}: {v['n']}" for k, v in first.items())
+    return "\n".join(lines) + f"\n\ntest sentences per source-length bucket: {counts}"
+
+
+def write(out: Path, rows: list[dict], histories: dict[str, list[dict]]) -> None:
+    """table.json, table.md and the two learning-curve PNGs under ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "table.json").write_text(json.dumps({"rows": rows, "curves": histories}, indent=2) + "\n")
+    (out / "table.md").write_text(render(rows) + "\n")
+    for key in ("dev_bleu", "dev_chrf"):
+        (out / f"{key}_curves.png").write_bytes(curves_png(histories, key))
+
+
+def merge(tables: list[str], out: Path) -> int:
+    """Join the rows and curves of earlier runs' table.json files into one table."""
+    rows, histories = [], {}
+    for path in tables:
+        data = json.loads(Path(path).read_text())
+        rows += data["rows"]
+        histories.update(data["curves"])
+    print(render(rows))
+    write(out, rows, histories)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("recipes", nargs="+", help="translation recipes (TOML/YAML)")
+    parser.add_argument("recipes", nargs="+", help="translation recipes (TOML/YAML), or table.json files with --merge")
+    parser.add_argument("--merge", action="store_true", help="join earlier table.json files instead of training")
     parser.add_argument("--minutes", type=float, default=None, help="override every recipe's train.minutes")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="score only the first N test pairs")
     parser.add_argument("--out", default="runs/mt-table", help="folder for the runs and table.json")
     args = parser.parse_args(argv)
+    if args.merge:
+        return merge(args.recipes, Path(args.out))
     if args.threads:
         torch.set_num_threads(args.threads)
     out, rows, histories = Path(args.out), [], {}
@@ -72,17 +120,14 @@ def main(argv: list[str] | None = None) -> int:
         run_dir = out / Path(path).stem
         result = train_translator(recipe, run_dir)
         model, src_tok, tgt_tok, _ = load_translator(run_dir)
-        scores = evaluate_split(model, load_pairs(recipe.data), "test", src_tok, tgt_tok,
-                                next(model.parameters()).device, beam=args.beam,
-                                max_len_ratio=recipe.train.max_len_ratio, limit=args.limit)
-        rows.append(row(Path(path).stem, result, scores))
+        corpus = load_pairs(recipe.data)
+        scores = evaluate_split(model, corpus, "test", src_tok, tgt_tok, next(model.parameters()).device,
+                                beam=args.beam, max_len_ratio=recipe.train.max_len_ratio, limit=args.limit)
+        rows.append(row(Path(path).stem, corpus.name, result, scores))
         histories[Path(path).stem] = result.history
         print(render(rows[-1:]), flush=True)
     print(f"\n{render(rows)}\n\nBLEU: {rows[0]['bleu_signature']}\nchrF: {rows[0]['chrf_signature']}")
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "table.json").write_text(json.dumps({"rows": rows, "curves": histories}, indent=2) + "\n")
-    for key in ("dev_bleu", "dev_chrf"):
-        (out / f"{key}_curves.png").write_bytes(curves_png(histories, key))
+    write(out, rows, histories)
     return 0
 
 

@@ -118,6 +118,25 @@ def test_numbers_german_swaps_units_and_tens():
     assert by_key["21"].src == "twenty-one" and by_key["21"].tgt == "einundzwanzig"
 
 
+def test_numbers_reach_past_forty_words_counted_as_src_tokens():
+    c = load_numbers(size=40, min_words=41, max_words=48, max_digits=24, seed=0)
+    pairs = [p for s in SPLITS for p in c.splits[s]]
+    assert len(pairs) == 40
+    for p in pairs:
+        assert len(p.src_tokens) == numbers.english_words(p.src) and 41 <= len(p.src_tokens) <= 48
+        assert "-" not in " ".join(p.src_tokens) and len(p.key) >= 19  # quintillions and beyond
+    with pytest.raises(SeqlabError, match="max_digits"):
+        load_numbers(size=10, max_digits=25)
+
+
+def test_numbers_even_width_fills_every_band_equally():
+    c = load_numbers(size=300, min_words=1, max_words=30, max_digits=12, seed=0, even_width=10)
+    bands = [(len(p.src_tokens) - 1) // 10 for s in SPLITS for p in c.splits[s]]
+    assert [bands.count(b) for b in range(3)] == [100, 100, 100]
+    plain = load_numbers(size=300, min_words=1, max_words=30, max_digits=12, seed=0)
+    assert plain.content_hash() != c.content_hash()
+
+
 def test_numbers_small_window_returns_what_exists():
     c = load_numbers(size=1000, min_words=1, max_words=1, max_digits=2, seed=0)
     assert sum(c.split_sizes().values()) == 9 + 10 + 8  # one..nine, ten..nineteen, tens

@@ -8,7 +8,7 @@ import sacrebleu
 
 from seqlab.metrics import (
     alignment_error, argmax_links, bits_per_char, bleu, bleu_by_length, chrf, diagonal_links,
-    exact_match, perplexity, save_attention_heatmap, score_by_length, subword_to_word, word_attention,
+    LONG_BUCKETS, exact_match, perplexity, save_attention_heatmap, score_by_length, subword_to_word, word_attention,
 )
 
 HYPS = ["The cat sat on the mat.", "He went home, late.", "In the beginning was the Word"]
@@ -36,6 +36,16 @@ def test_exact_match_and_by_length():
     assert rows[0]["score"] == 50.0 and rows[1]["score"] == 100.0 and math.isnan(rows[2]["score"])
     rows = bleu_by_length(["a b c"] * 3, HYPS, REFS)
     assert rows[0]["n"] == 3 and rows[0]["score"] == pytest.approx(bleu(HYPS, REFS).score)
+
+
+def test_score_by_length_uses_given_lengths():
+    # "twenty-one" is one whitespace word but two English number words: the corpus's count wins.
+    rows = score_by_length(["twenty-one", "one"], ["a", "b"], ["a", "c"], exact_match, LONG_BUCKETS, lengths=[41, 2])
+    assert [(r["bucket"], r["n"]) for r in rows] == [("1-10", 1), ("11-20", 0), ("21-30", 0), ("31-40", 0),
+                                                     ("41+", 1)]
+    assert rows[0]["score"] == 0.0 and rows[-1]["score"] == 100.0
+    with pytest.raises(ValueError, match="lengths"):
+        score_by_length(["a"], ["a"], ["a"], exact_match, lengths=[1, 2])
 
 
 def test_perplexity_and_bits_per_char():

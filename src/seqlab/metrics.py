@@ -25,6 +25,8 @@ from sacrebleu.metrics import BLEU, CHRF
 Links = frozenset[tuple[int, int]] | set[tuple[int, int]]
 
 LENGTH_BUCKETS: tuple[tuple[int, int | None], ...] = ((1, 10), (11, 20), (21, 30), (31, None))
+# The numbers corpus runs to ~48 English words: one more bucket to show what happens past 40.
+LONG_BUCKETS: tuple[tuple[int, int | None], ...] = ((1, 10), (11, 20), (21, 30), (31, 40), (41, None))
 
 
 @dataclass(frozen=True)
@@ -77,16 +79,22 @@ def score_by_length(
     sources: Sequence[str], hypotheses: Sequence[str], references: Sequence[str],
     metric: Callable[[list[str], list[str]], float],
     buckets: Sequence[tuple[int, int | None]] = LENGTH_BUCKETS,
+    lengths: Sequence[int] | None = None,
 ) -> list[dict]:
-    """``metric`` on each bucket of source length in whitespace words (C12's table).
+    """``metric`` on each bucket of source length (C12's table).
 
-    Returns one dict per bucket: {"bucket": "11-20", "n": sentences, "score": value}
-    (score is NaN for an empty bucket).
+    The length of a source is ``lengths[i]`` when given (the corpus's own word count),
+    else its whitespace words. Returns one dict per bucket: {"bucket": "11-20", "n":
+    sentences, "score": value} (score is NaN for an empty bucket).
     """
     _check_parallel(hypotheses, references)
+    if lengths is None:
+        lengths = [len(s.split()) for s in sources]
+    elif len(lengths) != len(sources):
+        raise ValueError(f"{len(lengths)} lengths for {len(sources)} sources")
     rows = []
     for lo, hi in buckets:
-        idx = [i for i, s in enumerate(sources) if lo <= len(s.split()) and (hi is None or len(s.split()) <= hi)]
+        idx = [i for i, n in enumerate(lengths) if lo <= n and (hi is None or n <= hi)]
         hyps, refs = [hypotheses[i] for i in idx], [references[i] for i in idx]
         score = metric(hyps, refs) if idx else float("nan")
         rows.append({"bucket": bucket_label(lo, hi), "n": len(idx), "score": score})

@@ -42,7 +42,7 @@ class Config:
     seed: int = 0
 
 
-# Number words stop near 25 whitespace words (num2words up to 15 digits): finer buckets there.
+# At 15 digits number words stop near 30 English words: finer buckets there.
 NUMBER_BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, None))
 PROFILES = {"quick": Config(NUMBERS, minutes=0.6, eval_sentences=50, buckets=NUMBER_BUCKETS), "full": Config(NT, minutes=30.0, limit=None)}
 

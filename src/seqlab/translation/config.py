@@ -27,7 +27,7 @@ class MTData:
     """Which corpus and how to tokenize it (tokenizers are fitted on the train split).
 
     max_len: training pairs with more tokens on either side are skipped (dev/test kept).
-    numbers_*: the ``numbers`` corpus's generator arguments.
+    numbers_*: the ``numbers`` corpus's generator arguments (see ``load_numbers``).
     """
 
     corpus: Literal["nt_el_en", "numbers"] = "nt_el_en"
@@ -38,7 +38,8 @@ class MTData:
     numbers_size: int = ranged(20000, 10)
     numbers_min_words: int = ranged(1, 1)
     numbers_max_words: int = ranged(12, 1)
-    numbers_max_digits: int = ranged(6, 1, 15)
+    numbers_max_digits: int = ranged(6, 1, 24)
+    numbers_even_width: int = ranged(0, 0)
 
 
 @dataclass(frozen=True)

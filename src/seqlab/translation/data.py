@@ -15,7 +15,8 @@ from seqlab.translation.config import MTData
 def load_pairs(cfg: MTData) -> PairCorpus:
     """The recipe's corpus with its fixed splits."""
     if cfg.corpus == "numbers":
-        return load_numbers(cfg.numbers_size, cfg.numbers_min_words, cfg.numbers_max_words, cfg.numbers_max_digits)
+        return load_numbers(cfg.numbers_size, cfg.numbers_min_words, cfg.numbers_max_words, cfg.numbers_max_digits,
+                            even_width=cfg.numbers_even_width)
     return load_corpus(cfg.corpus)
 
 

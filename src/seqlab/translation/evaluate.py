@@ -12,8 +12,8 @@ from seqlab.data.corpora import PairCorpus
 from seqlab.data.tokenize import BOS, EOS
 from seqlab.decode import Hypothesis, beam_search, greedy
 from seqlab.metrics import (
-    LENGTH_BUCKETS, alignment_error, argmax_links, bleu, chrf, diagonal_links, exact_match, score_by_length,
-    subword_to_word, word_attention,
+    LENGTH_BUCKETS, LONG_BUCKETS, alignment_error, argmax_links, bleu, chrf, diagonal_links, exact_match,
+    score_by_length, subword_to_word, word_attention,
 )
 
 
@@ -91,23 +91,37 @@ def attention_aer(model, corpus: PairCorpus, split: str, src_tok, tgt_tok, devic
     return scores
 
 
+def length_buckets(corpus: PairCorpus) -> tuple:
+    """Source-length buckets for a corpus: 1-10 .. 31+ words, with 31-40 and 41+ for ``numbers``."""
+    return LONG_BUCKETS if corpus.name == "numbers" else LENGTH_BUCKETS
+
+
 def evaluate_split(model, corpus: PairCorpus, split: str, src_tok, tgt_tok, device, beam: int = 5,
                    alpha: float = 0.6, max_len_ratio: float = 2.0, limit: int | None = None,
-                   aer: bool = True, buckets=LENGTH_BUCKETS) -> dict:
+                   aer: bool = True, buckets=None) -> dict:
     """Translate a split; return BLEU, chrF (with signatures), exact-match accuracy, each
-    of the three per source-length bucket, and the attention AER."""
+    of the three per source-length bucket, and the attention AER.
+
+    Source length is the corpus's word count (``Pair.src_tokens``); the buckets default
+    to ``length_buckets(corpus)``.
+    """
     pairs = corpus.splits[split][:limit]
     sources, refs = [p.src for p in pairs], [p.tgt for p in pairs]
     hyps = translate_texts(model, src_tok, tgt_tok, sources, device, beam=beam, alpha=alpha,
                            max_len_ratio=max_len_ratio)
     b, c = bleu(hyps, refs), chrf(hyps, refs)
+    buckets, lengths = buckets or length_buckets(corpus), [len(p.src_tokens) for p in pairs]
+
+    def by_length(metric) -> list[dict]:
+        return score_by_length(sources, hyps, refs, metric, buckets, lengths)
+
     return {
         "split": split, "sentences": len(pairs),
         "bleu": b.score, "bleu_signature": b.signature, "chrf": c.score, "chrf_signature": c.signature,
         "accuracy": exact_match(hyps, refs),
-        "bleu_by_length": score_by_length(sources, hyps, refs, lambda h, r: bleu(h, r).score, buckets),
-        "chrf_by_length": score_by_length(sources, hyps, refs, lambda h, r: chrf(h, r).score, buckets),
-        "accuracy_by_length": score_by_length(sources, hyps, refs, exact_match, buckets),
+        "bleu_by_length": by_length(lambda h, r: bleu(h, r).score),
+        "chrf_by_length": by_length(lambda h, r: chrf(h, r).score),
+        "accuracy_by_length": by_length(exact_match),
         "aer": attention_aer(model, corpus, split, src_tok, tgt_tok, device, limit) if aer else None,
         "examples": [{"src": s, "ref": r, "hyp": h} for s, r, h in list(zip(sources, refs, hyps))[:5]],
     }
