@@ -90,3 +90,18 @@ def test_tied_weights_save_once_and_reload():
     missing, unexpected = fresh.load_state_dict({k: v.clone() for k, v in state.items()}, strict=False)
     assert missing == ["out.weight"] and unexpected == []
     assert torch.equal(fresh.out.weight, model.out.weight)
+
+
+def test_bf16_on_cpu_autocasts_and_still_trains(tmp_path):
+    from seqlab.train.device import autocast
+
+    a = torch.randn(4, 8)
+    with autocast(torch.device("cpu"), True):
+        assert (a @ a.T).dtype == torch.bfloat16
+    with autocast(torch.device("cpu"), False):
+        assert (a @ a.T).dtype == torch.float32
+    recipe = mt_recipe_from_dict({**TINY, "train": {**TINY["train"], "bf16": True}})
+    result = train_translator(recipe, tmp_path / "run", log=lambda line: None)
+    assert result.steps == 3 and all(torch.isfinite(torch.tensor(h["loss"])) for h in result.history)
+    model, *_ = load_translator(tmp_path / "run", "cpu")
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay float32

@@ -39,7 +39,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    bf16: bool = False
+    bf16: bool = False  # bf16 autocast (CUDA, or CPUs with bf16 units); weights stay float32
     progress: bool = True
     monitor_low: float = ranged(1e-7, 0.0)
     monitor_high: float = ranged(1e3, 0.0)

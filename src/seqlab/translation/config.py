@@ -94,7 +94,7 @@ class MTTrain:
     max_len_ratio: float = ranged(2.0, 0.0)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    bf16: bool = False
+    bf16: bool = False  # bf16 autocast (CUDA, or CPUs with bf16 units); weights stay float32
 
 
 @dataclass(frozen=True)
