@@ -105,7 +105,7 @@ def _fit(model, batcher: PairBatcher, cfg: MTTrain, device, result: MTResult, on
     while not done():
         for batch in batcher.epoch(epoch):
             tic = time.perf_counter()
-            loss = _train_step(model, batch.to(device), opt, sched, cfg, device)
+            loss = train_step(model, batch.to(device), opt, sched, cfg, device)
             result.train_seconds += time.perf_counter() - tic
             result.steps, result.target_tokens = result.steps + 1, result.target_tokens + batch.num_target_tokens
             if result.train_seconds >= next_eval:
@@ -117,7 +117,7 @@ def _fit(model, batcher: PairBatcher, cfg: MTTrain, device, result: MTResult, on
     return loss
 
 
-def _train_step(model, batch, opt, sched, cfg: MTTrain, device) -> float:
+def train_step(model, batch, opt, sched, cfg: MTTrain, device) -> float:
     with autocast(device, cfg.bf16):
         logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
         loss = sequence_loss(logits.float(), batch.tgt_out, PAD, cfg.label_smoothing)

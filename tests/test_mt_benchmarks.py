@@ -1,0 +1,76 @@
+"""The translation benchmark scripts on a tiny numbers recipe: they run, write JSON, and merge."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from seqlab.bench.recurrent import load_script
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+RECIPE = """
+[data]
+corpus = "numbers"
+tokenizer = "char"
+src_vocab = 300
+tgt_vocab = 300
+numbers_size = 80
+numbers_max_words = 4
+[model]
+arch = "{arch}"
+embed_dim = 8
+hidden = 16
+layers = 1
+[train]
+minutes = 1.0
+max_steps = 2
+max_tokens = 300
+eval_every_minutes = 10.0
+eval_sentences = 2
+device = "cpu"
+"""
+
+pytestmark = pytest.mark.skipif(not BENCH.is_dir(), reason="benchmarks/ is not in this checkout")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    yield
+    torch.set_num_threads(before)
+
+
+def recipe(tmp_path: Path, arch: str) -> str:
+    path = tmp_path / f"mt-numbers-{arch}.toml"
+    path.write_text(RECIPE.format(arch=arch))
+    return str(path)
+
+
+def test_throughput_times_fp32_and_bf16_alike(tmp_path, capsys):
+    module = load_script(BENCH / "mt_throughput.py")
+    out = tmp_path / "tp.json"
+    assert module.main([recipe(tmp_path, "bahdanau"), "--threads", "1", "--warmup", "1", "--steps", "1",
+                        "--rounds", "2", "--baseline", "100", "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["fp32", "bf16"]
+    assert rows[0]["parameters"] == rows[1]["parameters"] > 0
+    for r in rows:
+        assert len(r["rates"]) == 2 and r["tokens_per_s"] > 0 and r["loss"] == r["loss"]  # not NaN
+        assert r["vs_baseline"] == pytest.approx(r["tokens_per_s"] / 100)
+    assert "threads 1" in capsys.readouterr().out
+
+
+def test_table_trains_scores_and_merges(tmp_path, capsys):
+    module = load_script(BENCH / "mt_table.py")
+    for arch in ("seq2seq", "luong"):
+        assert module.main([recipe(tmp_path, arch), "--threads", "1", "--beam", "1", "--limit", "6",
+                            "--out", str(tmp_path / arch)]) == 0
+    assert module.main(["--merge", str(tmp_path / "seq2seq" / "table.json"), str(tmp_path / "luong" / "table.json"),
+                        "--out", str(tmp_path / "all")]) == 0
+    merged = json.loads((tmp_path / "all" / "table.json").read_text())
+    assert [r["model"] for r in merged["rows"]] == ["mt-numbers-seq2seq", "mt-numbers-luong"]
+    assert set(merged["curves"]) == {"mt-numbers-seq2seq", "mt-numbers-luong"}
+    table = (tmp_path / "all" / "table.md").read_text()
+    assert "exact 41+" in table and "chrF 31-40" in table  # numbers: exact match and chrF by length
+    assert (tmp_path / "all" / "dev_chrf_curves.png").read_bytes()[:4] == b"\x89PNG"
