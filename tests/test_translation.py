@@ -105,3 +105,80 @@ def test_bf16_on_cpu_autocasts_and_still_trains(tmp_path):
     assert result.steps == 3 and all(torch.isfinite(torch.tensor(h["loss"])) for h in result.history)
     model, *_ = load_translator(tmp_path / "run", "cpu")
     assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay float32
+
+
+def _weights(run_dir):
+    from safetensors.torch import load_file
+
+    return load_file(str(run_dir / "model.safetensors"))
+
+
+def test_resume_continues_exactly(tmp_path):
+    """3 steps, stop, resume to 7 == 7 steps in one go (weights, history, clock), across an epoch end."""
+    base = {**TINY, "model": {**TINY["model"], "dropout": 0.3}}  # dropout: the RNG state must resume too
+
+    def recipe(steps):
+        return mt_recipe_from_dict({**base, "train": {**base["train"], "max_steps": steps, "max_tokens": 200}})
+
+    whole = train_translator(recipe(7), tmp_path / "whole", log=lambda line: None)
+    part = train_translator(recipe(3), tmp_path / "part", log=lambda line: None)
+    assert part.steps == 3 and (tmp_path / "part" / "checkpoints" / "latest").is_file()
+    resumed = train_translator(recipe(7), tmp_path / "part", log=lambda line: None, resume=True)
+    assert resumed.steps == whole.steps == 7 and resumed.epoch == whole.epoch >= 1
+    a, b = _weights(tmp_path / "whole"), _weights(tmp_path / "part")
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    steps = [json.loads(line)["step"] for line in (tmp_path / "part" / "history.jsonl").read_text().splitlines()]
+    assert steps == [3, 7]  # the pre-resume row is kept, the new one appended
+
+
+def test_resume_without_checkpoint_is_one_line_error(tmp_path, capsys):
+    import yaml
+
+    path = tmp_path / "r.yaml"
+    path.write_text(yaml.safe_dump(TINY))
+    assert main(["train", str(path), "--resume", "--out", str(tmp_path / "empty")]) == 2
+    err = capsys.readouterr().err
+    assert "nothing to resume" in err and "Traceback" not in err
+
+
+def test_nan_loss_names_the_step_and_the_cure(tmp_path):
+    from seqlab.errors import TrainingDivergedError
+
+    recipe = mt_recipe_from_dict({**TINY, "train": {**TINY["train"], "lr": 10.0, "clip_norm": 0.0, "max_steps": 50}})
+    original = torch.nn.functional.cross_entropy
+
+    def poisoned(*args, **kwargs):  # the third loss is NaN, as after a blow-up
+        poisoned.calls += 1
+        out = original(*args, **kwargs)
+        return out * float("nan") if poisoned.calls == 3 else out
+
+    poisoned.calls = 0
+    torch.nn.functional.cross_entropy = poisoned
+    try:
+        with pytest.raises(TrainingDivergedError, match=r"at step 3: loss nan.*lower train.lr"):
+            train_translator(recipe, tmp_path / "run", log=lambda line: None)
+    finally:
+        torch.nn.functional.cross_entropy = original
+
+
+def test_ctrl_c_finishes_the_batch_and_checkpoints(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from seqlab.translation import loop
+
+    real_step = loop.train_step
+
+    def step_then_interrupt(*args, **kwargs):
+        loss = real_step(*args, **kwargs)
+        if args[-1] == 2:  # the step number
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    monkeypatch.setattr(loop, "train_step", step_then_interrupt)
+    recipe = mt_recipe_from_dict({**TINY, "train": {**TINY["train"], "max_steps": 50}})
+    result = train_translator(recipe, tmp_path / "run", log=lambda line: None)
+    assert result.stopped == "interrupted" and result.steps == 2
+    assert (tmp_path / "run" / "checkpoints" / "latest").read_text().strip() == "ckpt-00000002"
+    assert not (tmp_path / "run" / "model.safetensors").exists()  # no final weights from a cut run

@@ -14,7 +14,9 @@ def run(args) -> int:
 
     recipe = load_mt_recipe(args.config, args.overrides)
     run_dir = args.out or recipe.out
-    result = train_translator(recipe, run_dir)
+    result = train_translator(recipe, run_dir, resume=args.resume)
+    if result.stopped == "interrupted":
+        return 130
     last = result.history[-1] if result.history else {}
     print(f"trained {result.steps} steps in {result.train_seconds / 60:.1f} min "
           f"({result.tokens_per_second:,.0f} target tokens/s); dev BLEU {last.get('dev_bleu', float('nan')):.2f}, "

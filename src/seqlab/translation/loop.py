@@ -2,14 +2,20 @@
 
 The budget counts training time only (dev evaluations pause the clock), so a model's
 learning curve (dev BLEU and chrF against training minutes) compares across architectures.
-A run folder holds ``model.safetensors``, ``recipe.json``, ``history.jsonl`` and the
-two tokenizers under ``tokenizers/``; ``load_translator`` reads it back.
+A run folder holds ``model.safetensors``, ``recipe.json``, ``history.jsonl``, the two
+tokenizers under ``tokenizers/`` and atomic checkpoints under ``checkpoints/`` (written
+at every dev evaluation, at the end and on Ctrl-C); ``resume=True`` continues from the
+latest one exactly: same weights, optimizer moments, schedule, batch order and dropout
+draws as a run that was never stopped. ``load_translator`` reads a run folder back.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,27 +25,31 @@ from safetensors.torch import load_file, save_file
 
 from seqlab.data.batching import PairBatcher
 from seqlab.data.tokenize import PAD
-from seqlab.errors import SeqlabError
+from seqlab.errors import SeqlabError, TrainingDivergedError
 from seqlab.metrics import bleu, chrf
 from seqlab.nn.seq2seq import sequence_loss
+from seqlab.train import checkpoint as ckpt
 from seqlab.train.device import autocast, pick_device, seed_everything
 from seqlab.translation.build import build_translator
 from seqlab.translation.config import MTRecipe, MTTrain, mt_recipe_from_dict
 from seqlab.translation.data import encode_split, fit_tokenizers, load_pairs, load_tokenizers
 from seqlab.translation.evaluate import translate_texts
 
-WEIGHTS, RECIPE, HISTORY = "model.safetensors", "recipe.json", "history.jsonl"
+WEIGHTS, RECIPE, HISTORY, CHECKPOINTS = "model.safetensors", "recipe.json", "history.jsonl", "checkpoints"
 
 
 @dataclass
 class MTResult:
-    """What a training run measured."""
+    """What a training run measured (``epoch``/``batch``: where it stopped, for resuming)."""
 
     parameters: int
     steps: int
     train_seconds: float
     target_tokens: int
     history: list[dict] = field(default_factory=list)
+    epoch: int = 0
+    batch: int = 0  # batches of ``epoch`` already trained
+    stopped: str = "completed"
 
     @property
     def tokens_per_second(self) -> float:
@@ -64,72 +74,146 @@ def _dev_scores(model, corpus, src_tok, tgt_tok, device, cfg: MTTrain) -> tuple[
     return bleu(hyps, refs).score, chrf(hyps, refs).score
 
 
-def train_translator(recipe: MTRecipe, run_dir: str | Path, log=print) -> MTResult:
+def train_translator(recipe: MTRecipe, run_dir: str | Path, log=print, resume: bool = False) -> MTResult:
     """Fit the recipe's model on its corpus; write the run folder; return the measurements."""
     cfg, run_dir = recipe.train, Path(run_dir)
+    if resume and ckpt.latest_checkpoint(run_dir / CHECKPOINTS) is None:
+        raise SeqlabError(f"nothing to resume: no checkpoint in {run_dir / CHECKPOINTS}")
     run_dir.mkdir(parents=True, exist_ok=True)
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     corpus = load_pairs(recipe.data)
-    src_tok, tgt_tok = fit_tokenizers(corpus, recipe.data, run_dir / "tokenizers")
+    if resume:
+        src_tok, tgt_tok = load_tokenizers(run_dir / "tokenizers")
+    else:
+        src_tok, tgt_tok = fit_tokenizers(corpus, recipe.data, run_dir / "tokenizers")
     train = encode_split(corpus, "train", src_tok, tgt_tok, recipe.data.max_len)
     if not train.src:
         raise SeqlabError(f"no training pairs within data.max_len={recipe.data.max_len} tokens")
     longest = max(max(map(len, train.src)), max(map(len, train.tgt))) * 4 + 16  # room for long outputs
     model = build_translator(recipe.model, src_tok.vocab_size, tgt_tok.vocab_size, longest).to(device)
-    (run_dir / RECIPE).write_text(json.dumps({**recipe.to_dict(), "max_positions": longest}, indent=2) + "\n")
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps))
     result = MTResult(sum(p.numel() for p in model.parameters()), 0, 0.0, 0)
-    log(f"{recipe.model.arch}: {result.parameters:,} parameters, {len(train.src)} training pairs, device {device}")
+    if resume:
+        _restore(run_dir, model, opt, sched, result)
+    (run_dir / RECIPE).write_text(json.dumps({**recipe.to_dict(), "max_positions": longest}, indent=2) + "\n")
+    log(f"{recipe.model.arch}: {result.parameters:,} parameters, {len(train.src)} training pairs, device {device}"
+        + (f"; resumed at step {result.steps}" if resume else ""))
 
-    def dev() -> tuple[float, float]:
-        return _dev_scores(model, corpus, src_tok, tgt_tok, device, cfg)
+    def save() -> None:
+        _save(run_dir, model, opt, sched, result)
+
+    def evaluate(loss: float) -> None:
+        _record(result, history, log, loss, *_dev_scores(model, corpus, src_tok, tgt_tok, device, cfg))
+        save()
 
     with (run_dir / HISTORY).open("w") as history:
-        loss = _fit(model, PairBatcher(train.src, train.tgt, cfg.max_tokens, cfg.seed), cfg, device, result,
-                    lambda loss: _record(result, history, log, loss, *dev()))
-        _record(result, history, log, loss, *dev())
-    save_file({k: v.detach().cpu().contiguous() for k, v in _unique_state(model).items()}, str(run_dir / WEIGHTS))
+        history.writelines(json.dumps(row) + "\n" for row in result.history)  # earlier rows when resuming
+        batcher = PairBatcher(train.src, train.tgt, cfg.max_tokens, cfg.seed)
+        with _sigint_stops() as stop:
+            loss = _fit(model, batcher, opt, sched, cfg, device, result, evaluate, stop)
+        if result.stopped == "interrupted":
+            save()
+            log(f"interrupted at step {result.steps}; continue with --resume")
+            return result
+        if not result.history or result.history[-1]["step"] != result.steps:
+            evaluate(loss)
+    _atomic_save_file(_unique_state(model), run_dir / WEIGHTS)
     return result
 
 
-def _fit(model, batcher: PairBatcher, cfg: MTTrain, device, result: MTResult, on_eval) -> float:
-    """Epochs of batches until the time budget (training time only) or max_steps; returns the last loss."""
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps))
-    budget, next_eval, epoch, loss = cfg.minutes * 60, cfg.eval_every_minutes * 60, 0, float("nan")
+def _fit(model, batcher: PairBatcher, opt, sched, cfg: MTTrain, device, result: MTResult, on_eval, stop) -> float:
+    """Epochs of batches until the time budget (training time only), max_steps or Ctrl-C; returns the last loss."""
+    budget, loss = cfg.minutes * 60, float("nan")
+    every = max(cfg.eval_every_minutes * 60, 1.0)
+    next_eval = (math.floor(result.train_seconds / every) + 1) * every
 
     def done() -> bool:
         return result.train_seconds >= budget or (cfg.max_steps is not None and result.steps >= cfg.max_steps)
 
     model.train()
     while not done():
-        for batch in batcher.epoch(epoch):
+        for i, batch in enumerate(batcher.epoch(result.epoch)):
+            if i < result.batch:
+                continue  # trained before the run was resumed
             tic = time.perf_counter()
-            loss = train_step(model, batch.to(device), opt, sched, cfg, device)
+            loss = train_step(model, batch.to(device), opt, sched, cfg, device, result.steps + 1)
             result.train_seconds += time.perf_counter() - tic
             result.steps, result.target_tokens = result.steps + 1, result.target_tokens + batch.num_target_tokens
+            result.batch = i + 1
             if result.train_seconds >= next_eval:
-                next_eval += max(cfg.eval_every_minutes * 60, 1.0)
-                on_eval(loss)  # dev BLEU; the clock is paused
+                next_eval += every
+                on_eval(loss)  # dev BLEU and a checkpoint; the clock is paused
+            if stop():
+                result.stopped = "interrupted"
+                return loss
             if done():
-                break
-        epoch += 1
+                return loss
+        result.epoch, result.batch = result.epoch + 1, 0
     return loss
 
 
-def train_step(model, batch, opt, sched, cfg: MTTrain, device) -> float:
+def train_step(model, batch, opt, sched, cfg: MTTrain, device, step: int = 0) -> float:
+    """One teacher-forced update; a non-finite loss stops before it can touch the weights."""
     with autocast(device, cfg.bf16):
         logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
         loss = sequence_loss(logits.float(), batch.tgt_out, PAD, cfg.label_smoothing)
+    if not math.isfinite(loss.item()):
+        raise TrainingDivergedError(
+            f"training diverged at step {step}: loss {loss.item()}; the weights and the last checkpoint are "
+            f"untouched. Cures: lower train.lr (now {cfg.lr:g}), set train.clip_norm (now {cfg.clip_norm:g}) "
+            f"or add train.warmup_steps; then --resume or start again.")
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.clip_norm > 0:
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
     opt.step()
     sched.step()
-    if not math.isfinite(loss.item()):
-        raise SeqlabError(f"training diverged: loss {loss.item()} (lower train.lr or set train.clip_norm)")
     return loss.item()
+
+
+class _sigint_stops:
+    """Inside the block Ctrl-C asks for a stop after the current batch; ``stop()`` says whether it was asked."""
+
+    def __enter__(self):
+        self.asked, self.old = False, None
+        if threading.current_thread() is threading.main_thread():
+            self.old = signal.signal(signal.SIGINT, self._ask)
+        return lambda: self.asked
+
+    def _ask(self, *_):
+        self.asked = True
+
+    def __exit__(self, *exc):
+        if self.old is not None:
+            signal.signal(signal.SIGINT, self.old)
+
+
+def _save(run_dir: Path, model, opt, sched, result: MTResult) -> None:
+    state = {"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": ckpt.rng_state(),
+             "steps": result.steps, "train_seconds": result.train_seconds, "target_tokens": result.target_tokens,
+             "epoch": result.epoch, "batch": result.batch, "history": json.dumps(result.history)}
+    ckpt.save_checkpoint(run_dir / CHECKPOINTS, result.steps, _unique_state(model), state)
+
+
+def _restore(run_dir: Path, model, opt, sched, result: MTResult) -> None:
+    path = ckpt.latest_checkpoint(run_dir / CHECKPOINTS)
+    _load_weights(model, ckpt.load_weights(path), path)
+    state = ckpt.load_trainer_state(path)
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    result.steps, result.train_seconds, result.target_tokens = state["steps"], state["train_seconds"], \
+        state["target_tokens"]
+    result.epoch, result.batch, result.history = state["epoch"], state["batch"], json.loads(state["history"])
+    ckpt.set_rng_state(state["rng"])
+
+
+def _atomic_save_file(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """safetensors written beside ``path`` and renamed over it, so a crash never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+    os.replace(tmp, path)
 
 
 def _record(result: MTResult, history, log, loss: float, dev_bleu: float, dev_chrf: float) -> None:
@@ -154,6 +238,19 @@ def _unique_state(model) -> dict[str, torch.Tensor]:
     return out
 
 
+def _load_weights(model, tensors: dict[str, torch.Tensor], where: Path) -> None:
+    """Load safetensors weights; a tied weight saved once under its first name is fine."""
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    tied = {name for name in missing if _is_tied(model, name)}
+    if set(missing) - tied or unexpected:
+        raise SeqlabError(f"{where} does not match the recipe: missing {missing}, unexpected {unexpected}")
+
+
+def _is_tied(model, name: str) -> bool:
+    ptr = model.state_dict()[name].data_ptr()
+    return sum(t.data_ptr() == ptr for t in model.state_dict().values()) > 1
+
+
 def load_translator(run_dir: str | Path, device=None):
     """(model, src_tokenizer, tgt_tokenizer, recipe) from a run folder; weights via safetensors."""
     run_dir = Path(run_dir)
@@ -164,9 +261,6 @@ def load_translator(run_dir: str | Path, device=None):
     recipe = mt_recipe_from_dict(saved)
     src_tok, tgt_tok = load_tokenizers(run_dir / "tokenizers")
     model = build_translator(recipe.model, src_tok.vocab_size, tgt_tok.vocab_size, max_positions)
-    missing, unexpected = model.load_state_dict(load_file(str(run_dir / WEIGHTS)), strict=False)
-    tied = {"out.weight"} if recipe.model.tie_embeddings else set()
-    if set(missing) - tied or unexpected:
-        raise SeqlabError(f"{run_dir / WEIGHTS} does not match the recipe: missing {missing}, unexpected {unexpected}")
+    _load_weights(model, load_file(str(run_dir / WEIGHTS)), run_dir / WEIGHTS)
     device = device or pick_device(recipe.train.device)
     return model.to(device).eval(), src_tok, tgt_tok, recipe
