@@ -78,11 +78,21 @@ def render(rows: list[dict]) -> str:
     return "\n".join(lines) + f"\n\ntest sentences per source-length bucket: {counts}"
 
 
+def render_curves(histories: dict[str, list[dict]], key: str) -> str:
+    """The learning curves as text: per model, ``minutes: score`` at each dev evaluation."""
+    lines = [f"dev {key.removeprefix('dev_')} against training minutes:"]
+    for name, rows in histories.items():
+        points = ", ".join(f"{h['minutes']:.1f}: {h[key]:.2f}" for h in rows)
+        lines.append(f"  {name}: {points}")
+    return "\n".join(lines)
+
+
 def write(out: Path, rows: list[dict], histories: dict[str, list[dict]]) -> None:
-    """table.json, table.md and the two learning-curve PNGs under ``out``."""
+    """table.json, table.md (table and learning curves) and the two learning-curve PNGs under ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "table.json").write_text(json.dumps({"rows": rows, "curves": histories}, indent=2) + "\n")
-    (out / "table.md").write_text(render(rows) + "\n")
+    key = "dev_chrf" if rows and rows[0]["corpus"] == "numbers" else "dev_bleu"
+    (out / "table.md").write_text(render(rows) + "\n\n" + render_curves(histories, key) + "\n")
     for key in ("dev_bleu", "dev_chrf"):
         (out / f"{key}_curves.png").write_bytes(curves_png(histories, key))
 
@@ -94,8 +104,8 @@ def merge(tables: list[str], out: Path) -> int:
         data = json.loads(Path(path).read_text())
         rows += data["rows"]
         histories.update(data["curves"])
-    print(render(rows))
     write(out, rows, histories)
+    print((out / "table.md").read_text())
     return 0
 
 
@@ -126,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(row(Path(path).stem, corpus.name, result, scores))
         histories[Path(path).stem] = result.history
         print(render(rows[-1:]), flush=True)
-    print(f"\n{render(rows)}\n\nBLEU: {rows[0]['bleu_signature']}\nchrF: {rows[0]['chrf_signature']}")
     write(out, rows, histories)
+    print(f"\n{(out / 'table.md').read_text()}\nBLEU: {rows[0]['bleu_signature']}\nchrF: {rows[0]['chrf_signature']}")
     return 0
 
 
