@@ -114,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("recipes", nargs="+", help="translation recipes (TOML/YAML), or table.json files with --merge")
     parser.add_argument("--merge", action="store_true", help="join earlier table.json files instead of training")
     parser.add_argument("--minutes", type=float, default=None, help="override every recipe's train.minutes")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override for every recipe (named in the model column)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     parser.add_argument("--beam", type=int, default=5)
     parser.add_argument("--limit", type=int, default=None, help="score only the first N test pairs")
@@ -125,16 +127,17 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     out, rows, histories = Path(args.out), [], {}
     for path in args.recipes:
-        overrides = [] if args.minutes is None else [f"train.minutes={args.minutes}"]
+        overrides = ([] if args.minutes is None else [f"train.minutes={args.minutes}"]) + args.set
         recipe = load_mt_recipe(path, overrides)
+        name = Path(path).stem + "".join(f" {o}" for o in args.set)
         run_dir = out / Path(path).stem
         result = train_translator(recipe, run_dir)
         model, src_tok, tgt_tok, _ = load_translator(run_dir)
         corpus = load_pairs(recipe.data)
         scores = evaluate_split(model, corpus, "test", src_tok, tgt_tok, next(model.parameters()).device,
                                 beam=args.beam, max_len_ratio=recipe.train.max_len_ratio, limit=args.limit)
-        rows.append(row(Path(path).stem, corpus.name, result, scores))
-        histories[Path(path).stem] = result.history
+        rows.append(row(name, corpus.name, result, scores))
+        histories[name] = result.history
         print(render(rows[-1:]), flush=True)
     write(out, rows, histories)
     print(f"\n{(out / 'table.md').read_text()}\nBLEU: {rows[0]['bleu_signature']}\nchrF: {rows[0]['chrf_signature']}")

@@ -66,6 +66,10 @@ def test_table_trains_scores_and_merges(tmp_path, capsys):
     for arch in ("seq2seq", "luong"):
         assert module.main([recipe(tmp_path, arch), "--threads", "1", "--beam", "1", "--limit", "6",
                             "--out", str(tmp_path / arch)]) == 0
+    assert module.main([recipe(tmp_path, "seq2seq"), "--threads", "1", "--beam", "1", "--limit", "2",
+                        "--set", "train.bf16=true", "--out", str(tmp_path / "bf16")]) == 0
+    assert json.loads((tmp_path / "bf16" / "table.json").read_text())["rows"][0]["model"] == \
+        "mt-numbers-seq2seq train.bf16=true"
     assert module.main(["--merge", str(tmp_path / "seq2seq" / "table.json"), str(tmp_path / "luong" / "table.json"),
                         "--out", str(tmp_path / "all")]) == 0
     merged = json.loads((tmp_path / "all" / "table.json").read_text())
