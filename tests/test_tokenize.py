@@ -112,3 +112,10 @@ def test_bad_requests_fail_with_one_line(cache):
         train_tokenizer("morpheme", ["a"], cache_dir=cache)
     with pytest.raises(SeqlabError, match="vocab_size"):
         train_tokenizer("bpe", ["a b"], 100, cache_dir=cache)
+
+
+def test_piece_surface_reads_byte_pieces_as_text():
+    from seqlab.data.tokenize import piece_surface
+
+    assert piece_surface("<0x2C>") == "," and piece_surface("<0xCE>") == piece_surface("<0x00>") == "\ufffd"
+    assert piece_surface("\u2581λόγος") == "\u2581λόγος" and piece_surface("<unk>") == "<unk>"

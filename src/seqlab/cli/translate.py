@@ -18,6 +18,7 @@ def add_arguments(parser, name: str) -> None:
 
 def run(args) -> int:
     from seqlab.errors import SeqlabError
+    from seqlab.data.tokenize import piece_surface
     from seqlab.metrics import save_attention_heatmap
     from seqlab.translation.evaluate import translate_ids
     from seqlab.translation.loop import load_translator
@@ -40,8 +41,8 @@ def run(args) -> int:
         if weights is None:
             raise SeqlabError(f"{recipe.model.arch} has no attention to draw (or the output is empty)")
         weights = weights.mean(0) if weights.dim() == 3 else weights  # average the heads
-        save_attention_heatmap(weights.numpy(), [src_tok.id_to_piece(i) for i in sources[0]],
-                               [tgt_tok.id_to_piece(i) for i in hyps[0].tokens], args.attention,
+        save_attention_heatmap(weights.numpy(), [piece_surface(src_tok.id_to_piece(i)) for i in sources[0]],
+                               [piece_surface(tgt_tok.id_to_piece(i)) for i in hyps[0].tokens], args.attention,
                                title=f"{recipe.model.arch} attention")
         print(f"attention heatmap written to {args.attention}", file=sys.stderr)
     return 0

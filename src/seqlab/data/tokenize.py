@@ -55,6 +55,21 @@ def _wrap(ids: list[int], bos: bool, eos: bool) -> list[int]:
     return ([BOS] if bos else []) + ids + ([EOS] if eos else [])
 
 
+
+BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
+
+
+def piece_surface(piece: str) -> str:
+    """A piece as it reads in text: a byte-fallback piece ``<0x2C>`` becomes its character
+    (a control byte, or one byte of a multi-byte UTF-8 sequence, becomes one replacement
+    character), so character counts and plot labels match the text."""
+    match = BYTE_PIECE.fullmatch(piece)
+    if match is None:
+        return piece
+    byte = int(match.group(1), 16)
+    return chr(byte) if 0x20 <= byte < 0x7F else "\ufffd"
+
+
 class SymbolTokenizer:
     """A vocabulary of string symbols after the specials and bytes, with byte fallback.
 

@@ -9,7 +9,7 @@ import torch
 
 from seqlab.data.batching import collate_pairs, pad_sequences
 from seqlab.data.corpora import PairCorpus
-from seqlab.data.tokenize import BOS, EOS
+from seqlab.data.tokenize import BOS, EOS, piece_surface
 from seqlab.decode import Hypothesis, beam_search, greedy
 from seqlab.metrics import (
     LENGTH_BUCKETS, LONG_BUCKETS, alignment_error, argmax_links, bleu, chrf, diagonal_links, exact_match,
@@ -79,8 +79,8 @@ def attention_aer(model, corpus: PairCorpus, split: str, src_tok, tgt_tok, devic
         weights = forced_attention(model, src, tgt, device)
         if weights is None:
             return None
-        src_word = subword_to_word([src_tok.id_to_piece(i) for i in src], p.src_tokens)
-        tgt_word = subword_to_word([tgt_tok.id_to_piece(i) for i in tgt], p.tgt_tokens)
+        src_word = subword_to_word([piece_surface(src_tok.id_to_piece(i)) for i in src], p.src_tokens)
+        tgt_word = subword_to_word([piece_surface(tgt_tok.id_to_piece(i)) for i in tgt], p.tgt_tokens)
         words = word_attention(weights, tgt_word, src_word, len(p.tgt_tokens), len(p.src_tokens))
         predicted.append(argmax_links(words))
         diagonal.append(diagonal_links(len(p.src_tokens), len(p.tgt_tokens)))
