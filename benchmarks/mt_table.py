@@ -53,6 +53,10 @@ def _cells(buckets: dict) -> list[str]:
     return [f"{b['score']:.2f}" if b["n"] else "-" for b in buckets.values()]
 
 
+def _aer(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.3f}"  # "-": no attention to align with
+
+
 def render(rows: list[dict]) -> str:
     """One markdown table: BLEU by length and AER for NT; exact match and chrF by length for numbers."""
     if not rows:
@@ -71,8 +75,8 @@ def render(rows: list[dict]) -> str:
             cells += [f"{r['accuracy']:.1f}", f"{r['chrf']:.2f}", *_cells(r["accuracy_by_length"]),
                       *_cells(r["chrf_by_length"])]
         else:
-            cells += [f"{r['bleu']:.2f}", f"{r['chrf']:.2f}", *_cells(r["bleu_by_length"]), f"{r['aer']:.3f}",
-                      f"{r['diagonal_aer']:.3f}"]
+            cells += [f"{r['bleu']:.2f}", f"{r['chrf']:.2f}", *_cells(r["bleu_by_length"]), _aer(r["aer"]),
+                      _aer(r["diagonal_aer"])]
         lines.append("| " + " | ".join(cells) + " |")
     counts = ", ".join(f"{k}: {v['n']}" for k, v in first.items())
     return "\n".join(lines) + f"\n\ntest sentences per source-length bucket: {counts}"
