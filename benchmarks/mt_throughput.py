@@ -1,7 +1,7 @@
 """Training throughput of one translation recipe: target tokens per second, fp32 vs bf16.
 
 Each variant (fp32, and bf16 autocast) builds the recipe's model from the same seed and
-trains on the same first batches of the corpus with the training loop's own step
+trains on the same first batches (tokenized once) of the corpus with the training loop's own step
 (forward, label-smoothed loss, backward, clipping, Adam). After ``--warmup`` steps, the
 variants take turns for ``--rounds`` rounds of ``--steps`` steps each, so drift of the
 machine hits them alike; the table shows the median tokens/s over rounds with the
@@ -28,34 +28,31 @@ from seqlab.data.batching import PairBatcher
 from seqlab.translation.build import build_translator
 from seqlab.translation.config import load_mt_recipe
 from seqlab.translation.data import encode_split, fit_tokenizers, load_pairs
-from seqlab.translation.loop import train_step, lr_factor
+from seqlab.translation.loop import lr_factor, train_step
 
 VARIANTS = {"fp32": [], "bf16": ["train.bf16=true"]}
 
 
-def prepare(path: str, overrides: list[str], batches: int):
-    """(recipe, tokenized batches, vocabulary sizes) for one variant."""
-    recipe = load_mt_recipe(path, overrides)
+def prepare(recipe, batches: int):
+    """The first ``batches`` tokenized training batches of the recipe's corpus and the two vocabulary sizes."""
     corpus = load_pairs(recipe.data)
     with tempfile.TemporaryDirectory(prefix="seqlab-tp-") as folder:
         src_tok, tgt_tok = fit_tokenizers(corpus, recipe.data, Path(folder))
         train = encode_split(corpus, "train", src_tok, tgt_tok, recipe.data.max_len)
-        sizes = (src_tok.vocab_size, tgt_tok.vocab_size)
     epoch = PairBatcher(train.src, train.tgt, recipe.train.max_tokens, recipe.train.seed).epoch(0)
-    return recipe, [b for _, b in zip(range(batches), epoch)], sizes
+    return [b for _, b in zip(range(batches), epoch)], (src_tok.vocab_size, tgt_tok.vocab_size)
 
 
 class Variant:
-    """One model + optimizer + its batches, stepped a few at a time."""
+    """One model + optimizer on the shared batches, stepped a few at a time."""
 
-    def __init__(self, name: str, path: str, overrides: list[str], batches: int) -> None:
-        self.name = name
-        self.recipe, self.batches, sizes = prepare(path, overrides, batches)
-        torch.manual_seed(self.recipe.train.seed)
-        self.model = build_translator(self.recipe.model, *sizes, 1024)
+    def __init__(self, name: str, recipe, batches: list, sizes: tuple[int, int]) -> None:
+        self.name, self.recipe, self.batches = name, recipe, batches
+        torch.manual_seed(recipe.train.seed)
+        self.model = build_translator(recipe.model, *sizes, 1024)
         self.params = sum(p.numel() for p in self.model.parameters())
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=self.recipe.train.lr, betas=(0.9, 0.98))
-        warm = self.recipe.train.warmup_steps
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=recipe.train.lr, betas=(0.9, 0.98))
+        warm = recipe.train.warmup_steps
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, warm))
         self.next, self.rates, self.loss = 0, [], float("nan")
         self.model.train()
@@ -85,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, recipe {args.recipe} {args.set or ''}")
     pool = args.warmup + args.steps * args.rounds
-    variants = [Variant(name, args.recipe, [*args.set, *extra], pool) for name, extra in VARIANTS.items()]
+    batches, sizes = prepare(load_mt_recipe(args.recipe, args.set), pool)  # the variants differ in precision only
+    variants = [Variant(name, load_mt_recipe(args.recipe, [*args.set, *extra]), batches, sizes)
+                for name, extra in VARIANTS.items()]
     for v in variants:
         v.run(args.warmup)
     for _ in range(args.rounds):

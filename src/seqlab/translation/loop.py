@@ -159,9 +159,10 @@ def train_step(model, batch, opt, sched, cfg: MTTrain, device, step: int = 0) ->
     with autocast(device, cfg.bf16):
         logits, _ = model(batch.src, batch.src_mask, batch.tgt_in)
         loss = sequence_loss(logits.float(), batch.tgt_out, PAD, cfg.label_smoothing)
-    if not math.isfinite(loss.item()):
+    value = loss.item()
+    if not math.isfinite(value):
         raise TrainingDivergedError(
-            f"training diverged at step {step}: loss {loss.item()}; the weights and the last checkpoint are "
+            f"training diverged at step {step}: loss {value}; the weights and the last checkpoint are "
             f"untouched. Cures: lower train.lr (now {cfg.lr:g}), set train.clip_norm (now {cfg.clip_norm:g}) "
             f"or add train.warmup_steps; then --resume or start again.")
     opt.zero_grad(set_to_none=True)
@@ -170,7 +171,7 @@ def train_step(model, batch, opt, sched, cfg: MTTrain, device, step: int = 0) ->
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_norm)
     opt.step()
     sched.step()
-    return loss.item()
+    return value
 
 
 class _sigint_stops:
