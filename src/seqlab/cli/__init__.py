@@ -46,9 +46,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# commands that create nothing random: no need to import torch to seed it
+UNSEEDED = {"models", "tasks", "data", "report"}
+
+
+def seed_command(args: argparse.Namespace) -> None:
+    """Seed Python, NumPy and torch before the command creates anything random.
+
+    The seed is the command's ``--seed`` where it has one, else 0; ``seqlab train``
+    seeds again from its recipe's ``train.seed`` before it builds the model.
+    """
+    if args._name in UNSEEDED:
+        return
+    from seqlab.train.device import seed_everything
+
+    seed_everything(getattr(args, "seed", None) or 0)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        seed_command(args)
         return int(args._module.run(args) or 0)
     except SeqlabError as err:
         print(f"seqlab {args._name}: error: {err}", file=sys.stderr)

@@ -36,9 +36,11 @@ def run(args) -> int:
     from seqlab.build import build_model
     from seqlab.recipe import load_recipe
     from seqlab.train import Trainer
+    from seqlab.train.device import seed_everything
 
     recipe = load_recipe(args.config, args.overrides)
     run_dir = Path(args.out or recipe.out)
+    seed_everything(recipe.train.seed, recipe.train.deterministic)  # before the model draws its weights
     model = build_model(recipe.model, recipe.task)
     trainer = Trainer(model, recipe.task, recipe.train, run_dir=run_dir, resume=args.resume)
     if trainer.dist.is_main:
