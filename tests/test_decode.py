@@ -188,3 +188,45 @@ def test_decoders_read_out_a_learned_reversal(make, one_thread):
     assert sum(h.tokens == y for h, y in zip(greedy(model, x, mask, BOS, EOS), want)) >= 29
     beams = beam_search(model, x, mask, BOS, EOS, beam=3, alpha=0.0)
     assert sum(h[0].tokens == y for h, y in zip(beams, want)) >= 29
+
+
+class LovesSpecials(MarkovToy):
+    """A badly trained decoder: BOS and PAD are its favourite next tokens everywhere."""
+
+    def __init__(self):
+        super().__init__()
+        table = torch.full((5, 5), 1e-9)
+        table[:, 0], table[:, BOS] = 0.4, 0.35  # PAD, BOS
+        table[:, self.A], table[:, self.B], table[:, EOS] = 0.1, 0.08, 0.07
+        self.register_buffer("logp", table.log())
+
+
+def test_bos_and_pad_are_never_generated():
+    model = LovesSpecials()
+    src, mask = toy_batch()
+    for h in greedy(model, src, mask, BOS, EOS):
+        assert h.tokens and not {0, BOS} & set(h.tokens)
+        assert all(t == MarkovToy.A for t in h.tokens)  # the best allowed token at every step
+    for hyps in beam_search(model, src, mask, BOS, EOS, beam=3, alpha=0.6, n_best=3):
+        assert len(hyps) == 3
+        for h in hyps:
+            assert not {0, BOS} & set(h.tokens) and math.isfinite(h.score)
+    # pad=None bans BOS only: PAD (id 0) is then an ordinary token and wins
+    assert set(greedy(model, src, mask, BOS, EOS, pad=None)[0].tokens) == {0}
+
+
+@pytest.mark.parametrize("name", ["transformer", "bahdanau"])
+def test_untrained_models_never_emit_bos_or_pad(name):
+    model = build(name)
+    step = model.decode_step
+
+    def favour_specials(prev, state, memory, need_weights=False):  # as an early checkpoint may
+        logits, state, attn = step(prev, state, memory, need_weights)
+        return logits.index_add(-1, torch.tensor([0, BOS]), torch.full((*logits.shape[:-1], 2), 20.0)), state, attn
+
+    model.decode_step = favour_specials
+    src, mask = random_batch()
+    for h in greedy(model, src, mask, BOS, EOS):
+        assert not {0, BOS} & set(h.tokens)
+    for hyps in beam_search(model, src, mask, BOS, EOS, beam=3, n_best=3):
+        assert all(not {0, BOS} & set(h.tokens) for h in hyps)

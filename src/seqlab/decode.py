@@ -9,6 +9,11 @@ Finished hypotheses are ranked by the GNMT length-normalized score (Wu et al. 20
 Eq. 14): s(Y) = log P(Y | X) / lp(Y), lp(Y) = (5 + |Y|)^alpha / (5 + 1)^alpha, where
 |Y| counts the generated tokens including EOS. Each source of length |X| may produce at
 most ``int(max_len_ratio * |X|) + max_len_offset`` tokens before it is cut.
+
+The start symbol and the padding symbol are never generated: their log-probabilities are
+set to -inf at every step (``banned_logp``), so no hypothesis contains BOS or PAD however
+little the model has learned. Scores stay the model's own log-probabilities of the
+tokens chosen (no renormalization over the remaining vocabulary).
 """
 
 from __future__ import annotations
@@ -39,6 +44,12 @@ def max_lengths(src_mask: torch.Tensor, ratio: float, offset: int) -> list[int]:
     return [max(1, int(ratio * n) + offset) for n in src_mask.sum(1).tolist()]
 
 
+def banned_logp(logp: torch.Tensor, bos: int, pad: int | None) -> torch.Tensor:
+    """logp (..., V) with the BOS and PAD columns set to -inf: tokens that may never be emitted."""
+    banned = [bos] if pad is None or pad == bos else [bos, pad]
+    return logp.index_fill(-1, torch.tensor(banned, device=logp.device), float("-inf"))
+
+
 def _rows(attn: list[torch.Tensor], b: int, length: int, src_len: int) -> torch.Tensor | None:
     """Stack the first ``length`` steps of row b: (T, [H,] S) -> ([H,] T, S), real source only."""
     if not attn or attn[0] is None or length == 0:
@@ -49,12 +60,13 @@ def _rows(attn: list[torch.Tensor], b: int, length: int, src_len: int) -> torch.
 
 @torch.no_grad()
 def greedy(model, src, src_mask, bos: int, eos: int, max_len_ratio: float = 2.0,
-           max_len_offset: int = 5, need_weights: bool = False) -> list[Hypothesis]:
+           max_len_offset: int = 5, need_weights: bool = False, *, pad: int | None = 0) -> list[Hypothesis]:
     """Pick the most probable token at every step, for a batch of sources.
 
     Args:
         model: an EncoderDecoder.  src (B, S) long, src_mask (B, S) bool.
         bos, eos: special token ids.  need_weights: keep the attention rows.
+        pad: the padding id (None: no padding symbol); neither it nor BOS is ever emitted.
     Returns: one Hypothesis per source (score = log_prob: no length penalty).
     """
     memory = model.encode(src, src_mask)
@@ -66,7 +78,7 @@ def greedy(model, src, src_mask, bos: int, eos: int, max_len_ratio: float = 2.0,
     ends: list[tuple[int, int] | None] = [None] * b  # (tokens kept, tokens emitted incl. EOS)
     for t in range(max(limits)):
         logits, state, attn = model.decode_step(prev, state, memory, need_weights)
-        logp = torch.log_softmax(logits.float(), -1)  # (B, V)
+        logp = banned_logp(torch.log_softmax(logits.float(), -1), bos, pad)  # (B, V)
         prev = logp.argmax(-1)  # (B,)
         steps.append(prev)
         logps.append(logp.gather(1, prev.unsqueeze(1)).squeeze(1))  # (B,)
@@ -91,13 +103,14 @@ def greedy(model, src, src_mask, bos: int, eos: int, max_len_ratio: float = 2.0,
 @torch.no_grad()
 def beam_search(model, src, src_mask, bos: int, eos: int, beam: int = 5, alpha: float = 0.6,
                 max_len_ratio: float = 2.0, max_len_offset: int = 5, n_best: int = 1,
-                need_weights: bool = False) -> list[list[Hypothesis]]:
+                need_weights: bool = False, *, pad: int | None = 0) -> list[list[Hypothesis]]:
     """Batched beam search: B sources x K hypotheses decoded together.
 
     At each step every source's 2K best extensions are ranked; an EOS among the top K
     ends a hypothesis (so does reaching the length budget), the best K others survive.
     A source is done once K hypotheses have ended; its ``n_best`` best by normalized
-    score are returned. Args as in ``greedy``, plus beam K, GNMT alpha and n_best <= K.
+    score are returned. Args as in ``greedy`` (BOS and ``pad`` are never emitted), plus
+    beam K, GNMT alpha and n_best <= K.
     Returns: per source, a list of n_best Hypothesis, best first.
     """
     if not 1 <= n_best <= beam:
@@ -113,7 +126,7 @@ def beam_search(model, src, src_mask, bos: int, eos: int, beam: int = 5, alpha: 
     attn_hist: list[torch.Tensor] = []  # per step (B*K, [H,] S), rows follow the current beams
     for t in range(max(search.limits)):
         logits, state, attn = model.decode_step(prev, state, memory, need_weights)
-        logp = torch.log_softmax(logits.float(), -1)  # (B*K, V)
+        logp = banned_logp(torch.log_softmax(logits.float(), -1), bos, pad)  # (B*K, V)
         v = logp.size(-1)
         cand = (scores.unsqueeze(-1) + logp.view(b, k, v)).view(b, k * v)  # (B, K*V)
         top, idx = cand.topk(min(2 * k, k * v), dim=1)  # (B, 2K)
