@@ -244,6 +244,22 @@ def test_token_by_token_generation_equals_parallel(layer_type):
     torch.testing.assert_close(state, final)
 
 
+@pytest.mark.parametrize("layer_type", LAYERS)
+def test_step_from_scratch_takes_none_like_forward(layer_type):
+    """Generation from scratch needs no hand-made zero state: step(x_t, None) is step(x_t, zeros)."""
+    torch.manual_seed(13)
+    model = layer_type(3, 5, num_layers=2).double()
+    x = torch.randn(2, 4, 3, dtype=torch.float64)
+    full, final = model(x)
+    out_t, state = model.step(x[:, 0], None)
+    torch.testing.assert_close(out_t, model.step(x[:, 0], torch.zeros(2, 2, 5, dtype=torch.float64))[0])
+    torch.testing.assert_close(out_t, full[:, 0])
+    for t in range(1, 4):
+        out_t, state = model.step(x[:, t], state)
+    torch.testing.assert_close(state, final)
+    torch.testing.assert_close(model.layers[0].step(x[:, 0]), model.layers[0](x[:, :1])[:, 0])
+
+
 def test_trains_with_truncated_bptt_in_the_trainer():
     """A MinGRU backbone runs through seqlab's Trainer with k1 = k2 truncation (state carried)."""
     from seqlab.data.tasks import AddingProblem

@@ -176,10 +176,10 @@ class _MinCell(nn.Module):
             outs.append(h)
         return torch.stack(outs, dim=1)  # (B, T, H)
 
-    def step(self, x_t: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """Recurrent mode, one token (generation). x_t (B, D), h (B, H) -> h_t (B, H)."""
+    def step(self, x_t: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
+        """Recurrent mode, one token (generation). x_t (B, D), h (B, H) or None for zeros -> h_t (B, H)."""
         a, b = self.coefficients(_at_least_fp32(self.linear(x_t)))  # (B, H) each
-        return a * h + b
+        return b if h is None else a * h + b  # h_0 = 0: h_1 = b_1
 
     def coefficients(self, gates: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """gates (..., blocks*H) -> a, b (..., H) with h_t = a h_{t-1} + b."""
@@ -287,13 +287,14 @@ class _MinStack(nn.Module):
             finals.append(_last_step(x, lengths))  # (B, H)
         return x, torch.stack(finals)  # (B, T, H), (L, B, H)
 
-    def step(self, x_t: torch.Tensor, state: torch.Tensor):
-        """One token through every layer. x_t (B, D), state (L, B, H) -> (out (B, H), state)."""
+    def step(self, x_t: torch.Tensor, state: torch.Tensor | None = None):
+        """One token through every layer. x_t (B, D), state (L, B, H) or None (zeros, as in
+        ``forward``: generation from scratch) -> (out (B, H), state (L, B, H))."""
         new = []
         for idx, layer in enumerate(self.layers):
             if idx > 0:
                 x_t = self.dropout(x_t)
-            x_t = layer.step(x_t, state[idx])  # (B, H)
+            x_t = layer.step(x_t, None if state is None else state[idx])  # (B, H)
             new.append(x_t)
         return x_t, torch.stack(new)
 
