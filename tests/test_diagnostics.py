@@ -165,6 +165,44 @@ def test_callback_records_without_touching_parameter_grads():
     assert cb.series("grad_ratio").shape == (3,)
 
 
+class PlainTagger(nn.Module):
+    """Not a SequenceModel: no .inp, no .backbone, returns a bare tensor."""
+
+    def __init__(self, D=3, H=6, vocab=None):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, D) if vocab else nn.Identity()
+        self.proj = nn.Linear(D, 5)
+        self.rnn = nn.GRU(5, H, batch_first=True)
+        self.out = nn.Linear(H, 2)
+
+    def forward(self, x):
+        return self.out(self.rnn(torch.tanh(self.proj(self.embed(x))))[0])  # (B, T, 2)
+
+
+def test_callback_works_on_any_model_mapping_btd():
+    torch.manual_seed(0)
+    model, x = PlainTagger(), torch.randn(2, 7, 3)
+    r = DiagnosticsCallback(x).probe(model, step=1)
+    np.testing.assert_allclose([r["grad_first"], r["grad_last"]], input_gradient_norms(model, x)[[0, -1]])
+    inner = torch.tanh(model.proj(x)).detach()  # what the GRU receives
+    assert r["saturation"] == pytest.approx(float(np.mean(hidden_saturation(model.rnn, inner))))
+    assert r["sensitivity"] == pytest.approx(hidden_sensitivity(model.rnn, inner))
+    assert r["drift"] == pytest.approx(np.mean(list(recurrent_drift(model).values())))
+    assert all(p.grad is None for p in model.parameters())
+    tokens = DiagnosticsCallback(torch.randint(0, 9, (2, 7))).probe(PlainTagger(vocab=9), step=1)
+    assert tokens["grad_first"] > 0 and 0 <= tokens["saturation"] <= 1  # gradients at the embedding
+
+
+def test_callback_without_a_recurrent_layer_gives_nan_for_its_probes():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2))  # position-wise, (B, T, 3) -> (B, T, 2)
+    r = DiagnosticsCallback(torch.randn(2, 5, 3)).probe(model, step=1)
+    assert r["grad_last"] > 0 and r["grad_first"] == 0.0  # the last step's output reads x_T only
+    assert math.isnan(r["drift"]) and math.isnan(r["saturation"]) and math.isnan(r["sensitivity"])
+    with pytest.raises(ValueError, match="no nn.Embedding"):
+        DiagnosticsCallback(torch.randint(0, 3, (2, 5))).probe(model, step=1)
+
+
 def test_plots_are_png():
     png = gradient_flow_plot({"rnn": np.array([1e-6, 1e-3, 1.0]), "zero": np.zeros(3)})
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
