@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from seqlab.errors import ConfigError
-from seqlab.reference import Recurrent, attention, clip_by_global_norm, global_norm
+from seqlab.reference import Recurrent, attention, clip_by_global_norm, global_norm, torch_named
 from seqlab.reference.gradcheck import check_attention, check_recurrent
 from seqlab.reference.torch_compare import (
     compare_attention_with_torch,
@@ -40,6 +40,20 @@ def test_forward_and_gradients_match_torch(kind, num_layers):
     worst = max(errors, key=errors.get)
     print(f"{kind} x{num_layers}: largest relative error vs torch {errors[worst]:.2e} ({worst})")
     assert errors[worst] < 1e-12, errors
+
+
+def test_torch_named_gradients_are_torchs_grads():
+    """backward's per-layer gradients, under torch's names, equal torch's .grad of the same loss."""
+    ref = Recurrent("gru", input_size=3, hidden_size=4, num_layers=2, seed=3)
+    net = torch_twin(ref)
+    x = np.random.default_rng(0).normal(size=(2, 5, 3))
+    out, _, cache = ref.forward(x)
+    _, _, grads = ref.backward(cache, np.ones_like(out))  # L = sum of the outputs
+    net(torch.from_numpy(x))[0].sum().backward()
+    named = torch_named(grads)
+    assert set(named) == {name for name, _ in net.named_parameters()}
+    for name, p in net.named_parameters():
+        np.testing.assert_allclose(named[name], p.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 def test_attention_matches_finite_differences_and_torch():

@@ -99,3 +99,17 @@ def test_bahdanau_drill_via_cli_finds_the_alignment(tmp_path, capsys):
     np.testing.assert_allclose(weights.sum(axis=1), 1.0)
     assert saved["winners"] == list(bahdanau.ALIGNMENT)
     assert (tmp_path / "bahdanau.png").exists()
+
+
+def test_gradcheck_drill_writes_json_and_png(tmp_path, monkeypatch):
+    from seqlab.reference.drills import gradcheck
+
+    fake = {"weight_ih_l0": 1e-10, "input": 0.0}  # the checks themselves are tested in test_reference.py
+    for name in ("check_recurrent", "compare_with_torch"):
+        monkeypatch.setattr(gradcheck, name, lambda kind, n, seed: dict(fake))
+    for name in ("check_attention", "compare_attention_with_torch"):
+        monkeypatch.setattr(gradcheck, name, lambda seed: dict(fake))
+    result = gradcheck.run(tmp_path, seed=0)
+    assert json.loads((tmp_path / "gradcheck.json").read_text())["cases"]["gru x2"]["torch"]["max"] == 1e-10
+    assert (tmp_path / "gradcheck.png").read_bytes()[:4] == b"\x89PNG"
+    assert "gradcheck.png" in gradcheck.summary(result)

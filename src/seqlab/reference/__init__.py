@@ -7,13 +7,16 @@ gate orders and shapes, so ``Recurrent.load_state_dict(torch_module.state_dict()
 
 - ``rnn``, ``lstm``, ``gru``: one step forward and backward (``step_forward``/``step_backward``).
 - ``recurrent.Recurrent``: stacked layers over time, ``forward`` and ``backward`` (BPTT).
+  Parameters and gradients are kept per layer under the equations' names (``W_ih``,
+  ``W_hh``, ``b_ih``, ``b_hh``); ``torch_named`` converts such a list to torch's names
+  (``weight_ih_l0``, ...), as ``state_dict`` does for the parameters.
 - ``attention``: additive (Bahdanau) attention forward/backward.
 - ``clip``: gradient clipping by global norm.
 """
 
 from seqlab.reference import attention, gru, lstm, rnn
 from seqlab.reference.clip import clip_by_global_norm, global_norm
-from seqlab.reference.recurrent import CELLS, Recurrent
+from seqlab.reference.recurrent import CELLS, Recurrent, torch_named
 
 __all__ = [
     "CELLS",
@@ -24,4 +27,5 @@ __all__ = [
     "gru",
     "lstm",
     "rnn",
+    "torch_named",
 ]

@@ -61,7 +61,11 @@ def init_layer(cell: ModuleType, input_size: int, hidden_size: int, scale: float
 
 
 def torch_named(layers: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    """Per-layer dicts (params or their grads) -> one dict under torch's names."""
+    """Per-layer dicts (params or their grads) -> one dict under torch's names.
+
+    ``torch_named(grads)["weight_hh_l1"]`` is the gradient torch puts in
+    ``lstm.weight_hh_l1.grad``: ``[{"W_ih": ..., "W_hh": ...}, ...] -> {"weight_ih_l0": ..., ...}``.
+    """
     return {f"{TORCH_NAMES[k]}_l{layer}": v for layer, p in enumerate(layers) for k, v in p.items()}
 
 
@@ -119,7 +123,10 @@ class Recurrent:
             caches: from ``forward``. dout: dL/d(top outputs), (B, T, H).
             dfinal: dL/d(final state) per layer, or None for zeros.
         Returns:
-            dL/dx (B, T, D), dL/d(initial state) per layer, gradients per layer (dicts).
+            dL/dx (B, T, D), dL/d(initial state) per layer, gradients per layer: dicts
+            keyed like ``self.params`` (``W_ih``, ``W_hh``, ``b_ih``, ``b_hh``), so an
+            optimizer can pair them with the parameters; ``torch_named(grads)`` gives
+            them under torch's names (``weight_ih_l0``, ...).
         """
         if dfinal is None:
             dfinal = [tuple(np.zeros_like(a) for a in s) for s in self.zero_state(dout.shape[0])]

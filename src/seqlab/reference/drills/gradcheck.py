@@ -2,7 +2,8 @@
 
 For RNN, LSTM and GRU (1 and 2 layers) and the additive attention: analytic gradients vs
 central finite differences, and forward outputs plus gradients vs torch autograd on the
-same weights (float64). Writes gradcheck.json; needs torch for the second column.
+same weights (float64). Writes gradcheck.json and gradcheck.png (the errors as bars on a
+log scale); needs torch for the second column.
 """
 
 from __future__ import annotations
@@ -30,9 +31,39 @@ def run(out_dir: Path, seed: int = 0) -> dict:
                           "torch": _worst(compare_attention_with_torch(seed))}
     result = {"drill": "gradcheck", "seed": seed, "cases": cases}
     out_dir.mkdir(parents=True, exist_ok=True)
-    result["json"] = str(out_dir / "gradcheck.json")
+    result["json"], result["png"] = str(out_dir / "gradcheck.json"), str(out_dir / "gradcheck.png")
     Path(result["json"]).write_text(json.dumps(result, indent=1) + "\n")
+    plot(result, Path(result["png"]))
     return result
+
+
+FLOOR = 1e-18  # exact agreement (error 0) is drawn at this height on the log scale
+
+
+def plot(result: dict, path: Path) -> None:
+    """Largest relative error per case, vs finite differences and vs torch, on a log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = list(result["cases"])
+    y = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.4), layout="constrained")
+    for offset, key, label in [(-0.2, "finite_differences", "vs finite differences"),
+                               (0.2, "torch", "vs torch autograd")]:
+        errors = [max(result["cases"][n][key]["max"], FLOOR) for n in names]
+        ax.barh(y + offset, errors, height=0.38, label=label)
+    ax.axvline(1e-6, color="black", lw=0.8, ls="--", label="1e-6")
+    ax.set_xscale("log")
+    ax.set_yticks(y, names)
+    ax.invert_yaxis()
+    ax.set(xlabel="largest relative error ||a - b|| / max(||a||, ||b||)",
+           title=f"hand-written backward passes (seed {result['seed']})")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def summary(result: dict) -> str:
@@ -47,5 +78,5 @@ def summary(result: dict) -> str:
                      f"{tt['where']}")
     worst_fd = max(c["finite_differences"]["max"] for c in result["cases"].values())
     lines.append(f"  all below 1e-6 vs finite differences: {'yes' if worst_fd < 1e-6 else 'NO'}")
-    lines.append(f"wrote {result['json']}")
+    lines.append(f"wrote {result['json']} and {result['png']}")
     return "\n".join(lines)
