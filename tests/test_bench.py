@@ -161,3 +161,38 @@ def test_thin_scripts_run_quick(script, tmp_path, capsys):
     doc = json.loads((tmp_path / "s.json").read_text())
     assert len(doc["sections"]) == 1 and next(iter(doc["sections"].values()))["rows"]
     assert "threads=1" in capsys.readouterr().out
+
+
+def _fake_suite(plan, device, only, log=None):
+    """run_suite without measuring: one row per requested section, tagged with the plan."""
+    meta = {"machine": {"device": "cpu", "cpu": "test", "torch": "x", "python": "y", "threads": 1,
+                        "interop_threads": 1}, "sections": list(only)}
+    return meta, [Section(name, name.title(), ["v"], [{"v": plan.repeats}]) for name in only]
+
+
+def test_only_merges_sections_into_an_existing_bench_json(tmp_path, monkeypatch, capsys):
+    import seqlab.bench.suite
+
+    monkeypatch.setattr(seqlab.bench.suite, "run_suite", _fake_suite)
+    out = ["--out", str(tmp_path)]
+    assert main(["bench", "--only", "models,scan", *out]) == 0
+    first = json.loads((tmp_path / "bench.json").read_text())["sections"]
+    assert main(["bench", "--quick", "--only", "attention,scan", *out]) == 0
+    assert "kept from the earlier run there: models" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "bench.json").read_text())
+    assert list(doc["sections"]) == ["scan", "attention", "models"]  # the order of the sections list
+    assert doc["sections"]["models"] == first["models"]  # untouched, with its own stamp
+    assert doc["sections"]["models"]["measured"]["quick"] is False
+    assert doc["sections"]["scan"]["measured"]["quick"] is True  # measured again, replaced
+    assert doc["meta"]["kept"] == ["models"] and doc["meta"]["sections"] == ["attention", "scan"]
+
+
+def test_an_unreadable_bench_json_stops_before_measuring(tmp_path, monkeypatch, capsys):
+    import seqlab.bench.suite
+
+    monkeypatch.setattr(seqlab.bench.suite, "run_suite", lambda *a, **k: pytest.fail("measured anyway"))
+    (tmp_path / "bench.json").write_text("{not json")
+    assert main(["bench", "--only", "scan", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "is not a bench.json" in err and len(err.strip().splitlines()) == 1
+    assert (tmp_path / "bench.json").read_text() == "{not json"

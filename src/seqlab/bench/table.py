@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -63,7 +64,49 @@ def render(header: list[str], sections: list[Section]) -> str:
 
 def write_json(path: Path, meta: dict, sections: list[Section]) -> None:
     """Write ``{"meta": ..., "sections": {name: section}}`` to ``path`` (NaN as null)."""
-    doc = {"meta": meta, "sections": {s.name: _clean(asdict(s)) for s in sections}}
+    _write(path, {"meta": meta, "sections": {s.name: _clean(asdict(s)) for s in sections}})
+
+
+def read_sections(path: Path) -> dict:
+    """The sections of an earlier bench.json at ``path`` ({} when there is none); a file
+    that is not one is an error (checked before measuring, so no run is lost)."""
+    from seqlab.errors import SeqlabError
+
+    if not path.exists():
+        return {}
+    try:
+        sections = json.loads(path.read_text())["sections"]
+        if not isinstance(sections, dict):
+            raise TypeError("'sections' is not an object")
+    except (ValueError, KeyError, TypeError) as err:
+        raise SeqlabError(f"{path} exists but is not a bench.json ({err}); move it away or choose "
+                          "another --out") from None
+    return sections
+
+
+def merge_json(path: Path, meta: dict, sections: list[Section], order: tuple[str, ...],
+               earlier: dict) -> list[str]:
+    """Write the new ``sections`` to ``path`` together with the ``earlier`` ones (from
+    ``read_sections``) that were not measured again; returns the names kept.
+
+    Every section carries ``measured`` (when, threads, device, quick), so sections of
+    different runs stay told apart; ``meta`` is the latest run's, with ``meta["kept"]``
+    naming the sections it did not measure. Sections are stored in ``order``.
+    """
+    info = meta.get("machine", {})
+    stamp = {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "threads": info.get("threads"),
+             "device": info.get("device"), "quick": bool(meta.get("quick"))}
+    new = {s.name: {**_clean(asdict(s)), "measured": stamp} for s in sections}
+    kept = [name for name in earlier if name not in new]
+    merged = {**{name: earlier[name] for name in kept}, **new}
+    rank = {name: i for i, name in enumerate(order)}
+    merged = dict(sorted(merged.items(), key=lambda kv: rank.get(kv[0], len(order))))
+    _write(path, {"meta": {**meta, "kept": kept}, "sections": merged})
+    return kept
+
+
+def _write(path: Path, doc: dict) -> None:
+    """Atomic JSON write: a temporary file next to ``path``, then a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n")

@@ -11,7 +11,9 @@ from seqlab.errors import SeqlabError
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch (default: torch's choice)")
-    parser.add_argument("--out", type=Path, default=Path("runs/bench"), help="folder for bench.json")
+    parser.add_argument("--out", type=Path, default=Path("runs/bench"),
+                        help="folder for bench.json (default runs/bench); sections not measured this time "
+                             "are kept from an earlier bench.json there")
     parser.add_argument("--quick", action="store_true", help="tiny grids: a smoke test in seconds, not a measurement")
     parser.add_argument(
         "--only", default=",".join(SECTION_NAMES), help=f"comma-separated sections among {','.join(SECTION_NAMES)}"
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     from seqlab.bench.plan import FULL, QUICK
     from seqlab.bench.suite import run_suite
-    from seqlab.bench.table import render, write_json
+    from seqlab.bench.table import merge_json, read_sections, render
 
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -46,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         raise SeqlabError(f"--device {args.device!r}: {err}") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SeqlabError(f"--device {args.device}: CUDA is not available here")
+    path = args.out / "bench.json"
+    earlier = read_sections(path)  # an unreadable file stops us here, before any measuring
     plan = QUICK if args.quick else FULL
     meta, sections = run_suite(plan, device, only)
     meta["quick"] = args.quick
@@ -57,7 +61,6 @@ def run(args: argparse.Namespace) -> int:
         f"warm-up {plan.warmup}, then median of {plan.repeats} repeats [min-max]",
     ]
     print(render(header, sections), end="")
-    path = args.out / "bench.json"
-    write_json(path, meta, sections)
-    print(f"wrote {path}")
+    kept = merge_json(path, meta, sections, SECTION_NAMES, earlier)
+    print(f"wrote {path}" + (f" (kept from the earlier run there: {', '.join(kept)})" if kept else ""))
     return 0
