@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         recipe = load_mt_recipe(path, overrides)
         name = Path(path).stem + "".join(f" {o}" for o in args.set)
         run_dir = out / Path(path).stem
-        result = train_translator(recipe, run_dir)
+        result = train_translator(recipe, run_dir, overwrite=True)  # a re-run of the table replaces its runs
         model, src_tok, tgt_tok, _ = load_translator(run_dir)
         corpus = load_pairs(recipe.data)
         scores = evaluate_split(model, corpus, "test", src_tok, tgt_tok, next(model.parameters()).device,

@@ -9,6 +9,7 @@ line that names the key and what is allowed. Range rules live next to each field
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from pathlib import Path
@@ -30,7 +31,7 @@ def from_dict(cls: type[T], data: dict[str, Any], prefix: str = "") -> T:
         raise ConfigError(f"{prefix or 'config'}: expected a table of keys, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(str(k) for k in data if k not in fields)
     if unknown:
         key = f"{prefix}{unknown[0]}"
         raise ConfigError(f"unknown key '{key}'; allowed keys: {', '.join(sorted(fields))}")
@@ -78,12 +79,22 @@ def _convert(hint: Any, value: Any, key: str, field: dataclasses.Field | None = 
 
 def _check_type(hint: Any, value: Any, key: str) -> Any:
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:
+            raise ConfigError(f"'{key}' is {value}; too large for a float") from None
     if hint in (int, float) and isinstance(value, bool):
         raise ConfigError(f"'{key}' must be {hint.__name__}, got bool {value!r}")
     if not isinstance(value, hint):
-        raise ConfigError(f"'{key}' must be {hint.__name__}, got {type(value).__name__} {value!r}")
+        raise ConfigError(f"'{key}' must be {hint.__name__}, got {type(value).__name__} {_short(value)}")
+    if isinstance(value, float) and math.isnan(value):
+        raise ConfigError(f"'{key}' is nan; it must be a number")
     return value
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _check_range(value: Any, key: str, field: dataclasses.Field | None) -> None:
@@ -99,23 +110,48 @@ def _check_range(value: Any, key: str, field: dataclasses.Field | None) -> None:
 def load_file(path: str | Path) -> dict[str, Any]:
     """Read a TOML or YAML file into a dict; errors name the file."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise ConfigError(f"config file not found: {path}")
-    text = path.read_text()
+    if not path.is_file():
+        raise ConfigError(f"config file {path} is not a file")
+    if path.suffix not in (".toml", ".yaml", ".yml"):
+        raise ConfigError(f"{path}: unknown config format '{path.suffix}'; use .toml, .yaml or .yml")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as err:
+        raise ConfigError(f"cannot read {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {err.start}): is it a recipe?") from None
     try:
         if path.suffix == ".toml":
             try:
                 import tomllib
             except ModuleNotFoundError:  # Python 3.10
                 import tomli as tomllib
-            return tomllib.loads(text)
-        if path.suffix in (".yaml", ".yml"):
+            data = tomllib.loads(text)
+        else:
             import yaml
 
-            return yaml.safe_load(text) or {}
+            data = yaml.safe_load(text)
+            data = {} if data is None else data
     except Exception as err:  # parser errors carry line numbers
-        raise ConfigError(f"{path}: cannot parse: {err}") from None
-    raise ConfigError(f"{path}: unknown config format '{path.suffix}'; use .toml, .yaml or .yml")
+        raise ConfigError(f"{path}: cannot parse: {_one_line(err)}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected tables of keys at the top level, got {type(data).__name__}")
+    return data
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def check_out(out: Any) -> str | None:
+    """A recipe's ``out``: None or a non-empty folder name."""
+    if out is not None and not isinstance(out, str):
+        raise ConfigError(f"'out' must be str, got {type(out).__name__} {_short(out)}")
+    if out is not None and not out.strip():
+        raise ConfigError("'out' must name a folder, got an empty string")
+    return out
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -129,12 +165,16 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if "=" not in item:
             raise ConfigError(f"--set expects key=value, got '{item}'")
         dotted, raw = item.split("=", 1)
+        dotted = dotted.strip()
+        parts = dotted.split(".")
+        if not all(parts):
+            raise ConfigError(f"--set {item!r}: the key must be dotted names like train.lr")
         try:
             value = tomllib.loads(f"v = {raw}")["v"]
         except Exception:
             value = raw  # a bare word: keep it as a string
         node = out
-        *parents, leaf = dotted.strip().split(".")
+        *parents, leaf = parts
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):

@@ -24,7 +24,13 @@ def sample_next(logits: torch.Tensor, temperature: float, top_k: int | None,
 @torch.no_grad()
 def generate(model, prompt_ids: list[int], max_new: int, temperature: float = 1.0,
              top_k: int | None = None, seed: int = 0) -> list[int]:
-    """Continue ``prompt_ids`` by ``max_new`` sampled ids.
+    """Continue ``prompt_ids`` by ``max_new`` sampled ids (see ``generate_stream``)."""
+    return list(generate_stream(model, prompt_ids, max_new, temperature, top_k, seed))
+
+
+def generate_stream(model, prompt_ids: list[int], max_new: int, temperature: float = 1.0,
+                    top_k: int | None = None, seed: int = 0):
+    """Yield ``max_new`` sampled ids continuing ``prompt_ids``, each as soon as it is drawn.
 
     A recurrent model carries its state, so each new id costs one step. A model that
     returns no state (attention over the whole prefix) is re-run on the full prefix.
@@ -35,12 +41,13 @@ def generate(model, prompt_ids: list[int], max_new: int, temperature: float = 1.
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     ids = list(prompt_ids)
-    logits, state = model(torch.tensor([ids], device=device), None)  # (1, P, V)
-    for _ in range(max_new):
-        nxt = sample_next(logits[:, -1], temperature, top_k, gen)  # (1,)
-        ids.append(int(nxt))
-        if state is None:
-            logits, _ = model(torch.tensor([ids], device=device), None)
-        else:
-            logits, state = model(nxt.view(1, 1), state)
-    return ids[len(prompt_ids):]
+    with torch.no_grad():
+        logits, state = model(torch.tensor([ids], device=device), None)  # (1, P, V)
+        for _ in range(max_new):
+            nxt = sample_next(logits[:, -1], temperature, top_k, gen)  # (1,)
+            ids.append(int(nxt))
+            yield ids[-1]
+            if state is None:
+                logits, _ = model(torch.tensor([ids], device=device), None)
+            else:
+                logits, state = model(nxt.view(1, 1), state)

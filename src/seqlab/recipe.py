@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.build import ModelConfig
-from seqlab.config import apply_overrides, from_dict, load_file
+from seqlab.config import apply_overrides, check_out, from_dict, load_file
 from seqlab.data.lm import CorpusLM
 from seqlab.data.tasks import TASKS as SYNTHETIC
 from seqlab.errors import ConfigError
@@ -28,6 +28,11 @@ from seqlab.train.config import TrainConfig
 
 # task name -> config class: the synthetic tasks and language modeling on a corpus.
 TASKS = {**SYNTHETIC, "lm": CorpusLM}
+
+# what --resume may change: where the run lives, how long it goes on, how it logs; never
+# what it computes (the learning rate, the model, the task, the seed, ...)
+RESUME_KEYS = {"out", "train.steps", "train.max_minutes", "train.log_every", "train.checkpoint_every",
+               "train.progress"}
 
 
 @dataclass(frozen=True)
@@ -48,28 +53,45 @@ def task_name(task) -> str:
 
 
 def build_task(data: dict) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"'task' must be a table of keys (name = ...), got {type(data).__name__}")
     data = dict(data)
     name = data.pop("name", None)
-    if name not in TASKS:
+    if not isinstance(name, str) or name not in TASKS:
         raise ConfigError(f"'task.name' is {name!r}; allowed values: {', '.join(map(repr, TASKS))}")
-    return from_dict(TASKS[name], data, prefix="task.")
+    task = from_dict(TASKS[name], data, prefix="task.")
+    if name == "lm" and task.tokenizer in ("unigram", "bpe") and task.vocab_limit is None:
+        raise ConfigError(f"the {task.tokenizer} tokenizer needs 'task.vocab_limit' (its vocabulary size, "
+                          f"at least 300); only char and word may leave it unset")
+    return task
 
 
 def recipe_from_dict(data: dict) -> Recipe:
-    unknown = sorted(set(data) - {"task", "model", "train", "out"})
+    unknown = sorted(str(k) for k in data if k not in {"task", "model", "train", "out"})
     if unknown:
         raise ConfigError(f"unknown key '{unknown[0]}'; allowed keys: model, out, task, train")
     if "task" not in data:
         raise ConfigError("missing table [task] (with at least name = ...)")
-    out = data.get("out")
-    if out is not None and not isinstance(out, str):
-        raise ConfigError(f"'out' must be str, got {type(out).__name__} {out!r}")
+    out = check_out(data.get("out"))
     return Recipe(
         task=build_task(data["task"]),
         model=from_dict(ModelConfig, data.get("model", {}), prefix="model."),
         train=from_dict(TrainConfig, data.get("train", {}), prefix="train."),
         out=out,
     )
+
+
+def resumed_recipe(saved: dict, wanted: Recipe) -> tuple[Recipe, list[str]]:
+    """The recipe a resumed run goes on with: ``wanted`` when it differs from the ``saved``
+    recipe.json only in ``RESUME_KEYS`` (the changes come back as text); else ConfigError."""
+    from seqlab.train.run_folder import resume_changes
+
+    old = recipe_from_dict(saved)
+    allowed, why = set(RESUME_KEYS), {}
+    if old.train.schedule == "cosine":  # the cosine curve is spread over train.steps
+        allowed.discard("train.steps")
+        why["train.steps"] = "(the cosine schedule spans train.steps)"
+    return wanted, resume_changes(old.to_dict(), wanted.to_dict(), allowed, why)
 
 
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
@@ -84,23 +106,29 @@ def load_trained(path: str | Path):
 
     Weights come from safetensors only; the recipe from the run's ``recipe.json``.
     """
-    import json
-
     from seqlab.build import build_model
     from seqlab.errors import SeqlabError
-    from seqlab.train.checkpoint import WEIGHTS, latest_checkpoint, load_weights
+    from seqlab.train.checkpoint import CKPT_NAME, load_checkpoint, load_weights
+    from seqlab.train.run_folder import read_recipe
 
     path = Path(path)
-    ckpt = path if (path / WEIGHTS).is_file() else latest_checkpoint(path)
-    if ckpt is None:
-        raise SeqlabError(f"{path} holds no checkpoint (expected a run folder written by seqlab train)")
-    recipe_file = ckpt.parent / "recipe.json"
-    if not recipe_file.is_file():
-        raise SeqlabError(f"{recipe_file} is missing: cannot rebuild the model")
-    recipe = recipe_from_dict(json.loads(recipe_file.read_text()))
+    if not path.is_dir():
+        raise SeqlabError(f"{path} is not a run folder (no such folder)")
+    one_checkpoint = CKPT_NAME.fullmatch(path.name) is not None
+    run_dir = path.parent if one_checkpoint else path
+    saved = read_recipe(run_dir)
+    if "data" in saved:
+        raise SeqlabError(f"{run_dir} is a translation run: use seqlab translate or seqlab evaluate")
+    recipe = recipe_from_dict(saved)
+    if one_checkpoint:
+        where, weights = path, load_weights(path)
+    else:
+        loaded = load_checkpoint(run_dir, with_state=False)
+        where, weights = loaded.path, loaded.weights
     model = build_model(recipe.model, recipe.task)
     try:
-        model.load_state_dict(load_weights(ckpt))
+        model.load_state_dict(weights)
     except RuntimeError as err:
-        raise SeqlabError(f"{ckpt}: the weights do not fit the recipe's model ({str(err).splitlines()[0]})") from None
+        raise SeqlabError(f"{where}: the weights do not fit the recipe's model ({str(err).splitlines()[0]})") from None
     return recipe, model
+

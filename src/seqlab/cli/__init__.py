@@ -32,8 +32,20 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one rule for mistakes: one line on stderr, exit status 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
+
+
+def one_line(text: str) -> str:
+    """A message as one line: its lines joined, whitespace runs collapsed."""
+    return " ".join(str(text).split())
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="seqlab",
         description="seqlab: the classic sequence models, trained, measured and reported.",
     )
@@ -64,16 +76,42 @@ def seed_command(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. The rule for errors: whatever the user's files, arguments, text or
+    environment cause (``SeqlabError``, and ``OSError`` and ``UnicodeError`` from the file
+    system and the text codecs) is one line on stderr and exit status 2; anything else is a
+    bug in seqlab and keeps its traceback."""
     args = build_parser().parse_args(argv)
     try:
         seed_command(args)
         return int(args._module.run(args) or 0)
     except SeqlabError as err:
-        print(f"seqlab {args._name}: error: {err}", file=sys.stderr)
-        return 2
+        return _fail(args, str(err))
+    except BrokenPipeError:  # `seqlab translate ... | head -1`: the reader left; say nothing
+        _silence_stdout()
+        return 1
+    except OSError as err:
+        where = f"{err.filename}: " if getattr(err, "filename", None) else ""
+        return _fail(args, f"{where}{err.strerror or err}")
+    except UnicodeError as err:
+        return _fail(args, f"not valid text: {err}")
     except KeyboardInterrupt:
         print(f"seqlab {args._name}: interrupted", file=sys.stderr)
         return 130
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    print(f"seqlab {args._name}: error: {one_line(message)}", file=sys.stderr, flush=True)
+    return 2
+
+
+def _silence_stdout() -> None:
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     info.add_argument("corpus", metavar="NAME")
     show = sub.add_parser("show", help="print the first examples of a split")
     show.add_argument("corpus", metavar="NAME")
-    show.add_argument("-n", type=int, default=3, help="how many examples (default 3)")
+    show.add_argument("-n", type=int, default=3, help="how many examples, at least 1 (default 3)")
     show.add_argument("--split", default="train", help="train, dev or test (default train)")
 
 
@@ -25,6 +25,8 @@ def run(args: argparse.Namespace) -> int:
         for name, (kind, description, _) in CORPORA.items():
             print(f"{name:<{width}}  {kind:<14}  {description}")
         return 0
+    if args.action == "show" and args.n < 1:
+        raise SeqlabError(f"-n must be at least 1, got {args.n}")
     corpus = load_corpus(args.corpus)
     if args.action == "info":
         print("\n".join(info_lines(corpus)))
@@ -32,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.split not in corpus.split_sizes():
         raise SeqlabError(f"corpus '{args.corpus}' has no split '{args.split}'; choose one "
                           f"of: {', '.join(corpus.split_sizes())}")
-    print("\n".join(corpus.examples(args.split, max(args.n, 0))))
+    print("\n".join(corpus.examples(args.split, args.n)))
     return 0
 
 

@@ -20,16 +20,31 @@ def add_arguments(parser, name: str) -> None:
     parser.add_argument("--device", default=None, help="translation: cpu, cuda, ... (default: the recipe's)")
 
 
-def run(args) -> int:
-    import json
+def check_options(args) -> None:
+    import math
     from pathlib import Path
 
-    from seqlab.cli import evaluate_lm, evaluate_mt
     from seqlab.errors import SeqlabError
 
-    recipe = Path(args.run_dir) / "recipe.json"
-    if not recipe.is_file():
-        raise SeqlabError(f"{args.run_dir} is not a run folder (no recipe.json)")
-    if "data" in json.loads(recipe.read_text()):
+    if args.batch_size < 1 or args.beam < 1:
+        raise SeqlabError("--batch-size and --beam must be at least 1")
+    if args.limit is not None and args.limit < 1:
+        raise SeqlabError(f"--limit must be at least 1, got {args.limit}")
+    if not math.isfinite(args.alpha) or args.alpha < 0:
+        raise SeqlabError(f"--alpha must be a number >= 0, got {args.alpha}")
+    if args.json is not None:
+        path = Path(args.json)
+        if not path.parent.is_dir():
+            raise SeqlabError(f"--json {path}: the folder {path.parent} does not exist")
+        if path.is_dir():
+            raise SeqlabError(f"--json {path} is a folder; name a file")
+
+
+def run(args) -> int:
+    from seqlab.cli import evaluate_lm, evaluate_mt
+    from seqlab.train.run_folder import read_recipe
+
+    check_options(args)
+    if "data" in read_recipe(args.run_dir):
         return evaluate_mt.run(args)
     return evaluate_lm.run(args)

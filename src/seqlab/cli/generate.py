@@ -1,23 +1,44 @@
-"""seqlab generate RUN --prompt TEXT [--temperature T] [--top-k K] [-n N]"""
+"""seqlab generate RUN --prompt TEXT [--temperature T] [--top-k K] [-n N]
+
+The text is printed as it is sampled (the prompt first).
+"""
 
 from __future__ import annotations
+
+import math
+import sys
+
+MAX_LENGTH = 100_000  # tokens one call may sample
 
 
 def add_arguments(parser, name: str) -> None:
     parser.add_argument("run", help="a language model's run folder (or a checkpoint folder in it)")
     parser.add_argument("--prompt", default="\n", help="text to continue")
-    parser.add_argument("-n", "--length", type=int, default=300, help="tokens to sample")
-    parser.add_argument("--temperature", type=float, default=0.8, help="0 = greedy")
-    parser.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest tokens")
+    parser.add_argument("-n", "--length", type=int, default=300, help=f"tokens to sample (1 to {MAX_LENGTH:,})")
+    parser.add_argument("--temperature", type=float, default=0.8, help="> 0 samples; 0 = greedy")
+    parser.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest tokens (k >= 1)")
     parser.add_argument("--seed", type=int, default=0)
+
+
+def check_options(args) -> None:
+    from seqlab.errors import SeqlabError
+
+    if not 1 <= args.length <= MAX_LENGTH:
+        raise SeqlabError(f"-n must be between 1 and {MAX_LENGTH:,} tokens, got {args.length}")
+    if not math.isfinite(args.temperature) or args.temperature < 0:
+        raise SeqlabError(f"--temperature must be a number >= 0 (0 = greedy), got {args.temperature}")
+    if args.top_k is not None and args.top_k < 1:
+        raise SeqlabError(f"--top-k must be at least 1, got {args.top_k}")
 
 
 def run(args) -> int:
     from seqlab.data.lm import CorpusLM
+    from seqlab.data.tokenize import BYTE_OFFSET, FIRST_SYMBOL
     from seqlab.errors import SeqlabError
-    from seqlab.generate import generate
+    from seqlab.generate import generate_stream
     from seqlab.recipe import load_trained
 
+    check_options(args)
     recipe, model = load_trained(args.run)
     if not isinstance(recipe.task, CorpusLM):
         raise SeqlabError(f"{args.run} is not a language model (its task is {type(recipe.task).__name__})")
@@ -25,6 +46,16 @@ def run(args) -> int:
     prompt = tok.encode(args.prompt)
     if not prompt:
         raise SeqlabError("the prompt encodes to no tokens; give some text")
-    ids = generate(model, prompt, args.length, args.temperature, args.top_k, args.seed)
-    print(args.prompt + tok.decode(ids))
+    out = sys.stdout
+    out.write(args.prompt)
+    out.flush()
+    pending: list[int] = []  # byte ids of a character not complete yet
+    for i in generate_stream(model, prompt, args.length, args.temperature, args.top_k, args.seed):
+        pending.append(i)
+        if not BYTE_OFFSET <= i < FIRST_SYMBOL:  # text so far decodes on its own
+            out.write(tok.decode(pending))
+            out.flush()
+            pending = []
+    out.write(tok.decode(pending) + "\n")
+    out.flush()
     return 0

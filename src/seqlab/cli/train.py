@@ -1,29 +1,39 @@
-"""seqlab train CONFIG [--set key=value ...] [--resume]
+"""seqlab train CONFIG [--set key=value ...] [--resume | --overwrite]
 
 A recipe with a [task] table trains a task model with seqlab.train.Trainer; one with a
 [data] table (configs/mt-*.toml) trains a translation model (seqlab.translation).
+A run folder holds one run: a new run into a folder that holds one is refused unless
+--resume (continue it exactly) or --overwrite (delete its run files first).
 """
 
 from __future__ import annotations
-
-import json
 
 
 def add_arguments(parser, name: str) -> None:
     parser.add_argument("config", help="a TOML or YAML recipe (see configs/)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
-    parser.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the run folder's newest intact checkpoint (only steps, time "
+                             "budgets and logging may change)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="start over in a run folder that already holds a run (its run files are deleted)")
     parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (on a busy machine, fewer threads can be much faster)")
 
 
 def run(args) -> int:
+    import dataclasses
     from pathlib import Path
 
     from seqlab.config import load_file
+    from seqlab.errors import SeqlabError
 
+    if args.threads is not None and args.threads < 1:
+        raise SeqlabError(f"--threads must be at least 1, got {args.threads}")
+    if args.out is not None and not args.out.strip():
+        raise SeqlabError("--out must name a folder")
     if "data" in load_file(args.config):  # a translation recipe ([data], [model], [train])
         from seqlab.cli import train_mt
 
@@ -34,26 +44,42 @@ def run(args) -> int:
         torch.set_num_threads(args.threads)
 
     from seqlab.build import build_model
-    from seqlab.recipe import load_recipe
+    from seqlab.recipe import load_recipe, resumed_recipe
     from seqlab.train import Trainer
     from seqlab.train.device import seed_everything
+    from seqlab.train.run_folder import read_recipe, write_recipe
 
     recipe = load_recipe(args.config, args.overrides)
     run_dir = Path(args.out or recipe.out)
+    recipe = dataclasses.replace(recipe, out=str(run_dir))  # recipe.json says where it ran
+    changes = []
+    if args.resume and (run_dir / "recipe.json").is_file():
+        recipe, changes = resumed_recipe(read_recipe(run_dir), recipe)
     seed_everything(recipe.train.seed, recipe.train.deterministic)  # before the model draws its weights
     model = build_model(recipe.model, recipe.task)
-    trainer = Trainer(model, recipe.task, recipe.train, run_dir=run_dir, resume=args.resume)
+    trainer = Trainer(model, recipe.task, recipe.train, run_dir=run_dir, resume=args.resume,
+                      overwrite=args.overwrite)
+    steps = recipe.train.steps
     if trainer.dist.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "recipe.json").write_text(json.dumps(recipe.to_dict(), indent=2) + "\n")
+        write_recipe(run_dir, recipe.to_dict())
         n = sum(p.numel() for p in model.parameters())
         print(f"training {recipe.model.arch} ({n:,} parameters) on {type(recipe.task).__name__} "
-              f"for {recipe.train.steps} steps on {trainer.device}; run folder {run_dir}")
+              f"for {steps} steps on {trainer.device}, {trainer.dist.describe()}; run folder {run_dir}")
+        if args.resume:
+            print(f"resumed at step {trainer.step} from {trainer.last_checkpoint}"
+                  + (f"; changed: {', '.join(changes)}" if changes else ""))
+    if args.resume and trainer.step >= steps:
+        trainer.close()
+        if trainer.dist.is_main:
+            print(f"the run had finished already at step {trainer.step} of {steps}: nothing to train "
+                  f"(raise train.steps to go on)")
+        return 0
     result = trainer.fit()
-    trainer.save()
     if trainer.dist.is_main:
         metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.final.items() if k not in ("step", "split", "count"))
         chance = getattr(recipe.task, "chance_loss", None)
         print(f"{result.stopped} after {result.steps} steps ({result.updates} updates) in "
               f"{result.wall_time:.1f} s: {metrics}" + (f" (chance loss {chance:.4g})" if chance else ""))
-    return 0
+        if result.stopped == "interrupted":
+            print(f"interrupted at step {result.steps}; continue with --resume")
+    return 130 if result.stopped == "interrupted" else 0

@@ -1,22 +1,40 @@
-"""Atomic checkpoints that resume exactly.
+"""Atomic checkpoints that verify themselves and resume exactly.
 
-A checkpoint is a folder ``ckpt-<step>/`` holding the weights as safetensors and the
+A checkpoint is a folder ``ckpt-<step>/`` holding the weights as safetensors, the
 trainer state (optimizer, scheduler, step, RNG states, carried hidden state) as a
-tensors-and-numbers file read back with ``torch.load(weights_only=True)``. The folder
-is written under a temporary name, then renamed; only then does the ``latest`` pointer
+tensors-and-numbers file read back with ``torch.load(weights_only=True)``, and a
+``manifest.json`` with the size and SHA-256 of both, written last. The folder is
+written under a temporary name, then renamed; only then does the ``latest`` pointer
 (one line, replaced atomically with ``os.replace``) move to it. A crash at any moment
 leaves the previous checkpoint intact and pointed to.
+
+On load every file is checked against the manifest. A damaged checkpoint (truncated,
+emptied, bit-flipped) is skipped with a one-line warning naming it, and the newest
+intact one is used instead; a missing or damaged ``latest`` pointer is replaced by
+scanning the ``ckpt-*`` folders. Only when nothing intact is left is it an error, one
+line naming the folder. Final weights outside a checkpoint (``save_weights``) carry
+the same kind of manifest.
+
+The translation loop and the task trainer both keep their checkpoints here.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import pickle
 import random
+import re
 import shutil
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from seqlab.errors import SeqlabError
@@ -24,8 +42,19 @@ from seqlab.errors import SeqlabError
 WEIGHTS = "model.safetensors"
 STATE = "trainer.pt"
 POINTER = "latest"
+MANIFEST = "manifest.json"
+CKPT_NAME = re.compile(r"ckpt-(\d+)")
+
+# what reading a damaged weights or state file raises (never a bug of ours)
+LOAD_ERRORS = (OSError, EOFError, RuntimeError, ValueError, SafetensorError, pickle.UnpicklingError)
 
 
+def warn(message: str) -> None:
+    """The default warning: one line on stderr."""
+    print(f"seqlab: warning: {message}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- RNG state
 def rng_state() -> dict:
     state = {
         "torch": torch.get_rng_state(),
@@ -54,7 +83,9 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def _fsync_dir(path: Path) -> None:
+# ----------------------------------------------------------------------------- manifests
+def _fsync(path: Path) -> None:
+    """Flush a file or a folder to disk (best effort: some file systems refuse folders)."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
@@ -67,8 +98,73 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_manifest(folder: Path, names: list[str]) -> None:
+    """Record the size and SHA-256 of ``names`` in ``folder/manifest.json``, atomically.
+
+    Call it after the files are complete: the manifest is what says they are.
+    """
+    folder = Path(folder)
+    files = {}
+    for name in names:
+        _fsync(folder / name)
+        files[name] = {"size": (folder / name).stat().st_size, "sha256": file_digest(folder / name)}
+    tmp = folder / f".{MANIFEST}.tmp"
+    with open(tmp, "w", encoding="utf-8") as fh:
+        json.dump({"format": 1, "files": files}, fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, folder / MANIFEST)
+
+
+def check_manifest(folder: Path, names: list[str] | None = None) -> str | None:
+    """None if every file the manifest lists (or just ``names``) matches it; else why not.
+
+    A folder without a manifest (written before manifests existed) says so; callers
+    then fall back to trying to read the files.
+    """
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_bytes())
+        files = manifest["files"]
+        if not isinstance(files, dict):
+            raise TypeError
+    except FileNotFoundError:
+        return f"no {MANIFEST}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{MANIFEST} is damaged"
+    for name in names if names is not None else list(files):
+        entry = files.get(name)
+        if not isinstance(entry, dict):
+            return f"{MANIFEST} does not list {name}"
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        size = path.stat().st_size
+        if size != entry.get("size"):
+            expected = entry.get("size")
+            return f"{name} has {size:,} bytes, the manifest says {expected:,}" if isinstance(expected, int) \
+                else f"{MANIFEST} is damaged"
+        if file_digest(path) != entry.get("sha256"):
+            return f"{name} does not match its SHA-256"
+    return None
+
+
+# ----------------------------------------------------------------------------- saving
 def save_checkpoint(run_dir: str | Path, step: int, model_state: dict, trainer_state: dict, keep: int = 2) -> Path:
-    """Write ``ckpt-<step>`` atomically and point ``latest`` at it; prune old ones."""
+    """Write ``ckpt-<step>`` atomically (manifest last), point ``latest`` at it, prune.
+
+    Pruning keeps the newest ``keep`` checkpoints up to ``step`` and removes any beyond
+    it: those belong to a stretch of training that this run has replaced (a resume
+    from an older checkpoint after the newer one was found damaged).
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     final = run_dir / f"ckpt-{step:08d}"
@@ -78,39 +174,208 @@ def save_checkpoint(run_dir: str | Path, step: int, model_state: dict, trainer_s
     tensors = {k: v.detach().cpu().contiguous() for k, v in model_state.items()}
     save_file(tensors, str(tmp / WEIGHTS))
     torch.save(trainer_state, tmp / STATE)
-    _fsync_dir(tmp)
+    write_manifest(tmp, [WEIGHTS, STATE])
+    _fsync(tmp)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     pointer_tmp = run_dir / f".{POINTER}.tmp"
     pointer_tmp.write_text(final.name + "\n")
     os.replace(pointer_tmp, run_dir / POINTER)
-    _fsync_dir(run_dir)
-    _prune(run_dir, keep, final.name)
+    _fsync(run_dir)
+    _prune(run_dir, keep, step)
     return final
 
 
-def _prune(run_dir: Path, keep: int, current: str) -> None:
-    ckpts = sorted(p for p in run_dir.glob("ckpt-*") if p.is_dir())
-    for old in ckpts[:-keep]:
-        if old.name != current:
-            shutil.rmtree(old, ignore_errors=True)
+def _prune(run_dir: Path, keep: int, step: int) -> None:
+    ckpts = checkpoints(run_dir)  # newest first
+    for old in [p for s, p in ckpts if s > step] + [p for s, p in ckpts if s <= step][keep:]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_weights(tensors: dict[str, torch.Tensor], folder: str | Path) -> Path:
+    """Final weights as ``folder/model.safetensors`` (written beside, renamed over) plus a
+    manifest, so a reader can tell a damaged file from a good one."""
+    folder = Path(folder)
+    path = folder / WEIGHTS
+    tmp = folder / f".{WEIGHTS}.tmp"
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+    _fsync(tmp)
+    os.replace(tmp, path)
+    write_manifest(folder, [WEIGHTS])
+    _fsync(folder)
+    return path
+
+
+# ----------------------------------------------------------------------------- finding
+def checkpoints(run_dir: str | Path) -> list[tuple[int, Path]]:
+    """(step, folder) of every ``ckpt-<step>`` folder, newest first (unverified)."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    found = []
+    for p in run_dir.iterdir():
+        m = CKPT_NAME.fullmatch(p.name)
+        if m and p.is_dir():
+            found.append((int(m.group(1)), p))
+    return sorted(found, reverse=True)
+
+
+def _pointer(run_dir: Path) -> tuple[Path | None, str | None]:
+    """(the folder ``latest`` names, or None; what is wrong with the pointer, or None)."""
+    pointer = run_dir / POINTER
+    if not pointer.is_file():
+        return None, f"{pointer} is missing"
+    try:
+        name = pointer.read_bytes().decode("utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        name = ""
+    if not CKPT_NAME.fullmatch(name):
+        return None, f"{pointer} is damaged"
+    if not (run_dir / name).is_dir():
+        return None, f"{pointer} names {name}, which is not there"
+    return run_dir / name, None
+
+
+def _candidates(run_dir: Path) -> tuple[list[Path], str | None]:
+    target, problem = _pointer(run_dir)
+    rest = [p for _, p in checkpoints(run_dir) if p != target]
+    return ([target] if target is not None else []) + rest, problem
+
+
+@dataclass
+class Loaded:
+    """An intact checkpoint: its folder, weights and (unless not asked for) trainer state."""
+
+    path: Path
+    weights: dict[str, torch.Tensor]
+    state: dict | None
+
+
+def _read(ckpt: Path, with_state: bool) -> Loaded:
+    """Verify ``ckpt`` and read it; a damaged one raises ``_Damaged`` with the reason."""
+    names = [WEIGHTS, STATE] if with_state else [WEIGHTS]
+    problem = check_manifest(ckpt, names)
+    if problem is not None and problem != f"no {MANIFEST}":
+        raise _Damaged(problem)
+    try:  # also the only check of a checkpoint written before manifests
+        weights = load_file(str(ckpt / WEIGHTS))
+        state = torch.load(ckpt / STATE, map_location="cpu", weights_only=True) if with_state else None
+    except FileNotFoundError as err:
+        raise _Damaged(f"{Path(err.filename).name} is missing") from None
+    except LOAD_ERRORS as err:
+        raise _Damaged(f"unreadable ({_first_line(err)})") from None
+    return Loaded(ckpt, weights, state)
+
+
+class _Damaged(Exception):
+    pass
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def load_checkpoint(run_dir: str | Path, with_state: bool = True,
+                    on_warning: Callable[[str], None] | None = warn, set_aside: bool = False) -> Loaded:
+    """The newest intact checkpoint of ``run_dir``, verified and read.
+
+    The one ``latest`` points to comes first, then the others newest first. Each damaged
+    one passed over, and a missing or damaged pointer, is reported with ``on_warning``
+    (one line each); nothing intact is a ``SeqlabError`` naming the folder. A run that
+    resumes (and holds the folder) passes ``set_aside``: the damaged checkpoints passed
+    over are renamed ``damaged-ckpt-<step>``, out of the way of scanning and pruning.
+    """
+    run_dir = Path(run_dir)
+    on_warning = on_warning or (lambda message: None)
+    candidates, pointer_problem = _candidates(run_dir)
+    if not candidates:
+        raise SeqlabError(f"no checkpoint in {run_dir}")
+    damaged = []
+    for ckpt in candidates:
+        try:
+            loaded = _read(ckpt, with_state)
+        except _Damaged as err:
+            damaged.append((ckpt, str(err)))
+            continue
+        if pointer_problem is not None:
+            on_warning(f"{pointer_problem}; found {ckpt.name} by scanning the checkpoints")
+        for bad, why in damaged:
+            aside = ""
+            if set_aside:
+                try:
+                    os.replace(bad, bad.with_name(f"damaged-{bad.name}"))
+                    aside = f", set aside as damaged-{bad.name}"
+                except OSError:
+                    pass
+            on_warning(f"checkpoint {bad} is damaged ({why}){aside}; falling back to {ckpt.name}")
+        return loaded
+    raise SeqlabError(f"no intact checkpoint in {run_dir}: "
+                      + "; ".join(f"{bad.name} is damaged ({why})" for bad, why in damaged))
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    pointer = Path(run_dir) / POINTER
-    if not pointer.is_file():
-        return None
-    path = Path(run_dir) / pointer.read_text().strip()
-    return path if (path / WEIGHTS).is_file() else None
+    """The folder of the newest intact checkpoint, or None (no warnings)."""
+    candidates, _ = _candidates(Path(run_dir))
+    for ckpt in candidates:
+        try:
+            _read(ckpt, with_state=True)
+        except _Damaged:
+            continue
+        return ckpt
+    return None
+
+
+def checkpoint_note(run_dir: str | Path | None) -> str:
+    """What a run that stops on an error leaves to resume from, as one sentence."""
+    if run_dir is None:
+        return ""
+    found = checkpoints(run_dir)
+    if not found:
+        return f" No checkpoint was written to {run_dir} before it, so there is nothing to resume: start again."
+    target, _ = _pointer(Path(run_dir))
+    return f" The last checkpoint, {target or found[0][1]}, is untouched: --resume continues from it."
 
 
 def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """Weights from a checkpoint folder or a ``.safetensors`` file (never a pickle)."""
+    """Weights from a checkpoint folder or a ``.safetensors`` file (never a pickle).
+
+    A folder with a manifest is verified against it; a damaged file is one line.
+    """
     path = Path(path)
     file = path / WEIGHTS if path.is_dir() else path
     if file.suffix != ".safetensors" or not file.is_file():
         raise SeqlabError(f"no safetensors weights at {path}; expected a checkpoint folder or a .safetensors file")
-    return load_file(str(file))
+    if (file.parent / MANIFEST).is_file():
+        problem = check_manifest(file.parent, [file.name])
+        if problem is not None:
+            raise SeqlabError(f"{file} is damaged: {problem}")
+    try:
+        return load_file(str(file))
+    except LOAD_ERRORS as err:
+        raise SeqlabError(f"{file} is damaged: {_first_line(err)}") from None
+
+
+def load_final_weights(folder: str | Path, ckpt_dir: str | Path,
+                       on_warning: Callable[[str], None] | None = warn) -> dict[str, torch.Tensor]:
+    """``folder/model.safetensors`` if intact; else the newest intact checkpoint's weights
+    under ``ckpt_dir``, with a one-line warning saying why."""
+    folder = Path(folder)
+    file = folder / WEIGHTS
+    if file.is_file():
+        try:
+            return load_weights(file)
+        except SeqlabError as err:
+            problem = str(err)
+    else:
+        problem = f"{file} is missing (training was cut before the end)"
+    try:
+        loaded = load_checkpoint(ckpt_dir, with_state=False, on_warning=on_warning)
+    except SeqlabError as err:
+        raise SeqlabError(f"{problem}, and {err}") from None
+    if on_warning is not None:
+        on_warning(f"{problem}; using the weights of {loaded.path}")
+    return loaded.weights
 
 
 def load_trainer_state(ckpt: Path) -> dict:

@@ -19,6 +19,7 @@ import torch.distributed as dist
 class DistInfo:
     rank: int = 0
     world: int = 1
+    backend: str = ""  # "gloo" or "nccl" under torchrun; "" for one process
 
     @property
     def is_main(self) -> bool:
@@ -27,6 +28,12 @@ class DistInfo:
     @property
     def active(self) -> bool:
         return self.world > 1
+
+    def describe(self) -> str:
+        """One line for the log: whether DDP is on, with how many processes and which backend."""
+        if not self.active:
+            return "one process (no DDP)"
+        return f"DDP on: {self.world} processes, backend {self.backend}"
 
 
 def init_distributed(device: torch.device) -> DistInfo:
@@ -37,7 +44,7 @@ def init_distributed(device: torch.device) -> DistInfo:
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
-    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size())
+    return DistInfo(rank=dist.get_rank(), world=dist.get_world_size(), backend=str(dist.get_backend()))
 
 
 def wrap_model(model: torch.nn.Module, info: DistInfo, device: torch.device) -> torch.nn.Module:

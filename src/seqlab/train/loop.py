@@ -31,6 +31,7 @@ from seqlab.train.losses import masked_loss, merge_metrics
 from seqlab.train.metrics_log import MetricsLog
 from seqlab.train.monitor import clip_gradients, gradient_health
 from seqlab.train.optim import make_optimizer, make_scheduler
+from seqlab.train.run_folder import RunFolder
 from seqlab.train.tbptt import detach_state, tbptt_windows
 
 EVAL_SEED = 1_000_000_007  # validation batches come from their own seeded stream
@@ -51,25 +52,46 @@ class Trainer:
     """Trains ``model`` on ``task`` as ``cfg`` says; see the module docstring."""
 
     def __init__(self, model: torch.nn.Module, task, cfg: TrainConfig, run_dir: str | Path | None = None,
-                 callbacks=(), resume: bool = False) -> None:
+                 callbacks=(), resume: bool = False, overwrite: bool = False) -> None:
+        """With ``run_dir``, the run takes the folder's lock until ``fit`` returns (or ``close``);
+        a folder that already holds a run needs ``resume`` (continue from its newest intact
+        checkpoint) or ``overwrite`` (delete its run files first)."""
         self.cfg, self.task, self.callbacks = cfg, task, list(callbacks)
         self.device = pick_device(cfg.device)
         self.dist: DistInfo = init_distributed(self.device)
-        seed_everything(cfg.seed, cfg.deterministic)
-        self.raw_model = model.to(self.device)
-        self.model = wrap_model(self.raw_model, self.dist, self.device)
-        self.opt = make_optimizer(self.raw_model.parameters(), cfg)
-        self.sched = make_scheduler(self.opt, cfg)
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.step = self.updates = 0
-        self.carry = None  # hidden state carried between batches of a stateful task
-        self.best, self.bad_evals = math.inf, 0
-        self.history: list[dict] = []
-        self.last_grad_norm = float("nan")
-        self._stop_requested = False
-        self.log = MetricsLog(self.run_dir if self.dist.is_main else None)
-        if resume:
-            self._restore()
+        self.folder = None
+        if self.run_dir is not None and self.dist.is_main:
+            self.folder = RunFolder.open(self.run_dir, resume=resume, overwrite=overwrite)
+        self.log = None
+        try:
+            seed_everything(cfg.seed, cfg.deterministic)
+            self.raw_model = model.to(self.device)
+            self.model = wrap_model(self.raw_model, self.dist, self.device)
+            self.opt = make_optimizer(self.raw_model.parameters(), cfg)
+            self.sched = make_scheduler(self.opt, cfg)
+            self.step = self.updates = 0
+            self.carry = None  # hidden state carried between batches of a stateful task
+            self.best, self.bad_evals = math.inf, 0
+            self.history: list[dict] = []
+            self.last_grad_norm = float("nan")
+            self.last_checkpoint: Path | None = None
+            self._stop_requested = False
+            if resume:
+                self._restore()
+            self.log = MetricsLog(self.run_dir if self.dist.is_main else None,
+                                  resumed_at=self.step if resume else None)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Close the metrics log and release the run folder (``fit`` does this when it returns)."""
+        if self.log is not None:
+            self.log.close()
+        if self.folder is not None:
+            self.folder.close()
+            self.folder = None
 
     # ----------------------------------------------------------------- batches
     def _batch(self, step: int) -> SeqBatch:
@@ -128,12 +150,13 @@ class Trainer:
 
     def _diverged(self, loss: float, norm: float) -> None:
         lr = self.opt.param_groups[0]["lr"]
-        kept = f" The last good checkpoint in {self.run_dir} is intact." if self.run_dir else ""
         clip = "lower clip_norm" if self.cfg.clip_norm else "clip gradients (clip_norm = 1.0)"
+        before = (f"the update before had gradient norm {self.last_grad_norm:.4g}" if math.isfinite(self.last_grad_norm)
+                  else "it was the first update of the run")
         raise TrainingDivergedError(
             f"training diverged at step {self.step + 1} (update {self.updates + 1}): loss {loss}, "
-            f"gradient norm {norm}; last finite gradient norm {self.last_grad_norm:.4g}. "
-            f"Cures: {clip}, or lower the learning rate (lr = {lr:g} now).{kept}"
+            f"gradient norm {norm}; {before}. "
+            f"Cures: {clip}, or lower the learning rate (lr = {lr:g} now).{ckpt.checkpoint_note(self.run_dir)}"
         )
 
     # ----------------------------------------------------------------- evaluation
@@ -163,6 +186,17 @@ class Trainer:
         self._stop_requested = True
 
     def fit(self) -> TrainResult:
+        """Train to ``cfg.steps`` (or an earlier stop); with a run folder, end on a checkpoint
+        and release the folder."""
+        try:
+            result = self._fit()
+            if result.stopped != "interrupted":  # an interrupt has saved already
+                self.save()
+            return result
+        finally:
+            self.close()
+
+    def _fit(self) -> TrainResult:
         cfg, start = self.cfg, time.perf_counter()
         stopped = "completed"
         with self._sigint_stops(), self._progress() as bar:
@@ -253,14 +287,24 @@ class Trainer:
             "rng": ckpt.rng_state(), "carry": _to_cpu(self.carry), "history": self.history,
             "last_grad_norm": self.last_grad_norm,
         }
-        return ckpt.save_checkpoint(self.run_dir, self.step, self.raw_model.state_dict(), state)
+        self.last_checkpoint = ckpt.save_checkpoint(self.run_dir, self.step, self.raw_model.state_dict(), state)
+        return self.last_checkpoint
 
     def _restore(self) -> None:
-        path = ckpt.latest_checkpoint(self.run_dir) if self.run_dir else None
-        if path is None:
-            raise SeqlabError(f"nothing to resume: no checkpoint in {self.run_dir}")
-        self.raw_model.load_state_dict(ckpt.load_weights(path))
-        state = ckpt.load_trainer_state(path)
+        """Continue from the newest intact checkpoint (a damaged newer one is skipped with a warning)."""
+        if self.run_dir is None:
+            raise SeqlabError("nothing to resume: the trainer has no run folder")
+        try:
+            loaded = ckpt.load_checkpoint(self.run_dir, on_warning=ckpt.warn if self.dist.is_main else None,
+                                          set_aside=self.dist.is_main)
+        except SeqlabError as err:
+            raise SeqlabError(f"cannot resume: {err}") from None
+        try:
+            self.raw_model.load_state_dict(loaded.weights)
+        except RuntimeError as err:
+            raise SeqlabError(f"{loaded.path}: the weights do not fit the model ({str(err).splitlines()[0]})") from None
+        state = loaded.state
+        self.last_checkpoint = loaded.path
         self.opt.load_state_dict(state["optimizer"])
         self.sched.load_state_dict(state["scheduler"])
         self.step, self.updates = state["step"], state["updates"]

@@ -14,13 +14,18 @@ class MetricsLog:
     importable. With ``run_dir=None`` nothing is written (non-zero DDP ranks, tests).
     """
 
-    def __init__(self, run_dir: Path | None) -> None:
+    def __init__(self, run_dir: Path | None, resumed_at: int | None = None) -> None:
+        """``resumed_at``: the step a resumed run continues from; records logged after it by
+        the interrupted run are dropped, so every step appears once."""
         self.file = None
         self.tb = None
         if run_dir is None:
             return
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.file = open(run_dir / "metrics.jsonl", "a", encoding="utf-8")
+        path = run_dir / "metrics.jsonl"
+        if resumed_at is not None and path.is_file():
+            _keep_until(path, resumed_at)
+        self.file = open(path, "a", encoding="utf-8")
         try:
             from torch.utils.tensorboard import SummaryWriter
 
@@ -47,3 +52,18 @@ class MetricsLog:
             self.tb.close()
             self.tb = None
 
+
+
+def _keep_until(path: Path, step: int) -> None:
+    """Rewrite ``path`` (atomically) without the records of steps after ``step``."""
+    kept = []
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a crash
+        if isinstance(record, dict) and isinstance(record.get("step"), int) and record["step"] <= step:
+            kept.append(line + "\n")
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(kept), encoding="utf-8")
+    tmp.replace(path)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from seqlab.config import apply_overrides, from_dict, load_file, ranged
+from seqlab.config import apply_overrides, check_out, from_dict, load_file, ranged
 from seqlab.errors import ConfigError
 
 
@@ -108,13 +108,17 @@ class MTRecipe:
         return dataclasses.asdict(self)
 
 
+# what --resume may change: where the run lives, its budget, and the dev evaluations along
+# the way (greedy decoding draws no random numbers); never what training computes
+RESUME_KEYS = {"out", "train.minutes", "train.max_steps", "train.eval_every_minutes", "train.eval_sentences",
+               "train.beam", "train.alpha", "train.max_len_ratio"}
+
+
 def mt_recipe_from_dict(data: dict) -> MTRecipe:
-    unknown = sorted(set(data) - {"data", "model", "train", "out"})
+    unknown = sorted(str(k) for k in data if k not in {"data", "model", "train", "out"})
     if unknown:
         raise ConfigError(f"unknown key '{unknown[0]}'; allowed keys: data, model, out, train")
-    out = data.get("out")
-    if out is not None and not isinstance(out, str):
-        raise ConfigError(f"'out' must be str, got {type(out).__name__} {out!r}")
+    out = check_out(data.get("out"))
     return MTRecipe(
         data=from_dict(MTData, data.get("data", {}), prefix="data."),
         model=from_dict(MTModel, data.get("model", {}), prefix="model."),

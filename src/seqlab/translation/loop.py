@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import signal
 import threading
 import time
@@ -21,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from seqlab.data.batching import PairBatcher
 from seqlab.data.tokenize import PAD
@@ -30,8 +28,9 @@ from seqlab.metrics import bleu, chrf
 from seqlab.nn.seq2seq import sequence_loss
 from seqlab.train import checkpoint as ckpt
 from seqlab.train.device import autocast, pick_device, seed_everything
+from seqlab.train.run_folder import RunFolder, read_recipe, resume_changes, write_recipe
 from seqlab.translation.build import build_translator
-from seqlab.translation.config import MTRecipe, MTTrain, mt_recipe_from_dict
+from seqlab.translation.config import RESUME_KEYS, MTRecipe, MTTrain, mt_recipe_from_dict
 from seqlab.translation.data import encode_split, fit_tokenizers, load_pairs, load_tokenizers
 from seqlab.translation.evaluate import translate_texts
 
@@ -74,19 +73,33 @@ def _dev_scores(model, corpus, src_tok, tgt_tok, device, cfg: MTTrain) -> tuple[
     return bleu(hyps, refs).score, chrf(hyps, refs).score
 
 
-def train_translator(recipe: MTRecipe, run_dir: str | Path, log=print, resume: bool = False) -> MTResult:
-    """Fit the recipe's model on its corpus; write the run folder; return the measurements."""
-    cfg, run_dir = recipe.train, Path(run_dir)
-    if resume and ckpt.latest_checkpoint(run_dir / CHECKPOINTS) is None:
-        raise SeqlabError(f"nothing to resume: no checkpoint in {run_dir / CHECKPOINTS}")
-    run_dir.mkdir(parents=True, exist_ok=True)
+def train_translator(recipe: MTRecipe, run_dir: str | Path, log=print, resume: bool = False,
+                     overwrite: bool = False) -> MTResult:
+    """Fit the recipe's model on its corpus; write the run folder; return the measurements.
+
+    The run holds the folder's lock throughout. A folder that already holds a run needs
+    ``resume`` (continue from the newest intact checkpoint; the recipe may change only in
+    ``RESUME_KEYS``) or ``overwrite`` (delete the old run's files first).
+    """
+    run_dir = Path(run_dir)
+    with RunFolder.open(run_dir, run_dir / CHECKPOINTS, resume=resume, overwrite=overwrite):
+        changes = []
+        if resume and (run_dir / RECIPE).is_file():
+            saved = read_recipe(run_dir)
+            saved.pop("max_positions", None)
+            changes = resume_changes(mt_recipe_from_dict(saved).to_dict(), recipe.to_dict(), RESUME_KEYS)
+        return _train(recipe, run_dir, log, resume, changes)
+
+
+def _train(recipe: MTRecipe, run_dir: Path, log, resume: bool, changes: list[str]) -> MTResult:
+    cfg = recipe.train
     seed_everything(cfg.seed)
     device = pick_device(cfg.device)
     corpus = load_pairs(recipe.data)
     if resume:
         src_tok, tgt_tok = load_tokenizers(run_dir / "tokenizers")
     else:
-        src_tok, tgt_tok = fit_tokenizers(corpus, recipe.data, run_dir / "tokenizers")
+        src_tok, tgt_tok = _fit_tokenizers(corpus, recipe, run_dir / "tokenizers")
     train = encode_split(corpus, "train", src_tok, tgt_tok, recipe.data.max_len)
     if not train.src:
         raise SeqlabError(f"no training pairs within data.max_len={recipe.data.max_len} tokens")
@@ -96,10 +109,18 @@ def train_translator(recipe: MTRecipe, run_dir: str | Path, log=print, resume: b
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg.warmup_steps))
     result = MTResult(sum(p.numel() for p in model.parameters()), 0, 0.0, 0)
     if resume:
-        _restore(run_dir, model, opt, sched, result)
-    (run_dir / RECIPE).write_text(json.dumps({**recipe.to_dict(), "max_positions": longest}, indent=2) + "\n")
+        where = _restore(run_dir, model, opt, sched, result)
+    write_recipe(run_dir, {**recipe.to_dict(), "max_positions": longest})
     log(f"{recipe.model.arch}: {result.parameters:,} parameters, {len(train.src)} training pairs, device {device}"
-        + (f"; resumed at step {result.steps}" if resume else ""))
+        + (f"; resumed at step {result.steps} from {where}" if resume else "")
+        + (f"; changed: {', '.join(changes)}" if changes else ""))
+    if resume and _budget_spent(result, cfg):
+        if not (run_dir / WEIGHTS).is_file():  # cut after its last step: the final weights are the checkpoint's
+            ckpt.save_weights(_unique_state(model), run_dir)
+        log(f"the run had finished already at step {result.steps} ({result.train_seconds / 60:.1f} of "
+            f"{cfg.minutes:g} minutes): nothing to train (raise train.max_steps or train.minutes to go on)")
+        result.stopped = "finished"
+        return result
 
     def save() -> None:
         _save(run_dir, model, opt, sched, result)
@@ -111,26 +132,45 @@ def train_translator(recipe: MTRecipe, run_dir: str | Path, log=print, resume: b
     with (run_dir / HISTORY).open("w") as history:
         history.writelines(json.dumps(row) + "\n" for row in result.history)  # earlier rows when resuming
         batcher = PairBatcher(train.src, train.tgt, cfg.max_tokens, cfg.seed)
-        with _sigint_stops() as stop:
-            loss = _fit(model, batcher, opt, sched, cfg, device, result, evaluate, stop)
+        try:
+            with _sigint_stops() as stop:
+                loss = _fit(model, batcher, opt, sched, cfg, device, result, evaluate, stop)
+        except TrainingDivergedError as err:
+            raise TrainingDivergedError(f"{err}{ckpt.checkpoint_note(run_dir / CHECKPOINTS)}") from None
         if result.stopped == "interrupted":
             save()
             log(f"interrupted at step {result.steps}; continue with --resume")
             return result
         if not result.history or result.history[-1]["step"] != result.steps:
             evaluate(loss)
-    _atomic_save_file(_unique_state(model), run_dir / WEIGHTS)
+    ckpt.save_weights(_unique_state(model), run_dir)
     return result
+
+
+def _fit_tokenizers(corpus, recipe: MTRecipe, directory: Path):
+    """``fit_tokenizers``, with SentencePiece's refusals (a vocabulary the corpus cannot fill
+    or that is too small for its characters) as one line naming the recipe's keys."""
+    try:
+        return fit_tokenizers(corpus, recipe.data, directory)
+    except (RuntimeError, ValueError) as err:
+        data = recipe.data
+        raise SeqlabError(f"cannot fit the {data.tokenizer} tokenizers with data.src_vocab = {data.src_vocab} and "
+                          f"data.tgt_vocab = {data.tgt_vocab} on {data.corpus}: "
+                          f"{' '.join(str(err).split()) or type(err).__name__}") from None
+
+
+def _budget_spent(result: MTResult, cfg: MTTrain) -> bool:
+    return result.train_seconds >= cfg.minutes * 60 or (cfg.max_steps is not None and result.steps >= cfg.max_steps)
 
 
 def _fit(model, batcher: PairBatcher, opt, sched, cfg: MTTrain, device, result: MTResult, on_eval, stop) -> float:
     """Epochs of batches until the time budget (training time only), max_steps or Ctrl-C; returns the last loss."""
-    budget, loss = cfg.minutes * 60, float("nan")
+    loss = float("nan")
     every = max(cfg.eval_every_minutes * 60, 1.0)
     next_eval = (math.floor(result.train_seconds / every) + 1) * every
 
     def done() -> bool:
-        return result.train_seconds >= budget or (cfg.max_steps is not None and result.steps >= cfg.max_steps)
+        return _budget_spent(result, cfg)
 
     model.train()
     while not done():
@@ -162,9 +202,9 @@ def train_step(model, batch, opt, sched, cfg: MTTrain, device, step: int = 0) ->
     value = loss.item()
     if not math.isfinite(value):
         raise TrainingDivergedError(
-            f"training diverged at step {step}: loss {value}; the weights and the last checkpoint are "
-            f"untouched. Cures: lower train.lr (now {cfg.lr:g}), set train.clip_norm (now {cfg.clip_norm:g}) "
-            f"or add train.warmup_steps; then --resume or start again.")
+            f"training diverged at step {step}: loss {value}, stopped before the update. "
+            f"Cures: lower train.lr (now {cfg.lr:g}), set train.clip_norm (now {cfg.clip_norm:g}) "
+            f"or add train.warmup_steps.")
     opt.zero_grad(set_to_none=True)
     loss.backward()
     if cfg.clip_norm > 0:
@@ -198,23 +238,21 @@ def _save(run_dir: Path, model, opt, sched, result: MTResult) -> None:
     ckpt.save_checkpoint(run_dir / CHECKPOINTS, result.steps, _unique_state(model), state)
 
 
-def _restore(run_dir: Path, model, opt, sched, result: MTResult) -> None:
-    path = ckpt.latest_checkpoint(run_dir / CHECKPOINTS)
-    _load_weights(model, ckpt.load_weights(path), path)
-    state = ckpt.load_trainer_state(path)
+def _restore(run_dir: Path, model, opt, sched, result: MTResult) -> Path:
+    """Continue from the newest intact checkpoint (a damaged newer one is skipped with a warning)."""
+    try:
+        loaded = ckpt.load_checkpoint(run_dir / CHECKPOINTS, set_aside=True)
+    except SeqlabError as err:
+        raise SeqlabError(f"cannot resume: {err}") from None
+    _load_weights(model, loaded.weights, loaded.path)
+    state = loaded.state
     opt.load_state_dict(state["optimizer"])
     sched.load_state_dict(state["scheduler"])
     result.steps, result.train_seconds, result.target_tokens = state["steps"], state["train_seconds"], \
         state["target_tokens"]
     result.epoch, result.batch, result.history = state["epoch"], state["batch"], json.loads(state["history"])
     ckpt.set_rng_state(state["rng"])
-
-
-def _atomic_save_file(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    """safetensors written beside ``path`` and renamed over it, so a crash never leaves half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
-    os.replace(tmp, path)
+    return loaded.path
 
 
 def _record(result: MTResult, history, log, loss: float, dev_bleu: float, dev_chrf: float) -> None:
@@ -253,15 +291,23 @@ def _is_tied(model, name: str) -> bool:
 
 
 def load_translator(run_dir: str | Path, device=None):
-    """(model, src_tokenizer, tgt_tokenizer, recipe) from a run folder; weights via safetensors."""
+    """(model, src_tokenizer, tgt_tokenizer, recipe) from a run folder; weights via safetensors.
+
+    The final ``model.safetensors`` is verified against its manifest; when it is damaged
+    or missing (a cut run), the newest intact checkpoint's weights are used, with a
+    one-line warning.
+    """
     run_dir = Path(run_dir)
-    if not (run_dir / WEIGHTS).is_file() or not (run_dir / RECIPE).is_file():
+    if not (run_dir / RECIPE).is_file():
         raise SeqlabError(f"{run_dir} is not a translation run folder (needs {WEIGHTS} and {RECIPE})")
-    saved = json.loads((run_dir / RECIPE).read_text())
+    saved = read_recipe(run_dir)
+    if "data" not in saved:
+        raise SeqlabError(f"{run_dir} is not a translation run folder (its recipe has no [data]): "
+                          f"use seqlab generate or seqlab evaluate")
     max_positions = saved.pop("max_positions", 1024)
     recipe = mt_recipe_from_dict(saved)
     src_tok, tgt_tok = load_tokenizers(run_dir / "tokenizers")
     model = build_translator(recipe.model, src_tok.vocab_size, tgt_tok.vocab_size, max_positions)
-    _load_weights(model, load_file(str(run_dir / WEIGHTS)), run_dir / WEIGHTS)
+    _load_weights(model, ckpt.load_final_weights(run_dir, run_dir / CHECKPOINTS), run_dir / WEIGHTS)
     device = device or pick_device(recipe.train.device)
     return model.to(device).eval(), src_tok, tgt_tok, recipe
