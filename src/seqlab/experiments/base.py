@@ -4,7 +4,14 @@ An experiment is a module with ``CLAIM_ID``, ``CLAIM`` (the claim in our words),
 ``config(profile) -> dict`` and ``run(profile) -> Result``. Its verdict rule is
 code next to the measurement; :func:`decide` is the one place that turns the
 rule's booleans into a word, and a run that is too small to separate the cases
-says "inconclusive", never "confirmed".
+says "inconclusive", never "confirmed". The rules of evidence (seeds, gates,
+timings by margin) are in :mod:`seqlab.experiments.rules`.
+
+Reproducibility contract: with the same seed and thread count, two runs give the
+same ``result.json`` except the timing fields: ``started``, ``wall_time``, the
+table columns listed in ``Table.timing`` and the top-level fields listed in
+``Result.timing`` (text that quotes a measured time). :func:`comparable` drops
+exactly those, so tools and tests can compare the rest.
 
 This module imports no torch: the report reads Results without it.
 """
@@ -54,11 +61,12 @@ def decide(*, enough: bool, confirmed: bool, refuted: bool) -> str:
 
 @dataclass
 class Table:
-    """A measured table: a title, column names and rows of numbers or text."""
+    """A measured table: a title, column names, rows, and which columns are timings."""
 
     title: str
     columns: list[str]
     rows: list[list]
+    timing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -100,9 +108,15 @@ class Result:
     started: str = ""
     wall_time: float = 0.0
     error: str | None = None
+    seeds: list[int] = field(default_factory=list)
+    gates: list[dict] = field(default_factory=list)
+    timing: list[str] = field(default_factory=list)  # top-level fields whose text quotes measured times
 
-    def add_table(self, title: str, columns: list[str], rows: list[list]) -> None:
-        self.tables.append(Table(title, list(columns), [[_plain(v) for v in r] for r in rows]))
+    def add_table(self, title: str, columns: list[str], rows: list[list], timing=()) -> None:
+        unknown = [c for c in timing if c not in columns]
+        if unknown:
+            raise ValueError(f"timing columns {unknown} are not among the columns {list(columns)}")
+        self.tables.append(Table(title, list(columns), [[_plain(v) for v in r] for r in rows], list(timing)))
 
     def add_figure(self, name: str, caption: str, png: bytes) -> None:
         self.figures.append(Figure(f"{name}.png", caption, png))
@@ -171,20 +185,44 @@ def machine_info() -> dict:
     return info
 
 
-def new_result(claim_id: str, claim: str, setup: str, profile: str, config: dict, seed: int = 0) -> Result:
+def new_result(claim_id: str, claim: str, setup: str, profile: str, config: dict, seed: int = 0,
+               seeds=()) -> Result:
     """A Result stamped with versions, machine and start time (call at the start of run)."""
-    r = Result(claim_id, claim, setup, check_profile(profile), config, seed)
+    r = Result(claim_id, claim, setup, check_profile(profile), config, seed, seeds=list(seeds))
     r.versions, r.machine = library_versions(), machine_info()
     r.started = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     r.wall_time = -time.perf_counter()  # finished by finish()
     return r
 
 
-def finish(result: Result, verdict: str, criterion: str, decided_by: str, headline: str) -> Result:
-    """Set the verdict and its reasons, and stop the wall clock."""
+def finish(result: Result, verdict: str, criterion: str, decided_by: str, headline: str, gates=()) -> Result:
+    """Set the verdict, its rule (``criterion``) and reasons, the gates, and stop the wall clock.
+
+    ``gates`` are :class:`seqlab.experiments.rules.Gate`; a failed one is named at the
+    front of ``decided_by`` (the verdict itself comes from the experiment's rule).
+    """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict {verdict!r} is not one of {VERDICTS}")
+    result.gates = [g.to_dict() for g in gates]
+    failed = [f"{g.name} ({g.detail})" for g in gates if not g.passed]
+    if failed:
+        decided_by = "gate failed: " + "; ".join(failed) + (f". {decided_by}" if decided_by else "")
     result.verdict, result.criterion, result.decided_by, result.headline = verdict, criterion, decided_by, headline
     if result.wall_time <= 0:
         result.wall_time += time.perf_counter()
     return result
+
+
+VOLATILE = ("started", "wall_time")
+
+
+def comparable(result: dict) -> dict:
+    """A result dict without its timing fields (see the module docstring), for comparing runs."""
+    out = {k: v for k, v in result.items() if k not in VOLATILE and k not in result.get("timing", ())}
+    tables = []
+    for t in result.get("tables", []):
+        keep = [i for i, c in enumerate(t["columns"]) if c not in t.get("timing", ())]
+        tables.append({**t, "columns": [t["columns"][i] for i in keep],
+                       "rows": [[row[i] for i in keep] for row in t["rows"]]})
+    out["tables"] = tables
+    return out

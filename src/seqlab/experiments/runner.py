@@ -31,8 +31,12 @@ def previous(folder: Path, profile: str, config: dict) -> Result | None:
     return old if same else None
 
 
-def run_claim(claim_id: str, profile: str, out: Path, force: bool = False) -> tuple[Result, str]:
-    """Run (or reuse) one claim's experiment; returns (result, "ran"|"skipped"|"error")."""
+def run_claim(claim_id: str, profile: str, out: Path, force: bool = False,
+              on_start: Callable[[], None] = lambda: None) -> tuple[Result, str]:
+    """Run (or reuse) one claim's experiment; returns (result, "ran"|"skipped"|"error").
+
+    ``on_start`` is called just before the experiment runs (not for a stored result).
+    """
     folder, module = out / claim_id, None
     try:
         module = load(claim_id)
@@ -40,6 +44,7 @@ def run_claim(claim_id: str, profile: str, out: Path, force: bool = False) -> tu
         old = None if force else previous(folder, profile, config)
         if old is not None:
             return old, "skipped"
+        on_start()
         result = module.run(profile)
         status = "ran"
     except Exception as err:  # record and go on: one failure must not stop the ledger
@@ -63,9 +68,9 @@ def reproduce(ids: list[str], profile: str, out: str | Path, force: bool = False
     out.mkdir(parents=True, exist_ok=True)
     results, start = [], time.perf_counter()
     for i, claim_id in enumerate(ids, 1):
-        echo(f"[{i:>2}/{len(ids)}] {claim_id:<4} running ...")
         t0 = time.perf_counter()
-        result, status = run_claim(claim_id, profile, out, force)
+        result, status = run_claim(claim_id, profile, out, force,
+                                   on_start=lambda: echo(f"[{i:>2}/{len(ids)}] {claim_id:<4} running ..."))
         took = time.perf_counter() - t0
         echo(f"[{i:>2}/{len(ids)}] {claim_id:<4} {status:<7} {result.verdict:<12} {took:6.1f} s  {result.headline}")
         results.append(result)

@@ -72,7 +72,9 @@ def load_results(run_dir: str | Path) -> list[Result]:
 
 
 def render_table(table: Table) -> str:
-    head = "".join(f"<th>{esc(c)}</th>" for c in table.columns)
+    """A table; timing columns are marked with a clock sign and a tooltip."""
+    head = "".join(f'<th class="timing" title="a measured time: varies between runs">{esc(c)} &#9201;</th>'
+                   if c in table.timing else f"<th>{esc(c)}</th>" for c in table.columns)
     body = []
     for row in table.rows:
         cells = "".join(
@@ -117,13 +119,24 @@ def render_claim(result: Result, folder: Path) -> str:
                          f"<figcaption>{esc(fig.caption)}</figcaption></figure>")
     parts.append(f"<p><b>Verdict: {esc(result.verdict)}.</b> {esc(result.decided_by)}</p>")
     if result.criterion:
-        parts.append(f"<p><b>Criterion.</b> {esc(result.criterion)}</p>")
+        parts.append(f"<p><b>Rule (fixed before the run).</b> {esc(result.criterion)}</p>")
+    if result.seeds:
+        parts.append(f"<p><b>Seeds.</b> {esc(', '.join(str(s) for s in result.seeds))}</p>")
+    if result.gates:
+        parts.append(render_gates(result.gates))
     parts += [f"<p><i>Note.</i> {esc(n)}</p>" for n in result.notes]
     if result.error:
         parts.append(f"<p><b>Error.</b></p><pre>{esc(result.error)}</pre>")
     parts.append(render_metadata(result))
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def render_gates(gates: list[dict]) -> str:
+    """The preconditions of the verdict: each gate, passed or failed, with its numbers."""
+    rows = "".join(f"<tr><td>{esc(g.get('name'))}</td><td>{'passed' if g.get('passed') else '<b>failed</b>'}</td>"
+                   f"<td>{esc(g.get('detail'))}</td></tr>" for g in gates)
+    return f"<h4>gates</h4><table><tr><th>gate</th><th>result</th><th>numbers</th></tr>{rows}</table>"
 
 
 def render_metadata(result: Result) -> str:
