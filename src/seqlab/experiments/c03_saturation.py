@@ -53,6 +53,8 @@ class Config:
 
 
 PROFILES = {"quick": Config(), "full": Config(length=200, hidden=128, steps=2000, probe_every=100)}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(length=10, hidden=8, scales=(1.0, 2.0), gains=(0.5, 1.0, 4.0), steps=6, probe_every=2)
 
 
 def config(profile: str) -> dict:

@@ -41,6 +41,8 @@ class Config:
 PROFILES = {"quick": Config(),
             "full": Config(adding_lengths=(20, 100, 200, 400), copy_delays=(10, 50, 100, 200), hidden=128,
                            copy_symbols=5, alphabet=8, steps=3000, lr=2e-3)}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(adding_lengths=(5, 10), copy_delays=(2, 4), hidden=4, steps=2)
 
 
 def config(profile: str) -> dict:
@@ -77,7 +79,7 @@ def run(profile: str = "quick"):
                 rows.append([name, arch, length, s["normalized"], s["accuracy"], solved(name, s),
                              round(f.wall_time, 1)])
     result.add_table("held-out scores", ["task", "arch", "length / delay", "loss / chance", "accuracy", "solved",
-                                         "train s"], rows)
+                                         "train s"], rows, timing=["train s"])
     for name, sized in tasks.items():
         lengths = np.asarray([n for n, _ in sized])
         curves = {a: (lengths, [scores[(name, a, n)]["accuracy"] for n in lengths]) for a in ARCHS}

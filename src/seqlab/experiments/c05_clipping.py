@@ -39,6 +39,8 @@ class Config:
 
 PROFILES = {"quick": Config(), "full": Config(length=100, hidden=128, scales=(0.5, 1.0, 1.2, 1.4, 1.6, 2.0),
                                               steps=1000)}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(length=10, hidden=8, scales=(0.5, 1.6), steps=12)
 
 
 def config(profile: str) -> dict:

@@ -38,6 +38,8 @@ class Config:
 
 
 PROFILES = {"quick": Config(), "full": Config(length=300, hidden=128, steps=3000, probe_every=150)}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(length=10, hidden=8, steps=6, probe_every=2)
 
 INITS = {"default (uniform), tanh": ModelConfig(arch="rnn_tanh", hidden_size=32, init="default"),
          "orthogonal, tanh": ModelConfig(arch="rnn_tanh", hidden_size=32, init="orthogonal"),

@@ -38,6 +38,8 @@ class Config:
 
 
 PROFILES = {"quick": Config(), "full": Config(length=300, hidden=128, seeds=(0, 1, 2), steps=3000, lr=2e-3)}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(length=10, hidden=8, seeds=(0, 1), steps=4)
 
 
 def config(profile: str) -> dict:

@@ -50,6 +50,8 @@ class Config:
 
 PROFILES = {"quick": Config(), "full": Config(delay=50, length=200, windows=(10, 25, 45, 60, 100, 200),
                                               hidden=128, steps=3000, lr=3e-3)}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(delay=2, length=8, windows=(2, 4, 8), hidden=8, steps=4)
 
 
 def config(profile: str) -> dict:
@@ -104,7 +106,8 @@ def run(profile: str = "quick"):
                 tbptt=None if k >= cfg.length else (k, k))
         acc[k] = score(f.model, task, batches=2)["accuracy"]
         rows.append([k, "yes" if k > cfg.delay else "no", acc[k], round(f.wall_time, 1)])
-    result.add_table("accuracy vs window", ["k1 = k2", "window spans d", "accuracy", "train s"], rows)
+    result.add_table("accuracy vs window", ["k1 = k2", "window spans d", "accuracy", "train s"], rows,
+                     timing=["train s"])
     mem = _memory_tables(result, spec, cfg)
     result.add_figure("accuracy", f"Accuracy against the truncation window; the dependency is d = {cfg.delay}.",
                       line_plot({"LSTM": (np.asarray(cfg.windows), [acc[k] for k in cfg.windows]),

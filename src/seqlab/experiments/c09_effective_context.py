@@ -40,6 +40,8 @@ class Config:
 
 PROFILES = {"quick": Config(), "full": Config(distances=(50, 100, 200, 300, 600, 1000), hidden=128, steps=3000,
                                               lr=2e-3)}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(distances=(2, 4), alphabet=4, hidden=8, steps=4)
 
 
 def config(profile: str) -> dict:
@@ -67,7 +69,8 @@ def run(profile: str = "quick"):
             accs[arch][d] = score(f.model, task, batches=2)["accuracy"]
             rows.append([arch, d, accs[arch][d], round(f.wall_time, 1)])
     ctx = {a: effective_context(accs[a]) for a in ARCHS}
-    result.add_table("recall accuracy vs distance", ["arch", "distance d", "accuracy", "train s"], rows)
+    result.add_table("recall accuracy vs distance", ["arch", "distance d", "accuracy", "train s"], rows,
+                     timing=["train s"])
     result.add_table("effective context (largest d with accuracy >= 0.9)", ["arch", "effective context"],
                      [[a, c] for a, c in ctx.items()])
     ds = np.asarray(cfg.distances)
