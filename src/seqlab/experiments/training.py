@@ -120,3 +120,18 @@ def step_seconds(model: torch.nn.Module, x: torch.Tensor, reps: int = 5) -> floa
             times.append(time.perf_counter() - t0)
     model.zero_grad(set_to_none=True)
     return float(np.median(times))
+
+
+def train_pass(model: torch.nn.Module, x: torch.Tensor):
+    """A closure running one forward + backward pass of ``model`` on ``x``, for timing.
+
+    The gradients are returned by ``torch.autograd.grad``, not stored, so repeated
+    calls (``seqlab.experiments.timing.interleaved``) do the same work each time.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step():
+        out, _ = model(x)
+        return torch.autograd.grad(out.float().sum(), params, allow_unused=True)
+
+    return step
