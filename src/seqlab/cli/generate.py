@@ -5,6 +5,7 @@ The text is printed as it is sampled (the prompt first).
 
 from __future__ import annotations
 
+import codecs
 import math
 import sys
 
@@ -49,13 +50,19 @@ def run(args) -> int:
     out = sys.stdout
     out.write(args.prompt)
     out.flush()
-    pending: list[int] = []  # byte ids of a character not complete yet
+    # Each id is written as soon as it is drawn. Byte-fallback ids go through an incremental
+    # UTF-8 decoder, so a character spelled in several bytes appears once it is complete;
+    # the text is the same as decoding all ids at once (the tokenizers decode by concatenation).
+    utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
     for i in generate_stream(model, prompt, args.length, args.temperature, args.top_k, args.seed):
-        pending.append(i)
-        if not BYTE_OFFSET <= i < FIRST_SYMBOL:  # text so far decodes on its own
-            out.write(tok.decode(pending))
+        if BYTE_OFFSET <= i < FIRST_SYMBOL:
+            text = utf8.decode(bytes([i - BYTE_OFFSET]))
+        else:
+            text = utf8.decode(b"", final=True) + tok.decode([i])
+            utf8.reset()
+        if text:
+            out.write(text)
             out.flush()
-            pending = []
-    out.write(tok.decode(pending) + "\n")
+    out.write(utf8.decode(b"", final=True) + "\n")
     out.flush()
     return 0

@@ -43,14 +43,18 @@ class CorpusLM:
     input_dim = None
 
     @cached_property
-    def _data(self):
+    def _corpus_tokenizer(self):
         from seqlab.data.corpora import TextCorpus, load_corpus
         from seqlab.data.tokenize import train_tokenizer
 
         corpus = load_corpus(self.corpus)
         if not isinstance(corpus, TextCorpus):
             raise SeqlabError(f"corpus '{self.corpus}' is not running text; language models need kind 'text'")
-        tok = train_tokenizer(self.tokenizer, corpus.texts("train"), self.vocab_limit)
+        return corpus, train_tokenizer(self.tokenizer, corpus.texts("train"), self.vocab_limit)
+
+    @cached_property
+    def _data(self):
+        corpus, tok = self._corpus_tokenizer
         streams = {}
         for split in ("train", "dev", "test"):
             text = corpus.text(split)
@@ -61,8 +65,8 @@ class CorpusLM:
         return tok, streams
 
     @property
-    def tokenizer_obj(self):
-        return self._data[0]
+    def tokenizer_obj(self):  # without encoding the splits (generate needs only this)
+        return self._corpus_tokenizer[1]
 
     @property
     def vocab_size(self) -> int:
