@@ -171,6 +171,7 @@ def main(argv: list[str] | None = None) -> int:
                args.warmup, args.repeats)
     print(format_table(rows))
     if args.json:
+        os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)  # e.g. runs/bench/ on a fresh clone
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump({"machine": machine, "rows": rows}, f, indent=2)
         print(f"wrote {args.json}")
