@@ -104,3 +104,17 @@ def test_window_positions_cover_the_window_only():
     assert valid.tolist() == [[False, True, True], [False, True, True], [True, True, False]]
     g = gaussian_window(torch.ones(1, 3), torch.tensor([2.0]), 2, torch.tensor([[1, 2, 4]]))
     assert torch.allclose(g, torch.exp(-torch.tensor([[1.0, 0.0, 4.0]]) / 2))
+
+
+@pytest.mark.parametrize("name", ["dot", "general", "concat"])
+def test_scores_of_all_steps_at_once_equal_step_by_step(name):
+    from seqlab.nn.luong import make_score
+
+    torch.manual_seed(0)
+    scorer = make_score(name, 6)
+    query, keys = torch.randn(3, 4, 6), scorer.project_keys(torch.randn(3, 5, 6))  # (B, T, H), (B, S, H)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]], dtype=torch.bool)
+    together = scorer.scores(query, keys, mask)  # (B, T, S)
+    one_by_one = torch.stack([scorer.scores(query[:, t], keys, mask) for t in range(4)], 1)
+    torch.testing.assert_close(together, one_by_one)
+    assert together[1, :, 3:].abs().max() == 0 and torch.allclose(together.sum(-1), torch.ones(3, 4))

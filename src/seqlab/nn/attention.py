@@ -7,7 +7,8 @@ that do not depend on the query (Bahdanau's ``W1 h_j``, Luong's ``W_a h_s``) are
 computed once per source by ``project_keys`` and handed back in as ``keys``.
 
 Shapes: query (B, Q), keys (B, S, K), mask (B, S) bool with True = real source token,
-weights (B, S).
+weights (B, S). A query of all T target steps at once, (B, T, Q), gives weights
+(B, T, S): teacher forcing scores every step in one call when nothing feeds back.
 
 References:
     Bahdanau, Cho, Bengio (2015), "Neural Machine Translation by Jointly Learning to
@@ -42,6 +43,11 @@ def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Ten
     return weights.nan_to_num(0.0)  # fully masked rows: 0/0 -> 0
 
 
+def _for_query(mask: torch.Tensor | None, query: torch.Tensor) -> torch.Tensor | None:
+    """A (B, S) source mask shaped for a (B, Q) or a (B, T, Q) query."""
+    return mask if mask is None or query.dim() == 2 else mask.unsqueeze(1)  # (B, 1, S)
+
+
 def context(weights: torch.Tensor, values: torch.Tensor) -> torch.Tensor:
     """c_i = sum_j alpha_ij v_j.  weights (B, S) or (B, T, S); values (B, S, D)."""
     if weights.dim() == 2:
@@ -72,9 +78,11 @@ class AdditiveAttention(nn.Module):
         return self.w1(keys)
 
     def scores(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        """query (B, Q); keys = project_keys(h) (B, S, A); returns weights (B, S)."""
-        e = self.v(torch.tanh(keys + self.w2(query).unsqueeze(1))).squeeze(-1)  # (B, S)
-        return masked_softmax(e, mask)
+        """query (B, Q) or (B, T, Q); keys = project_keys(h) (B, S, A); weights (B, S) or (B, T, S)."""
+        q = self.w2(query).unsqueeze(-2)  # (B, 1, A) or (B, T, 1, A)
+        k = keys if query.dim() == 2 else keys.unsqueeze(1)  # (B, S, A) or (B, 1, S, A)
+        e = self.v(torch.tanh(k + q)).squeeze(-1)  # (B, S) or (B, T, S)
+        return masked_softmax(e, _for_query(mask, query))
 
 
 class DotAttention(nn.Module):
@@ -84,8 +92,12 @@ class DotAttention(nn.Module):
         return keys
 
     def scores(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-        e = torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)  # (B, S)
-        return masked_softmax(e, mask)
+        """query (B, Q) or (B, T, Q); keys (B, S, Q); weights (B, S) or (B, T, S)."""
+        if query.dim() == 2:
+            e = torch.bmm(keys, query.unsqueeze(-1)).squeeze(-1)  # (B, S)
+        else:
+            e = torch.bmm(query, keys.transpose(1, 2))  # (B, T, S)
+        return masked_softmax(e, _for_query(mask, query))
 
 
 class GeneralAttention(DotAttention):

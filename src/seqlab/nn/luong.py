@@ -139,14 +139,18 @@ class Luong(EncoderDecoder):
 
     def forward(self, src, src_mask, tgt_in, need_weights=False):
         """Teacher forcing. Without input feeding nothing feeds back, so the decoder LSTM
-        runs over all T inputs in one call and only the cheap alignment loops over t."""
+        runs over all T inputs in one call; global attention scores all T steps at once too."""
         if self.input_feed:
             return super().forward(src, src_mask, tgt_in, need_weights)
         memory = self.encode(src, src_mask)
         h, _ = self.decoder(self.drop(self.embed(tgt_in)), memory.final)  # h_t for all t (B, T, H)
-        steps = [self.attend(h[:, t], memory, t) for t in range(h.size(1))]
-        ctx = torch.stack([c for c, _ in steps], 1)  # (B, T, H)
-        weights = torch.stack([a for _, a in steps], 1)  # (B, T, S)
+        if self.position is None:  # global: every step's alignment in one batched call
+            weights = self.score.scores(h, memory.keys, memory.mask)  # (B, T, S)
+            ctx = context(weights, memory.outputs)  # (B, T, H)
+        else:
+            steps = [self.attend(h[:, t], memory, t) for t in range(h.size(1))]
+            ctx = torch.stack([c for c, _ in steps], 1)  # (B, T, H)
+            weights = torch.stack([a for _, a in steps], 1)  # (B, T, S)
         attentional = torch.tanh(self.combine(torch.cat([ctx, h], -1)))  # ~h_t (B, T, H)
         return self.readout(attentional), weights  # (B, T, V)
 
