@@ -14,9 +14,9 @@ warmed up first (allocator, lazy init, compilation), then timed ``repeats``
 times; the table shows the median tokens/s (B*T / step time) with its min-max
 spread and the ratios fused/torch and cell/fused.
 
-    python benchmarks/bench_recurrent.py                 # B=32, T=256, H=256
-    python benchmarks/bench_recurrent.py --quick         # tiny sizes, seconds
-    python benchmarks/bench_recurrent.py --json out.json --threads 2 --compile
+    .venv/bin/python benchmarks/bench_recurrent.py                 # B=32, T=256, H=256
+    .venv/bin/python benchmarks/bench_recurrent.py --quick         # tiny sizes, seconds
+    .venv/bin/python benchmarks/bench_recurrent.py --json out.json --threads 2 --compile
 
 ``run(...)`` returns the rows as a list of dicts for ``seqlab bench``.
 """
