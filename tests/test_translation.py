@@ -93,8 +93,14 @@ def test_tied_weights_save_once_and_reload():
 
 
 def test_bf16_on_cpu_autocasts_and_still_trains(tmp_path):
-    from seqlab.train.device import autocast
+    from seqlab.errors import SeqlabError
+    from seqlab.train.device import autocast, cpu_has_bf16
 
+    if not cpu_has_bf16():  # bf16 asked for where the CPU has no bf16 units: one line, before training
+        recipe = mt_recipe_from_dict({**TINY, "train": {**TINY["train"], "bf16": True}})
+        with pytest.raises(SeqlabError, match="bf16 units"):
+            train_translator(recipe, tmp_path / "run", log=lambda line: None)
+        return
     a = torch.randn(4, 8)
     with autocast(torch.device("cpu"), True):
         assert (a @ a.T).dtype == torch.bfloat16

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 
 import torch
@@ -33,9 +34,23 @@ def autocast(device: torch.device, bf16: bool):
     faster (1.3-1.8x training tokens/s for the translation models on an AVX512-BF16 EPYC);
     elsewhere bf16 may be slower, which is why it is opt-in.
     """
+    if bf16 and device.type == "cpu" and not cpu_has_bf16():
+        from seqlab.errors import SeqlabError
+
+        raise SeqlabError("train.bf16 = true needs CUDA or a CPU with bf16 units (AVX512-BF16, AMX); "
+                          "this CPU has none: set train.bf16 = false")
     if bf16 and device.type in ("cuda", "cpu"):
         return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN finds bf16 units on this CPU (without them bf16 kernels fail or crawl)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def seed_everything(seed: int, deterministic: bool = False) -> None:

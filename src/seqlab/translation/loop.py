@@ -2,11 +2,13 @@
 
 The budget counts training time only (dev evaluations pause the clock), so a model's
 learning curve (dev BLEU and chrF against training minutes) compares across architectures.
-A run folder holds ``model.safetensors``, ``recipe.json``, ``history.jsonl``, the two
-tokenizers under ``tokenizers/`` and atomic checkpoints under ``checkpoints/`` (written
-at every dev evaluation, at the end and on Ctrl-C); ``resume=True`` continues from the
-latest one exactly: same weights, optimizer moments, schedule, batch order and dropout
-draws as a run that was never stopped. ``load_translator`` reads a run folder back.
+A run folder holds ``model.safetensors`` (with its ``manifest.json``), ``recipe.json``,
+``history.jsonl``, the two tokenizers under ``tokenizers/`` and atomic, self-verifying
+checkpoints under ``checkpoints/`` (written at every dev evaluation, at the end and on
+Ctrl-C; see ``seqlab.train.checkpoint``); ``resume=True`` continues from the newest intact
+one exactly: same weights, optimizer moments, schedule, batch order and dropout draws as
+a run that was never stopped. The folder is locked for the run and belongs to one run
+(``seqlab.train.run_folder``). ``load_translator`` reads a run folder back.
 """
 
 from __future__ import annotations
