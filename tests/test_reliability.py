@@ -423,3 +423,23 @@ def test_argparse_mistakes_are_one_line(capsys):
         main(["generate", "x", "-n", "many"])
     assert done.value.code == 2
     assert "invalid int value" in one_line_error(capsys)
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["classify", "japanese_vowels", "--hidden", "0"], "--hidden must be at least 1"),
+    (["forecast", "nile", "--stride", "0"], "--stride must be at least 1"),
+    (["embed", "compare", "bank", "-k", "0"], "-k must be at least 1"),
+    (["evaluate", "/nonexistent/run"], "not a run folder"),
+    (["translate", "/nonexistent/run", "x", "--device", "foo"], "not a translation run folder"),
+])
+def test_other_commands_refuse_bad_numbers_in_one_line(capsys, args, needle):
+    assert main(args) == 2
+    assert needle in one_line_error(capsys)
+
+
+def test_an_unknown_device_is_one_line():
+    from seqlab.train.device import pick_device
+
+    with pytest.raises(SeqlabError, match="unknown device 'foo'"):
+        pick_device("foo")
+    assert pick_device("cpu").type == "cpu"

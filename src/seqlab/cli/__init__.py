@@ -39,6 +39,17 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {one_line(message)} (see {self.prog} --help)\n")
 
 
+def at_least_one(args: argparse.Namespace, *names: str) -> None:
+    """Each named integer option must be >= 1: else one line naming it."""
+    from seqlab.errors import SeqlabError
+
+    for name in names:
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            flag = "-" + name if len(name) == 1 else "--" + name.replace("_", "-")
+            raise SeqlabError(f"{flag} must be at least 1, got {value}")
+
+
 def one_line(text: str) -> str:
     """A message as one line: its lines joined, whitespace runs collapsed."""
     return " ".join(str(text).split())

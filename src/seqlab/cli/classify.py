@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from seqlab.classify import train_classifier
+    from seqlab.cli import at_least_one
+
+    at_least_one(args, "hidden", "steps")
 
     r = train_classifier(args.corpus, arch=args.arch, hidden=args.hidden, pooling=args.pooling,
                          bidirectional=args.bidirectional, steps=args.steps, seed=args.seed,

@@ -20,7 +20,10 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seqlab.cli import at_least_one
     from seqlab.embeddings import EmbedSettings, compare_word, format_comparison
+
+    at_least_one(args, "k", "contexts", "steps", "hidden")
 
     settings = EmbedSettings(steps=args.steps, hidden=args.hidden, seed=args.seed,
                              device=args.device)

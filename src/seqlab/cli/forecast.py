@@ -17,8 +17,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from seqlab.cli import at_least_one
     from seqlab.errors import SeqlabError
     from seqlab.timeseries import SPECS, format_table, forecast_table
+
+    at_least_one(args, "hidden", "steps", "stride")
 
     unknown = [s for s in args.series if s not in SPECS]
     if unknown:

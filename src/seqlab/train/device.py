@@ -24,7 +24,21 @@ def pick_device(name: str = "auto") -> torch.device:
 
             raise SeqlabError("device 'cuda' was asked for, but no CUDA GPU is visible")
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return torch.device(name)
+    from seqlab.errors import SeqlabError
+
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError, ValueError):
+        raise SeqlabError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SeqlabError(f"device {name!r} was asked for, but no CUDA GPU is visible")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise SeqlabError(f"device {name!r} was asked for, but only {torch.cuda.device_count()} CUDA GPU(s) are visible")
+    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise SeqlabError("device 'mps' was asked for, but MPS is not available here")
+    if device.type not in ("cpu", "cuda", "mps"):
+        raise SeqlabError(f"device {name!r} is not supported; use auto, cpu, cuda, cuda:N or mps")
+    return device
 
 
 def autocast(device: torch.device, bf16: bool):

@@ -311,5 +311,5 @@ def load_translator(run_dir: str | Path, device=None):
     src_tok, tgt_tok = load_tokenizers(run_dir / "tokenizers")
     model = build_translator(recipe.model, src_tok.vocab_size, tgt_tok.vocab_size, max_positions)
     _load_weights(model, ckpt.load_final_weights(run_dir, run_dir / CHECKPOINTS), run_dir / WEIGHTS)
-    device = device or pick_device(recipe.train.device)
+    device = pick_device(str(device)) if device is not None else pick_device(recipe.train.device)
     return model.to(device).eval(), src_tok, tgt_tok, recipe
