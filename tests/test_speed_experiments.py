@@ -75,8 +75,7 @@ def test_c17_layers_needed_is_log2_for_dilated_and_linear_otherwise():
 
 def test_c17_quick_path_on_a_tiny_override(monkeypatch):
     c17 = load("C17")
-    cfg = c17.Config(depths=(1, 2), delay=2, length=12, alphabet=3, channels=8, steps=3, ranges=(4, 16))
-    r = _run_tiny(c17, monkeypatch, cfg)
+    r = _run_tiny(c17, monkeypatch, c17.TINY)  # depths 1, 2; d = 2; 3 steps
     fields = r.tables[0]
     assert [row[1] for row in fields.rows] == [2, 4] and [row[2] for row in fields.rows] == [2, 4]
     assert [row[4] for row in fields.rows] == [False, True]  # field 4 > d = 2 covers the dependency
@@ -85,30 +84,40 @@ def test_c17_quick_path_on_a_tiny_override(monkeypatch):
 
 def test_c20_quick_path_on_a_tiny_override(monkeypatch):
     c20 = load("C20")
-    cfg = c20.Config(lengths=(8, 16), shapes=((1, 4), (2, 8)), warmup=0, repeats=1, task_length=8, hidden=4,
-                     num_layers=1, steps=3)
-    r = _run_tiny(c20, monkeypatch, cfg)
+    r = _run_tiny(c20, monkeypatch, c20.TINY)  # T 8, 16; (B, H) (1, 4), (2, 8); 3 steps
     models = {row[0] for row in r.tables[0].rows}
     assert {"minGRU scan", "minGRU step", "nn.GRU"} <= models
-    assert {row[0] for row in r.tables[1].rows} == {"gru", "mingru"}
+    verdict_timing = r.tables[1]
+    assert [row[:2] for row in verdict_timing.rows] == [[1, 4], [2, 8]]
+    assert set(verdict_timing.timing) == set(verdict_timing.columns) - {"B", "H"}  # every time-derived column
+    assert {row[0] for row in r.tables[2].rows} == {"gru", "mingru"}
     assert "x" in r.headline and len(r.figures) == 2
+    assert {"headline", "decided_by", "notes"} <= set(r.timing)
 
 
 def test_c20_verdict_rule():
     c20 = load("C20")
     cfg = c20.Config(lengths=(8, 16), shapes=((1, 4), (2, 8)))
     times = {}
-    for B, H, step in ((1, 4, 10.0), (2, 8, 1.0)):  # narrow: step mode 10x slower; wide: 2x faster
+    for B, H, step in ((1, 4, 10.0), (2, 8, 1.0)):  # narrow: step mode 10x slower; wide: as fast
         for T in cfg.lengths:
             times.update({("minGRU scan", B, H, T): 1.0 * T, ("minGRU step", B, H, T): step * T,
                           ("nn.GRU", B, H, T): 2.0 * T})
+    scan = [1.0, 1.1, 0.9]
+    clear = {(1, 4): {"minGRU scan": scan, "minGRU step": [10.0, 9.0, 11.0]},  # 10x, ranges apart
+             (2, 8): {"minGRU scan": scan, "minGRU step": [1.0, 1.05, 0.95]}}
     blank = lambda: c20.new_result("C20", "c", "s", "quick", {})  # noqa: E731
     good = {"gru": {"normalized": 0.05}, "mingru": {"normalized": 0.1}}
-    assert c20._verdict(blank(), times, good, cfg).verdict == "confirmed"
+    assert c20._verdict(blank(), times, good, cfg, clear).verdict == "confirmed"
     assert c20._verdict(blank(), times, {"gru": {"normalized": 0.1}, "mingru": {"normalized": 0.9}},
-                        cfg).verdict == "refuted"
+                        cfg, clear).verdict == "refuted"
     assert c20._verdict(blank(), times, {"gru": {"normalized": 0.9}, "mingru": {"normalized": 0.9}},
-                        cfg).verdict == "inconclusive"
+                        cfg, clear).verdict == "inconclusive"
+    # a 10x median with one slow scan round overlapping the step mode's range decides nothing
+    noisy = {**clear, (1, 4): {"minGRU scan": [1.0, 1.1, 12.0], "minGRU step": [10.0, 9.0, 11.0]}}
+    assert c20._verdict(blank(), times, good, cfg, noisy).verdict == "inconclusive"
+    slow = {shape: {"minGRU scan": [3.0, 3.1, 2.9], "minGRU step": [1.0, 1.1, 0.9]} for shape in cfg.shapes}
+    assert c20._verdict(blank(), times, good, cfg, slow).verdict == "refuted"  # clearly slower at every shape
 
 
 @pytest.mark.parametrize("arch", ["mingru", "minlstm"])
