@@ -54,6 +54,8 @@ class Config:
 PROFILES = {"quick": Config(),
             "full": Config(depths=(4, 5, 6, 7, 8, 9), delay=200, length=600, alphabet=8, channels=64, steps=2000,
                            lr=1e-3, ranges=(16, 128, 1024, 8192, 65536, 1 << 20))}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(depths=(1, 2), delay=2, length=12, alphabet=3, channels=8, steps=3, ranges=(4, 16))
 
 
 def config(profile: str) -> dict:
