@@ -40,6 +40,10 @@ PROFILES = {
     "quick": Config(),
     "full": Config(words=("bank", "light", "spirit", "seed"), settings=EmbedSettings(), max_contexts=50),
 }
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice); both models are
+# cached on disk by their settings, so only a first run ever trains them
+TINY = Config(settings=EmbedSettings(static_dim=8, static_epochs=1, embed_dim=8, hidden=8, steps=4, anchor_every=40),
+              max_contexts=6)
 
 
 def config(profile: str) -> dict:

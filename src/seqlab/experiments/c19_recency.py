@@ -40,6 +40,8 @@ class Config:
 
 
 PROFILES = {"quick": Config(), "full": Config(length=200, hidden=128, steps=3000, lr=2e-3)}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(length=10, fillers=4, hidden=8, steps=3)
 
 
 def config(profile: str) -> dict:

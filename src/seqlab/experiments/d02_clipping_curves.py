@@ -33,6 +33,8 @@ class Config:
 
 
 PROFILES = {"quick": Config(), "full": Config(steps=1000, length=20)}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(steps=20, length=5)
 
 
 def config(profile: str) -> dict:

@@ -29,6 +29,8 @@ class Config:
 
 
 PROFILES = {"quick": Config(), "full": Config(steps=1000)}
+# the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
+TINY = Config(steps=20)
 
 
 def config(profile: str) -> dict:
