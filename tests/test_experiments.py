@@ -232,3 +232,48 @@ def test_c1_decades_ignores_the_last_step():
 
     norms = np.array([1e-6] * 10 + [1.0] * 9 + [100.0])  # last step excluded from "late"
     assert decades(norms) == pytest.approx(-6.0)
+
+
+def test_training_claims_define_a_tiny_config():
+    """The determinism test (test_ledger_determinism.py) runs every module with a TINY config."""
+    from seqlab.experiments import load
+
+    for claim_id in ("C3", "C4", "C5", "C6", "C7", "C8", "C9", "C10", "C11", "C17", "C18", "C19", "C20", "D2",
+                     "D3"):
+        module = load(claim_id)
+        assert isinstance(module.TINY, module.Config), claim_id
+
+
+def test_c10_speed_decides_only_by_a_clear_margin():
+    from seqlab.experiments import c10_gru_vs_lstm as c10
+
+    params = {"lstm": 400, "gru": 300}
+    quality = {(a, t): 0.05 for a in c10.ARCHS for t in ("adding", "copy")}
+    tasks = {"adding": None, "copy": None}
+    lstm = [1.0, 1.05, 0.98, 1.02, 1.01]
+
+    def verdict(gru):
+        return c10._verdict(_blank("C10"), params, quality, {"lstm": lstm, "gru": gru}, tasks)
+
+    assert verdict([0.7, 0.72, 0.69, 0.71, 0.7]).verdict == "confirmed"  # 1.4x, ranges apart
+    assert verdict([0.7, 0.72, 0.69, 0.71, 1.2]).verdict == "inconclusive"  # one slow round overlaps
+    assert verdict([0.99, 1.0, 0.97, 1.01, 1.0]).verdict == "inconclusive"  # inside the margin
+    r = verdict([1.5, 1.6, 1.55, 1.52, 1.58])  # the LSTM clearly faster
+    assert r.verdict == "refuted" and set(r.timing) == {"headline", "decided_by"}
+
+
+def test_c11_time_ratio_decides_only_by_a_clear_margin():
+    from seqlab.experiments import c11_bidirectional as c11
+
+    cfg = c11.Config()
+    acc, params = {True: 1.0, False: 0.13}, {True: 200, False: 100}
+    uni = [1.0, 1.05, 0.97, 1.02, 1.0]
+
+    def verdict(bi, accuracy=acc):
+        return c11._verdict(_blank("C11"), accuracy, {False: uni, True: bi}, params, cfg).verdict
+
+    assert verdict([2.0, 2.1, 1.95, 2.05, 2.0]) == "confirmed"  # about twice, ranges apart
+    assert verdict([2.0, 2.1, 1.0, 2.05, 2.0]) == "inconclusive"  # one fast round overlaps
+    assert verdict([1.55, 1.5, 1.52, 1.6, 1.54]) == "inconclusive"  # a range straddles the 1.5 bound
+    assert verdict([1.0, 1.02, 0.99, 1.01, 1.0]) == "refuted"  # clearly below 1.2
+    assert verdict([2.0, 2.1, 1.95, 2.05, 2.0], {True: 0.13, False: 0.13}) == "refuted"  # never uses the future
