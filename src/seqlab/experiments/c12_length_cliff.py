@@ -1,98 +1,126 @@
 """C12: without attention, quality falls sharply as sources grow; attention flattens the curve.
 
-Seq2seq (fixed-vector bottleneck), Bahdanau, Luong (general, global) and a Transformer,
-each trained for the same training-time budget, scored per source-length bucket
-(1-10, 11-20, 21-30, 31+ words; 5-word buckets for numbers). Quick profile: English -> German number words with
-lengths spread over all buckets (chrF); full profile: Greek -> English NT (BLEU).
+Quick profile: a controlled translation of random symbols (``seqlab.data.transduction``,
+a lexical copy) where the information the decoder needs grows with the source length
+while a seq2seq model's fixed vector does not. An LSTM seq2seq (source reversed, as
+Sutskever et al. found best) and a Luong attention model of the same hidden size train
+the same number of updates on lengths 4-24, three paired seeds, and are scored by greedy
+decoding per length bucket (token accuracy and exact match).
+
+Full profile: English -> German number words up to 48 English words (exact match and
+chrF per 10-word band) and Greek -> English NT (BLEU per length bucket), trained for a
+step budget (see ``full_runs``).
 """
 
 from __future__ import annotations
 
-import math
+import statistics
 from dataclasses import dataclass
 
 from seqlab.config import to_dict
+from seqlab.data.transduction import Transduction
+from seqlab.diagnostics.plots import line_plot
+from seqlab.experiments import rules
 from seqlab.experiments.base import check_profile, decide, finish, new_result
-from seqlab.experiments.translation_runs import NT, NUMBERS, learning_curves, length_rows, metric_name, recipe, train_and_score
-from seqlab.metrics import LENGTH_BUCKETS
+from seqlab.experiments.transduction_runs import bucket_scores, train
 
 CLAIM_ID = "C12"
 CLAIM = ("An encoder-decoder that squeezes the source into one vector loses quality quickly as sentences get "
          "longer; attention keeps long sentences close to short ones.")
-
-MODELS = (
-    ("seq2seq", {"arch": "seq2seq", "embed_dim": 128, "hidden": 256, "layers": 2}),
-    ("bahdanau", {"arch": "bahdanau", "embed_dim": 128, "hidden": 256, "layers": 1, "cell": "gru"}),
-    ("luong-general", {"arch": "luong", "embed_dim": 128, "hidden": 256, "layers": 2}),
-    ("transformer", {"arch": "transformer", "hidden": 256, "layers": 3, "heads": 4, "ff": 1024}),
-)
+SEQ2SEQ, ATTENTION = "seq2seq", "attention"
 
 
 @dataclass(frozen=True)
 class Config:
-    data: dict
-    models: tuple = MODELS
-    minutes: float = 2.0
-    max_steps: int | None = None
-    eval_sentences: int = 100  # dev sentences decoded for each point of the learning curve
-    limit: int | None = 300
-    margin: float = 5.0  # score points by which seq2seq must fall further than attention
-    min_short: float = 20.0  # seq2seq must reach this on short inputs for the comparison to mean anything
-    buckets: tuple = LENGTH_BUCKETS
-    seed: int = 0
+    vocab: int = 12
+    min_len: int = 4
+    max_len: int = 24
+    buckets: tuple = ((4, 8), (10, 14), (20, 24))
+    hidden: int = 64
+    embed_dim: int = 32
+    cell: str = "lstm"
+    steps: int = 400
+    batch_size: int = 64
+    lr: float = 1e-2
+    test_sentences: int = 100  # per bucket
+    competent: float = 0.9  # token accuracy both models need on the shortest bucket
+    converged: float = 0.05  # at most this dev-accuracy gain over the last quarter of training
+    min_drop: float = 0.3  # seq2seq must lose this much token accuracy from shortest to longest bucket
+    min_gap: float = 0.2  # ... and this much more than attention
 
 
-# At 15 digits number words stop near 30 English words: finer buckets there.
-NUMBER_BUCKETS = ((1, 5), (6, 10), (11, 15), (16, 20), (21, None))
-PROFILES = {"quick": Config(NUMBERS, minutes=0.6, eval_sentences=50, buckets=NUMBER_BUCKETS), "full": Config(NT, minutes=30.0, limit=None)}
+PROFILES = {"quick": Config(), "full": Config(vocab=32, max_len=48, buckets=((4, 10), (20, 26), (42, 48)),
+                                             hidden=128, steps=3000, test_sentences=300)}
+TINY = Config(vocab=6, max_len=6, buckets=((2, 3), (5, 6)), min_len=2, hidden=8, embed_dim=4, steps=8,
+              batch_size=8, test_sentences=4)
 
 
 def config(profile: str) -> dict:
     return to_dict(PROFILES[check_profile(profile)])
 
 
+def models(cfg: Config) -> dict[str, dict]:
+    common = {"embed_dim": cfg.embed_dim, "hidden": cfg.hidden, "layers": 1, "cell": cfg.cell}
+    return {SEQ2SEQ: {"arch": "seq2seq", "reverse_source": True, **common},
+            ATTENTION: {"arch": "luong", "score": "general", "input_feed": False, **common}}
+
+
 def run(profile: str = "quick"):
-    return run_config(PROFILES[check_profile(profile)], profile)
-
-
-def run_config(cfg: Config, profile: str = "quick"):
-    corpus = cfg.data["corpus"]
+    cfg = PROFILES[check_profile(profile)]
+    seeds = rules.seeds(profile)
+    task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len)
+    specs = models(cfg)
     result = new_result(CLAIM_ID, CLAIM, (
-        f"{corpus}: {', '.join(m for m, _ in cfg.models)}, each trained {cfg.minutes} min of training time "
-        f"on this machine; greedy decoding; {metric_name(corpus)} per source-length bucket on the test split "
-        f"({cfg.limit or 'all'} pairs)."), profile, to_dict(cfg), cfg.seed)
-    runs = [train_and_score(label, recipe(cfg.data, model, cfg.minutes, cfg.seed, cfg.max_steps, cfg.eval_sentences),
-                            cfg.limit, buckets=cfg.buckets)
-            for label, model in cfg.models]
-    columns, rows = length_rows(runs, corpus)
-    result.add_table(f"{metric_name(corpus)} by source length", columns, rows)
-    result.add_table("models", ["model", "parameters", "training s", "target tokens/s", metric_name(corpus)],
-                     [[r.label, r.parameters, r.train_seconds, r.tokens_per_s, r.headline(corpus)] for r in runs])
-    result.add_figure("learning_curves", "Dev score against training time.",
-                      learning_curves(runs, cfg.data["corpus"]))
-    return _verdict(result, runs, cfg, corpus)
+        f"Random-symbol translation (vocabulary {cfg.vocab}, lengths {cfg.min_len}-{cfg.max_len}, a lexical copy). "
+        f"{cfg.cell.upper()} seq2seq (reversed source) vs Luong general attention, hidden {cfg.hidden}, "
+        f"{cfg.steps} updates of {cfg.batch_size} sentences each, lr {cfg.lr}, seeds {list(seeds)}; greedy decoding "
+        f"of {cfg.test_sentences} fixed test sources per length bucket."), profile, to_dict(cfg), seeds=seeds)
+    scores, curves, rows = {}, {}, []
+    for seed in seeds:
+        for label, spec in specs.items():
+            trained = train(label, spec, task, cfg.steps, seed, cfg.lr, cfg.batch_size)
+            scores[label, seed] = bucket_scores(trained.model, task, cfg.buckets, cfg.test_sentences)
+            curves[label, seed] = trained.curve
+            rows.append([label, seed, *(b["token"] for b in scores[label, seed]),
+                         *(b["exact"] for b in scores[label, seed]), trained.train_seconds])
+    names = [f"{lo}-{hi}" for lo, hi in cfg.buckets]
+    result.add_table("greedy decoding by source length (token accuracy, then exact match)",
+                     ["model", "seed", *(f"token {n}" for n in names), *(f"exact {n}" for n in names),
+                      "training s"], rows, timing=["training s"])
+    result.add_figure("length_cliff", "Token accuracy by source length, per model and seed.", _plot(scores, cfg, seeds))
+    return _verdict(result, scores, curves, cfg, seeds)
 
 
-def drop(scores: list[dict]) -> tuple[float, float, float]:
-    """(first, last, first - last) over the non-empty buckets."""
-    vals = [b["score"] for b in scores if b["n"] > 0 and not math.isnan(b["score"])]
-    if len(vals) < 2:
-        return math.nan, math.nan, math.nan
-    return vals[0], vals[-1], vals[0] - vals[-1]
+def _plot(scores: dict, cfg: Config, seeds) -> bytes:
+    mids = [(lo + hi) / 2 for lo, hi in cfg.buckets]
+    lines = {f"{label} seed {s}": (mids, [b["token"] for b in scores[label, s]]) for label, s in scores}
+    return line_plot(lines, "the length cliff", "source length (bucket middle)", "token accuracy (greedy)")
 
 
-def _verdict(result, runs, cfg: Config, corpus: str):
-    drops = {r.label: drop(r.by_length(corpus)) for r in runs}
-    base = drops[cfg.models[0][0]]
-    attn = {k: v for k, v in drops.items() if k != cfg.models[0][0]}
-    worst_attn = max((v[2] for v in attn.values()), default=math.nan)
-    best_attn = min((v[2] for v in attn.values()), default=math.nan)
-    enough = base[0] >= cfg.min_short and not math.isnan(worst_attn)
-    verdict = decide(enough=enough, confirmed=base[2] > worst_attn + cfg.margin, refuted=base[2] <= best_attn)
+def drops(scores: dict, seeds) -> dict:
+    """(label, seed) -> token accuracy on the shortest bucket minus the longest."""
+    return {key: rows[0]["token"] - rows[-1]["token"] for key, rows in scores.items()}
+
+
+def _verdict(result, scores: dict, curves: dict, cfg: Config, seeds):
+    d = drops(scores, seeds)
+    gates = [rules.at_least(f"{label} competent on the shortest bucket (min over seeds)",
+                            min(scores[label, s][0]["token"] for s in seeds), cfg.competent)
+             for label in (SEQ2SEQ, ATTENTION)]
+    gates += [rules.converged(f"{label} seed {s} trained (dev token accuracy)", curves[label, s], cfg.converged)
+              for label in (SEQ2SEQ, ATTENTION) for s in seeds]
+    gaps = {s: d[SEQ2SEQ, s] - d[ATTENTION, s] for s in seeds}
+    confirmed = all(d[SEQ2SEQ, s] >= cfg.min_drop and gaps[s] >= cfg.min_gap for s in seeds)
+    refuted = all(gaps[s] < cfg.min_gap / 2 for s in seeds)
+    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    med = {label: statistics.median(d[label, s] for s in seeds) for label in (SEQ2SEQ, ATTENTION)}
     return finish(result, verdict,
-                  f"needs seq2seq to score >= {cfg.min_short} on the shortest bucket. Confirmed when its drop from the "
-                  f"shortest to the longest bucket exceeds every attention model's drop by > {cfg.margin} points; "
-                  "refuted when some attention model drops at least as much.",
-                  "drop (shortest - longest bucket): " + ", ".join(f"{k} {v[2]:.1f}" for k, v in drops.items()),
-                  f"seq2seq falls {base[2]:.1f} points from short to long inputs; attention models "
-                  f"{best_attn:.1f}..{worst_attn:.1f}")
+                  f"gates: both models reach token accuracy >= {cfg.competent} on the shortest bucket in every seed, "
+                  f"and no model gains more than {cfg.converged} dev accuracy over the last quarter of its updates. "
+                  f"Confirmed when, in every seed, seq2seq loses >= {cfg.min_drop} token accuracy from the shortest to "
+                  f"the longest bucket and >= {cfg.min_gap} more than attention; refuted when in every seed it loses "
+                  f"less than {cfg.min_gap / 2} more than attention.",
+                  "drop (shortest - longest bucket) per seed: "
+                  + "; ".join(f"seed {s}: seq2seq {d[SEQ2SEQ, s]:.2f}, attention {d[ATTENTION, s]:.2f}" for s in seeds),
+                  f"seq2seq loses {med[SEQ2SEQ]:.2f} token accuracy from short to long sources, attention "
+                  f"{med[ATTENTION]:.2f} (median of {len(seeds)} seeds)", gates=gates)

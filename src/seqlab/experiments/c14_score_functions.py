@@ -1,50 +1,64 @@
 """C14: Luong's dot score works nearly as well as the additive score, and is faster.
 
-The same Luong model (global attention, input feeding) with three score functions:
-dot h_t^T h_s, general h_t^T W h_s, and concat v^T tanh(W [h_t; h_s]) (the additive
-form); Bahdanau's model is a reference row. Quality on the test split and training
-throughput on this machine, for the same training-time budget.
+Two parts, each decided on its own terms:
+
+- Quality: the same Luong model (global attention, no input feeding) with the dot
+  h_t^T h_s, general h_t^T W h_s and concat (additive) v^T tanh(W [h_t; h_s]) scores,
+  trained the same number of updates on paired seeds (synthetic translation with
+  reordering, ``seqlab.data.transduction``), scored by greedy token accuracy. "Nearly
+  as well" is a paired difference dot - concat whose bootstrap interval lies within
+  +-tolerance.
+- Cost: the score computation alone (scores for every (target, source) pair of a
+  batch, forward + backward), dot vs concat, timed in interleaved rounds; "faster" is a
+  ratio of medians above a stated margin with non-overlapping ranges.
 """
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass
 
+import torch
+
 from seqlab.config import to_dict
+from seqlab.data.transduction import Transduction
+from seqlab.experiments import rules
 from seqlab.experiments.base import check_profile, decide, finish, new_result
-from seqlab.experiments.translation_runs import NT, learning_curves, metric_name, recipe, train_and_score
+from seqlab.experiments.timing import interleaved, median_ms, range_ms
+from seqlab.experiments.transduction_runs import bucket_scores, train
+from seqlab.nn.luong import make_score
 
 CLAIM_ID = "C14"
 CLAIM = "Dot-product attention scores translate nearly as well as additive ones and cost less."
-
-NUMBERS = {"corpus": "numbers", "tokenizer": "unigram", "src_vocab": 500, "tgt_vocab": 500, "max_len": 400,
-           "numbers_size": 12000, "numbers_max_words": 20, "numbers_max_digits": 9}
-LUONG = {"arch": "luong", "embed_dim": 128, "hidden": 256, "layers": 1}
-DOT, ADDITIVE = "luong-dot", "luong-concat (additive)"
-MODELS = (
-    (DOT, {**LUONG, "score": "dot"}),
-    ("luong-general", {**LUONG, "score": "general"}),
-    (ADDITIVE, {**LUONG, "score": "concat"}),
-    ("bahdanau (additive)", {"arch": "bahdanau", "embed_dim": 128, "hidden": 256, "layers": 1, "cell": "gru"}),
-)
+DOT, ADDITIVE = "dot", "concat"
 
 
 @dataclass(frozen=True)
 class Config:
-    """``models`` must include the DOT and ADDITIVE labels, which the verdict compares."""
+    vocab: int = 16
+    min_len: int = 4
+    max_len: int = 16
+    modifier: float = 0.25
+    scores: tuple[str, ...] = ("dot", "general", "concat")
+    hidden: int = 64
+    embed_dim: int = 32
+    steps: int = 400
+    batch_size: int = 64
+    lr: float = 1e-2
+    test_sentences: int = 200
+    competent: float = 0.9  # greedy token accuracy the additive reference needs
+    converged: float = 0.05  # at most this dev-accuracy gain over the last quarter of training
+    tolerance: float = 0.03  # "nearly as well": |dot - concat| token accuracy within this
+    timing_shape: tuple[int, int, int] = (64, 16, 16)  # (B, T, S) of the timed score computation
+    timing_rounds: int = 15
+    speed_margin: float = 1.5  # dot must be this many times faster (medians), ranges apart
 
-    data: dict
-    models: tuple = MODELS
-    minutes: float = 2.0
-    max_steps: int | None = None
-    eval_sentences: int = 100  # dev sentences decoded for each point of the learning curve
-    limit: int | None = 300
-    tolerance: float = 2.0  # "nearly as well": within this many points of additive
-    min_score: float = 10.0
-    seed: int = 0
 
-
-PROFILES = {"quick": Config(NUMBERS, minutes=0.5, eval_sentences=50), "full": Config(NT, minutes=30.0, limit=None)}
+PROFILES = {"quick": Config(),
+            "full": Config(vocab=32, max_len=40, hidden=256, steps=3000, test_sentences=500,
+                           timing_shape=(64, 40, 40), timing_rounds=30)}
+TINY = Config(vocab=6, min_len=2, max_len=5, hidden=8, embed_dim=4, steps=8, batch_size=8, test_sentences=4,
+              timing_shape=(2, 3, 4), timing_rounds=3)
 
 
 def config(profile: str) -> dict:
@@ -52,33 +66,73 @@ def config(profile: str) -> dict:
 
 
 def run(profile: str = "quick"):
-    return run_config(PROFILES[check_profile(profile)], profile)
-
-
-def run_config(cfg: Config, profile: str = "quick"):
-    corpus = cfg.data["corpus"]
+    cfg = PROFILES[check_profile(profile)]
+    seeds = rules.seeds(profile)
+    task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len, modifier=cfg.modifier)
     result = new_result(CLAIM_ID, CLAIM, (
-        f"{corpus}: {', '.join(m for m, _ in cfg.models)}, each {cfg.minutes} min of training time; greedy "
-        f"decoding; {metric_name(corpus)} on {cfg.limit or 'all'} test pairs; throughput = target tokens per "
-        "training second."), profile, to_dict(cfg), cfg.seed)
-    runs = {label: train_and_score(label, recipe(cfg.data, model, cfg.minutes, cfg.seed, cfg.max_steps,
-                                                 cfg.eval_sentences), cfg.limit)
-            for label, model in cfg.models}
-    result.add_table("score functions", ["model", "parameters", metric_name(corpus), "target tokens/s", "steps"],
-                     [[r.label, r.parameters, r.headline(corpus), r.tokens_per_s, r.curve[-1]["step"]]
-                      for r in runs.values()])
-    result.add_figure("learning_curves", "Dev score against training time.",
-                      learning_curves(list(runs.values()), corpus))
-    dot, add = runs[DOT], runs[ADDITIVE]
-    q_dot, q_add = dot.headline(corpus), add.headline(corpus)
-    enough = max(q_dot, q_add) >= cfg.min_score
-    close, faster = q_dot >= q_add - cfg.tolerance, dot.tokens_per_s > add.tokens_per_s
-    verdict = decide(enough=enough, confirmed=close and faster, refuted=not close)
+        f"Luong global attention (GRU, hidden {cfg.hidden}, no input feeding) with the {', '.join(cfg.scores)} "
+        f"scores on synthetic translation with reordering (vocabulary {cfg.vocab}, lengths {cfg.min_len}-"
+        f"{cfg.max_len}), {cfg.steps} updates each, seeds {list(seeds)}; greedy token accuracy on "
+        f"{cfg.test_sentences} fixed test sentences. Cost: the scores of a (B, T, S) = {cfg.timing_shape} batch, "
+        f"forward + backward, {cfg.timing_rounds} interleaved rounds."), profile, to_dict(cfg), seeds=seeds)
+    acc, curves, rows = {}, {}, []
+    for seed in seeds:
+        for score in cfg.scores:
+            spec = {"arch": "luong", "score": score, "input_feed": False, "embed_dim": cfg.embed_dim,
+                    "hidden": cfg.hidden, "layers": 1, "cell": "gru"}
+            t = train(score, spec, task, cfg.steps, seed, cfg.lr, cfg.batch_size)
+            acc[score, seed] = bucket_scores(t.model, task, [(cfg.min_len, cfg.max_len)], cfg.test_sentences)[0]["token"]
+            curves[score, seed] = t.curve
+            rows.append([score, seed, t.parameters, acc[score, seed], t.train_seconds])
+    result.add_table("quality at equal updates", ["score", "seed", "parameters", "token accuracy", "training s"],
+                     rows, timing=["training s"])
+    times = score_times(cfg)
+    result.add_table("cost of the score computation (forward + backward)", ["score", "median ms", "min-max ms"],
+                     [[s, median_ms(t), range_ms(t)] for s, t in times.items()], timing=["median ms", "min-max ms"])
+    return _verdict(result, acc, curves, times, cfg, seeds)
+
+
+def score_times(cfg: Config) -> dict[str, list[float]]:
+    """Seconds per forward + backward of each score function over a (B, T, S) batch of pairs."""
+    B, T, S = cfg.timing_shape
+    g = torch.Generator().manual_seed(0)
+    query = torch.randn(B, T, cfg.hidden, generator=g, requires_grad=True)
+    keys = torch.randn(B, S, cfg.hidden, generator=g, requires_grad=True)
+    mask = torch.ones(B, S, dtype=torch.bool)
+    fns = {}
+    for name in cfg.scores:
+        scorer = make_score(name, cfg.hidden)
+
+        def step(scorer=scorer):
+            weights = scorer.scores(query, scorer.project_keys(keys), mask)  # (B, T, S)
+            weights.square().sum().backward()
+
+        fns[name] = step
+    return interleaved(fns, torch.device("cpu"), cfg.timing_rounds, warmup=2)
+
+
+def _verdict(result, acc: dict, curves: dict, times: dict, cfg: Config, seeds):
+    gates = [rules.at_least(f"{ADDITIVE} (the reference) translates (min token accuracy over seeds)",
+                            min(acc[ADDITIVE, k] for k in seeds), cfg.competent)]
+    gates += [rules.converged(f"{s} seed {k} trained (dev token accuracy)", curves[s, k], cfg.converged)
+              for s in cfg.scores for k in seeds]
+    diffs = [acc[DOT, k] - acc[ADDITIVE, k] for k in seeds]
+    lo, hi = rules.bootstrap_interval(diffs)
+    close = -cfg.tolerance <= lo and hi <= cfg.tolerance
+    worse = hi < -cfg.tolerance
+    faster = rules.clearly_faster(times[DOT], times[ADDITIVE], cfg.speed_margin)
+    slower = not rules.clearly_faster(times[DOT], times[ADDITIVE], 1.0)
+    verdict = decide(enough=rules.gates_pass(gates), confirmed=close and faster, refuted=worse or slower)
+    ratio = statistics.median(times[ADDITIVE]) / statistics.median(times[DOT])
+    result.timing = ["headline", "decided_by"]
     return finish(result, verdict,
-                  f"needs dot or concat to reach {metric_name(corpus)} {cfg.min_score}. Confirmed when dot scores "
-                  f"within {cfg.tolerance} points of concat (additive) and trains faster; refuted when it falls "
-                  "further behind.",
-                  f"dot {q_dot:.1f} vs concat {q_add:.1f} {metric_name(corpus)}; {dot.tokens_per_s:,.0f} vs "
-                  f"{add.tokens_per_s:,.0f} target tokens/s",
-                  f"dot - additive = {q_dot - q_add:+.1f} {metric_name(corpus)}, "
-                  f"throughput x{dot.tokens_per_s / max(add.tokens_per_s, 1e-9):.2f}")
+                  f"gates: the additive (concat) reference reaches greedy token accuracy >= {cfg.competent} in every "
+                  f"seed, and every score gains at most {cfg.converged} dev accuracy over its last quarter of updates. Confirmed when the bootstrap "
+                  f"95% interval of the paired differences dot - concat lies within +-{cfg.tolerance} and dot's "
+                  f"score computation is at least {cfg.speed_margin}x faster than concat's (medians, min-max ranges "
+                  f"apart); refuted when the interval lies below -{cfg.tolerance} or dot is not faster at all.",
+                  f"dot - concat token accuracy per seed: {', '.join(f'{d:+.3f}' for d in diffs)} (95% interval "
+                  f"{lo:+.3f}..{hi:+.3f}); score computation dot {median_ms(times[DOT]):.3g} ms vs concat "
+                  f"{median_ms(times[ADDITIVE]):.3g} ms (x{ratio:.1f})",
+                  f"dot - concat = {statistics.median(diffs):+.3f} token accuracy (median of {len(seeds)} seeds); "
+                  f"scores x{ratio:.1f} faster", gates=gates)
