@@ -1,4 +1,6 @@
-"""The speed claims' experiments (C16, C17, C20) on tiny overrides, and the minGRU / minLSTM archs."""
+"""The speed claims' experiments (C17, C20) on tiny overrides, and the minGRU / minLSTM archs.
+
+C15 and C16 are in test_timing_claims.py."""
 
 import math
 
@@ -27,35 +29,6 @@ def test_registry_lists_the_speed_claims():
     for claim_id, name in (("C16", "c16_parallelism"), ("C17", "c17_dilated_receptive_field"),
                            ("C20", "c20_parallel_scan")):
         assert load(claim_id).__name__.endswith(name)
-
-
-def test_c16_counts_sequential_depth_and_measures_utilization(monkeypatch):
-    c16 = load("C16")
-    cfg = c16.Config(vocab=16, params=4_000, batch=2, lengths=(4, 8), gemm_n=32, warmup=0, repeats=1)
-    r = _run_tiny(c16, monkeypatch, cfg)
-    table = r.tables[0]
-    rows = {(row[0], row[2]): dict(zip(table.columns, row)) for row in table.rows}
-    assert {m for m, _ in rows} == {"lstm seq2seq", "convs2s", "transformer"}
-    # LSTM seq2seq, 2+2 layers: (T + 1) per side; ConvS2S 4 + 4 blocks; Transformer 3 + 3 layers
-    assert [rows[("lstm seq2seq", T)]["sequential depth"] for T in (4, 8)] == [10, 18]
-    assert [rows[("convs2s", T)]["sequential depth"] for T in (4, 8)] == [8, 8]
-    assert [rows[("transformer", T)]["sequential depth"] for T in (4, 8)] == [6, 6]
-    assert all(0 < row["MFU"] for row in rows.values())
-    assert any("V100" in note for note in r.notes)
-
-
-def test_c16_verdict_needs_idle_width():
-    c16 = load("C16")
-    cfg = c16.Config(lengths=(4, 8))
-    rows = {(m, T): {"mfu": mfu, "ktok_s": tok} for T in (4, 8)
-            for m, mfu, tok in (("lstm seq2seq", 0.05, 10.0), ("transformer", 0.3, 40.0))}
-    depth = {("lstm seq2seq", 4): 10, ("lstm seq2seq", 8): 18, ("transformer", 4): 6, ("transformer", 8): 6}
-    blank = lambda: c16.new_result("C16", "c", "s", "quick", {})  # noqa: E731
-    assert c16._verdict(blank(), rows, {}, depth, 0.1, cfg, True).verdict == "confirmed"
-    assert c16._verdict(blank(), rows, {}, depth, 0.8, cfg, True).verdict == "inconclusive"  # one step fills it
-    assert c16._verdict(blank(), rows, {}, depth, 0.1, cfg, False).verdict == "inconclusive"  # a CPU
-    rows[("lstm seq2seq", 8)]["mfu"] = 0.5
-    assert c16._verdict(blank(), rows, {}, depth, 0.1, cfg, True).verdict == "refuted"
 
 
 @pytest.mark.parametrize("layers,kernel", [(1, 2), (3, 2), (4, 2), (2, 3)])
