@@ -73,14 +73,16 @@ class MTModel:
 class MTTrain:
     """Training budget and optimization.
 
-    minutes: wall-clock budget (the comparison unit of the issue); max_steps caps it.
+    minutes: a training-time budget, a user's option; max_steps caps it. With
+    ``minutes`` None a run trains exactly ``max_steps`` updates: the budget the
+    claims ledger uses, since a time budget depends on how busy the machine is.
     max_tokens: padded tokens per batch.  warmup_steps > 0: linear warmup then
     inverse square-root decay (Vaswani Sec. 5.3); 0: constant lr.
     eval_every_minutes: dev BLEU (greedy, first ``eval_sentences`` dev pairs) for the
-    learning curve.
+    learning curve; ``eval_every_steps`` replaces it with a point every N updates.
     """
 
-    minutes: float = ranged(30.0, 0.0)
+    minutes: float | None = ranged(30.0, 0.0)
     max_steps: int | None = ranged(None, 1)
     max_tokens: int = ranged(4096, 16)
     lr: float = ranged(1e-3, 0.0, 10.0)
@@ -88,6 +90,7 @@ class MTTrain:
     clip_norm: float = ranged(1.0, 0.0)
     label_smoothing: float = ranged(0.1, 0.0, 0.99)
     eval_every_minutes: float = ranged(5.0, 0.0)
+    eval_every_steps: int | None = ranged(None, 1)
     eval_sentences: int = ranged(200, 1)
     beam: int = ranged(5, 1, 64)
     alpha: float = ranged(0.6, 0.0, 10.0)
@@ -95,6 +98,10 @@ class MTTrain:
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     bf16: bool = False  # bf16 autocast (CUDA, or CPUs with bf16 units); weights stay float32
+
+    def __post_init__(self) -> None:
+        if self.minutes is None and self.max_steps is None:
+            raise ConfigError("set 'train.max_steps' or 'train.minutes': a run needs a budget")
 
 
 @dataclass(frozen=True)
@@ -110,7 +117,8 @@ class MTRecipe:
 
 # what --resume may change: where the run lives, its budget, and the dev evaluations along
 # the way (greedy decoding draws no random numbers); never what training computes
-RESUME_KEYS = {"out", "train.minutes", "train.max_steps", "train.eval_every_minutes", "train.eval_sentences",
+RESUME_KEYS = {"out", "train.minutes", "train.max_steps", "train.eval_every_minutes", "train.eval_every_steps",
+               "train.eval_sentences",
                "train.beam", "train.alpha", "train.max_len_ratio"}
 
 

@@ -119,8 +119,9 @@ def _train(recipe: MTRecipe, run_dir: Path, log, resume: bool, changes: list[str
     if resume and _budget_spent(result, cfg):
         if not (run_dir / WEIGHTS).is_file():  # cut after its last step: the final weights are the checkpoint's
             ckpt.save_weights(_unique_state(model), run_dir)
-        log(f"the run had finished already at step {result.steps} ({result.train_seconds / 60:.1f} of "
-            f"{cfg.minutes:g} minutes): nothing to train (raise train.max_steps or train.minutes to go on)")
+        budget = f"{cfg.max_steps} steps" if cfg.minutes is None else f"{cfg.minutes:g} minutes"
+        log(f"the run had finished already at step {result.steps} ({result.train_seconds / 60:.1f} minutes, budget "
+            f"{budget}): nothing to train (raise train.max_steps or train.minutes to go on)")
         result.stopped = "finished"
         return result
 
@@ -162,17 +163,30 @@ def _fit_tokenizers(corpus, recipe: MTRecipe, directory: Path):
 
 
 def _budget_spent(result: MTResult, cfg: MTTrain) -> bool:
-    return result.train_seconds >= cfg.minutes * 60 or (cfg.max_steps is not None and result.steps >= cfg.max_steps)
+    out_of_time = cfg.minutes is not None and result.train_seconds >= cfg.minutes * 60
+    return out_of_time or (cfg.max_steps is not None and result.steps >= cfg.max_steps)
 
 
 def _fit(model, batcher: PairBatcher, opt, sched, cfg: MTTrain, device, result: MTResult, on_eval, stop) -> float:
-    """Epochs of batches until the time budget (training time only), max_steps or Ctrl-C; returns the last loss."""
+    """Epochs of batches until the time budget (training time only), max_steps or Ctrl-C; returns the last loss.
+
+    Dev evaluations come every ``eval_every_steps`` updates when set (repeatable), else
+    every ``eval_every_minutes`` of training time."""
     loss = float("nan")
     every = max(cfg.eval_every_minutes * 60, 1.0)
     next_eval = (math.floor(result.train_seconds / every) + 1) * every
 
     def done() -> bool:
         return _budget_spent(result, cfg)
+
+    def eval_due() -> bool:
+        nonlocal next_eval
+        if cfg.eval_every_steps is not None:
+            return result.steps % cfg.eval_every_steps == 0
+        if result.train_seconds < next_eval:
+            return False
+        next_eval += every
+        return True
 
     model.train()
     while not done():
@@ -184,8 +198,7 @@ def _fit(model, batcher: PairBatcher, opt, sched, cfg: MTTrain, device, result: 
             result.train_seconds += time.perf_counter() - tic
             result.steps, result.target_tokens = result.steps + 1, result.target_tokens + batch.num_target_tokens
             result.batch = i + 1
-            if result.train_seconds >= next_eval:
-                next_eval += every
+            if eval_due():
                 on_eval(loss)  # dev BLEU and a checkpoint; the clock is paused
             if stop():
                 result.stopped = "interrupted"
