@@ -96,6 +96,7 @@ def _fake_claims(cwd: Path) -> None:
     make_run(cwd / "runs/quick")
 
 
+ONE_THREAD = "tiny sizes on one thread (the later --threads wins; two threads crawl on a busy shared machine)"
 LONG_MT = "trains every configs/mt-nt-*.toml recipe for 30 minutes; tests/test_mt_benchmarks.py runs the script at tiny sizes"
 
 SHELL: dict[str, Run | Skip] = {
@@ -117,7 +118,7 @@ SHELL: dict[str, Run | Skip] = {
     ".venv/bin/seqlab evaluate runs/lm-bsb-char-lstm --split test": Run(),
     '.venv/bin/seqlab generate runs/lm-bsb-char-lstm --prompt "In the beginning" --temperature 0.8 --top-k 20': Run(),
     ".venv/bin/python benchmarks/bench_recurrent.py --threads 2 --json runs/bench/recurrent.json":
-        Run("--quick", "tiny sizes", _wrote("runs/bench/recurrent.json")),
+        Run("--quick --threads 1", ONE_THREAD, _wrote("runs/bench/recurrent.json")),
     ".venv/bin/seqlab drill gradcheck": Run(check=_wrote("runs/drills/gradcheck.json", "runs/drills/gradcheck.png")),
     ".venv/bin/seqlab drill rnn-numpy": Run(check=_wrote("runs/drills/rnn_numpy.json", "runs/drills/rnn_numpy.png")),
     ".venv/bin/seqlab drill clipping": Run(check=_wrote("runs/drills/clipping.json", "runs/drills/clipping.png")),
@@ -143,7 +144,7 @@ SHELL: dict[str, Run | Skip] = {
                                               why="on report_fixtures' claim folders (the reproduce lines are skipped)"),
     "make bench": Skip("the full measurement (tens of minutes)"),
     ".venv/bin/seqlab bench --quick": Run(),
-    ".venv/bin/seqlab bench --only scan,attention --threads 2": Run("--quick", "tiny grids",
+    ".venv/bin/seqlab bench --only scan,attention --threads 2": Run("--quick --threads 1", ONE_THREAD,
                                                                     _bench_kept_every_section),
     ".venv/bin/seqlab forecast co2 sunspots": Skip("fits seasonal ARIMA and ETS models to both series (half a minute "
                                                    "on 2 cores whatever the net's size); tests/test_timeseries.py "
