@@ -57,14 +57,14 @@ def test_c17_quick_path_on_a_tiny_override(monkeypatch):
 
 def test_c20_quick_path_on_a_tiny_override(monkeypatch):
     c20 = load("C20")
-    r = _run_tiny(c20, monkeypatch, c20.TINY)  # T 8, 16; (B, H) (1, 4), (2, 8); 3 steps
+    r = _run_tiny(c20, monkeypatch, c20.TINY)  # T 8, 16; (B, H) = (2, 8); 3 steps
     models = {row[0] for row in r.tables[0].rows}
     assert {"minGRU scan", "minGRU step", "nn.GRU"} <= models
     verdict_timing = r.tables[1]
-    assert [row[:2] for row in verdict_timing.rows] == [[1, 4], [2, 8]]
+    assert [row[:2] for row in verdict_timing.rows] == [[2, 8]]
     assert set(verdict_timing.timing) == set(verdict_timing.columns) - {"B", "H"}  # every time-derived column
     assert {row[0] for row in r.tables[2].rows} == {"gru", "mingru"}
-    assert "x" in r.headline and len(r.figures) == 2
+    assert "x" in r.headline and len(r.figures) == 1
     assert {"headline", "decided_by", "notes"} <= set(r.timing)
 
 
