@@ -63,8 +63,7 @@ PROFILES = {"quick": Config(),
                            task_length=400, hidden=128, steps=3000, lr=2e-3)}
 # the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice); three steps learn
 # nothing, so the verdict (inconclusive) does not rest on the tiny, noisy timings
-TINY = Config(lengths=(8, 16), shapes=((1, 4), (2, 8)), warmup=0, repeats=1, task_length=8, hidden=4, num_layers=1,
-              steps=3)
+TINY = Config(lengths=(8, 16), shapes=((2, 8),), warmup=0, repeats=1, task_length=8, hidden=4, num_layers=1, steps=3)
 
 
 def config(profile: str) -> dict:
