@@ -112,8 +112,8 @@ SHELL: dict[str, Run | Skip] = {
     ".venv/bin/seqlab train configs/adding-lstm.toml --resume":
         Run(TINY_TASK + " --set train.steps=5", "the first run's tiny sizes, 2 steps more"),
     ".venv/bin/torchrun --nproc_per_node=2 -m seqlab.cli train configs/adding-lstm.toml --out runs/adding-ddp":
-        Skip("two more processes starting torch (slow on a shared 2-core machine); tests/test_distributed.py "
-             "runs seqlab train under torchrun --nproc_per_node=2"),
+        Skip("starts two more processes that each load torch (about 15 s on a shared 2-core machine); "
+             "tests/test_distributed.py trains under two gloo processes (mp.spawn)"),
     ".venv/bin/seqlab train configs/lm-bsb-char-lstm.toml": Run(TINY_LM, "tiny sizes"),
     ".venv/bin/seqlab evaluate runs/lm-bsb-char-lstm --split test": Run(),
     '.venv/bin/seqlab generate runs/lm-bsb-char-lstm --prompt "In the beginning" --temperature 0.8 --top-k 20': Run(),
