@@ -51,8 +51,9 @@ def test_c15_tiny_run_counts_positions_and_marks_times(monkeypatch):
 @pytest.mark.parametrize("mode", C15.MODES)
 def test_c15_timed_call_reaches_queries_and_memory(mode):
     cfg = C15.Config(batch=2, hidden=4, half_width=1, target_steps=3, lengths=(16,))
-    model = C15.models(cfg)[mode]
-    grads = C15.attention_call(model, 16, cfg, True, torch.device("cpu"))()
+    nets = C15.models(cfg)
+    model, (outputs, keys) = nets[mode], C15.source(16, cfg, nets["global"].score, torch.device("cpu"))
+    grads = C15.attention_call(model, outputs, keys, cfg, True)()
     queries, memory = grads[:3], grads[-2:]  # outputs, keys
     assert all(g.shape == (2, 4) and g.abs().sum() > 0 for g in queries)
     assert all(g.shape == (2, 16, 4) for g in memory)
@@ -61,7 +62,7 @@ def test_c15_timed_call_reaches_queries_and_memory(mode):
         assert touched.tolist() == [True] * 4 + [False] * 12
     if mode == "global":
         assert touched.all()
-    no_memory = C15.attention_call(model, 16, cfg, False, torch.device("cpu"))()
+    no_memory = C15.attention_call(model, outputs, keys, cfg, False)()
     assert len(no_memory) == len(grads) - 2
 
 
@@ -169,12 +170,13 @@ def _c16_depth(lengths=(16, 64, 256, 1024)):
 def test_c16_fixed_work_rule():
     cfg = C16.Config()
     verdict = lambda rates, depth=None: C16._verdict(_blank("C16"), rates, depth or _c16_depth(), cfg).verdict  # noqa: E731
-    assert verdict(_c16_rates(-0.5, 0.0)) == "confirmed"  # the LSTM's FLOP/s falls, the Transformer's holds
+    assert verdict(_c16_rates(-0.7, 0.0)) == "confirmed"  # the LSTM's FLOP/s falls, the Transformer's holds
     assert verdict(_c16_rates(-0.1, -0.1)) == "refuted"  # both fall alike
+    assert verdict(_c16_rates(-0.15, 0.0)) == "refuted"  # a small gap is no "far better"
     assert verdict(_c16_rates(0.0, -0.3)) == "refuted"  # the Transformer loses more
-    assert verdict(_c16_rates(-0.2, 0.0)) == "inconclusive"  # between the thresholds
+    assert verdict(_c16_rates(-0.35, 0.0)) == "inconclusive"  # between the thresholds
     flat_depth = {key: 6 for key in _c16_depth()}
-    assert verdict(_c16_rates(-0.5, 0.0), flat_depth) == "inconclusive"  # no sequential depth to blame
+    assert verdict(_c16_rates(-0.7, 0.0), flat_depth) == "inconclusive"  # no sequential depth to blame
 
 
 def test_c16_one_outlier_point_does_not_decide():

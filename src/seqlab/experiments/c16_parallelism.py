@@ -68,8 +68,8 @@ class Config:
     tokens: int = 2048
     work_lengths: tuple[int, ...] = (16, 64, 256, 1024)
     rounds: int = 4
-    confirm_gap: float = 0.3  # Transformer slope - LSTM slope (log FLOP/s vs log T) at least this in every fit
-    refute_gap: float = 0.15  # ... at most this in every fit
+    confirm_gap: float = 0.5  # Transformer slope - LSTM slope (log FLOP/s vs log T) at least this in every fit
+    refute_gap: float = 0.25  # ... at most this in every fit
     seed: int = 0
 
 
