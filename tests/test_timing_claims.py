@@ -169,7 +169,10 @@ def _c16_depth(lengths=(16, 64, 256, 1024)):
 
 def test_c16_fixed_work_rule():
     cfg = C16.Config()
-    verdict = lambda rates, depth=None: C16._verdict(_blank("C16"), rates, depth or _c16_depth(), cfg).verdict  # noqa: E731
+
+    def verdict(rates, depth=None):
+        return C16._verdict(_blank("C16"), rates, depth or _c16_depth(), cfg).verdict
+
     assert verdict(_c16_rates(-0.7, 0.0)) == "confirmed"  # the LSTM's FLOP/s falls, the Transformer's holds
     assert verdict(_c16_rates(-0.1, -0.1)) == "refuted"  # both fall alike
     assert verdict(_c16_rates(-0.15, 0.0)) == "refuted"  # a small gap is no "far better"

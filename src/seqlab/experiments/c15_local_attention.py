@@ -15,9 +15,10 @@ What is timed, and why it is honest about the n x m cost:
 - The encoder memory (outputs and the keys W_a h_s) is made once per source, as
   ``Luong.encode`` does, outside the timed region: it costs O(S) per sentence for
   every mode alike and is not part of the n x m term.
-- Part "attention": the backward reaches the queries and the attention's own
-  parameters it uses (W_p and v_p for local-p; W_a acts on the keys). This is the scoring computation
-  whose count the claim is about; its exponents decide.
+- Part "attention": the backward reaches the queries and the parameters
+  ``attend`` uses (W_p and v_p for local-p; W_a acts on the keys, in encode).
+  This is the scoring computation whose count the claim is about; its exponents
+  decide.
 - Part "+ memory gradient": the backward also reaches the encoder memory, as a
   training step needs. seqlab gathers a local window with ``torch.gather``, whose
   backward writes a dense (B, S, H) gradient for every target step, so here local
@@ -25,10 +26,11 @@ What is timed, and why it is honest about the n x m cost:
   local variant must still be clearly faster than global at the longest S.
 
 All variants, lengths and both parts run in interleaved rounds in one process
-(``seqlab.experiments.timing``), on a CPU on one thread: the claim is about the
-amount of work, and on a 2-core machine shared with anything else a second thread
-mostly waits (every op of local attention is big enough for torch to split). The counted cost (positions scored per target
-step: S for global, 2D + 1 for local) is deterministic and sits beside the times.
+(``seqlab.experiments.timing``); on a CPU on one thread: the claim is about the
+amount of work, and on a 2-core machine shared with anything else a second
+thread mostly waits (local attention's ops are big enough for torch to split).
+The counted cost (positions scored per target step: S for global, 2D + 1 for
+local) is deterministic and sits beside the times.
 Quality at equal updates is not part of this claim (its wording is about cost).
 """
 
