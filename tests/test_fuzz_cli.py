@@ -68,20 +68,37 @@ def assert_rule(code: int, err: str) -> None:
         assert len(lines) == 1 and "error:" in lines[0], err
 
 
+VERSES = ["In the beginning God created the heavens and the earth.", "And God said, “Let there be light,”",
+          "and there was light.", "Ἐν ἀρχῇ ἦν ὁ λόγος"]
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """A tiny translation run (trained) and a language-model run (its initial weights as a
-    checkpoint: generate needs no trained model, and training one reads the whole corpus)."""
+    checkpoint: generate needs no trained model). The language model reads a few verses
+    in place of the whole bsb_en corpus, whose parsing would take most of this module's time."""
     import tomllib
 
+    import seqlab.data.corpora
     from seqlab.build import build_model
+    from seqlab.data.corpora.base import TextCorpus
     from seqlab.recipe import recipe_from_dict
     from seqlab.train.checkpoint import save_checkpoint
     from seqlab.train.run_folder import write_recipe
 
+    real_load = seqlab.data.corpora.load_corpus
+    verses = TextCorpus("bsb_en", None, {s: [(f"{s} {i}", v) for i, v in enumerate(VERSES)]
+                                         for s in ("train", "dev", "test")})
+
+    def load_corpus(name):
+        return verses if name == "bsb_en" else real_load(name)
+
     root = tmp_path_factory.mktemp("runs")
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(seqlab.data.corpora, "load_corpus", load_corpus)
+    patch.setenv("SEQLAB_CACHE", str(root / "cache"))
     try:
         (root / "mt.toml").write_text(MT)
         code, _, err = cli(["train", str(root / "mt.toml"), "--out", str(root / "mt")])
@@ -93,6 +110,7 @@ def runs(tmp_path_factory):
         write_recipe(root / "lm", recipe.to_dict())
         yield root
     finally:
+        patch.undo()
         torch.set_num_threads(threads)
 
 
