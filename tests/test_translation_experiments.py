@@ -92,6 +92,10 @@ def test_c13_rule():
     assert c13._verdict(_blank("C13"), good, acc, curves, cfg, SEEDS).verdict == "confirmed"
     bad = {k: {"attention": 0.6, "diagonal": 0.5, "shuffled": 0.7} for k in acc}
     assert c13._verdict(_blank("C13"), bad, acc, curves, cfg, SEEDS).verdict == "refuted"
+    one_seed_off = {**good, ("a", 0): bad["a", 0]}  # all seeds but one still beat both baselines
+    assert c13._verdict(_blank("C13"), one_seed_off, acc, curves, cfg, SEEDS).verdict == "confirmed"
+    two_off = {**one_seed_off, ("a", 1): {"attention": 0.45, "diagonal": 0.5, "shuffled": 0.7}}
+    assert c13._verdict(_blank("C13"), two_off, acc, curves, cfg, SEEDS).verdict == "inconclusive"
     r = c13._verdict(_blank("C13"), good, {**acc, ("b", 1): {"token": 0.3}}, curves, cfg, SEEDS)
     assert r.verdict == "inconclusive" and "b translates" in r.decided_by
 
