@@ -17,7 +17,12 @@ Three parts, one counted and two measured:
   the Transformer's (B T, d) GEMMs keep their size. The slopes of log FLOP/s
   against log T are fitted over all T, and again with each T left out, so that no
   single point decides. The run also times that one (B, H) @ (H, 4H) GEMM alone at
-  each B, to show how much width this machine loses as B shrinks.
+  each B, to show how much width this machine loses as B shrinks. On a CPU the
+  quick profile times on one thread (``Config.threads``): one core already has the
+  width in question (its vector units and GEMM blocking: the small-B GEMM reaches a
+  fraction of what B = 128 reaches), and on a 2-core machine shared with anything
+  else a second thread turns every parallel op into a wait for the other core, which
+  swamps the slopes. The full profile uses every thread the run has.
 - On an accelerator (decides there, as before): one training step of the LSTM
   seq2seq, ConvS2S and the Transformer at a fixed batch for growing T: time (and
   its fitted exponent in T), target tokens/s and model-FLOPs utilization (counted
@@ -28,6 +33,7 @@ Three parts, one counted and two measured:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import statistics
 from dataclasses import dataclass
@@ -68,6 +74,7 @@ class Config:
     tokens: int = 2048
     work_lengths: tuple[int, ...] = (16, 64, 256, 1024)
     rounds: int = 4
+    threads: int | None = 1  # CPU threads for the fixed-work timing; None: as many as the run has
     confirm_gap: float = 0.5  # Transformer slope - LSTM slope (log FLOP/s vs log T) at least this in every fit
     refute_gap: float = 0.25  # ... at most this in every fit
     seed: int = 0
@@ -76,7 +83,7 @@ class Config:
 PROFILES = {"quick": Config(),
             "full": Config(vocab=1000, params=10_000_000, batch=32, lengths=(64, 128, 256, 512, 1024),
                            gemm_n=4096, warmup=2, repeats=10, tokens=16384,
-                           work_lengths=(16, 32, 64, 128, 256, 512, 1024), rounds=5)}
+                           work_lengths=(16, 32, 64, 128, 256, 512, 1024), rounds=5, threads=None)}
 TINY = Config(vocab=16, params=4_000, batch=2, lengths=(4, 8), gemm_n=32, warmup=0, repeats=1, tokens=16,
               work_lengths=(2, 4, 8), rounds=1)
 
@@ -120,6 +127,18 @@ def step_flops(model: torch.nn.Module, step, tokens: int) -> float:
     return total
 
 
+@contextlib.contextmanager
+def cpu_threads(device: torch.device, threads: int | None):
+    """Run the block on ``threads`` CPU threads (None or an accelerator: unchanged), restored after."""
+    before = torch.get_num_threads()
+    if device.type == "cpu" and threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 @functools.lru_cache(maxsize=None)
 def matched_width(name: str, vocab: int, max_len: int, params: int) -> int:
     """``seqlab.bench.models.match_width`` of one architecture, once per process."""
@@ -155,20 +174,23 @@ def run(profile: str = "quick"):
         f"LSTM seq2seq (2+2 layers) and Transformer (3+3 layers) at ~{cfg.params:,} parameters each "
         f"(seqlab.bench.models), vocabulary {cfg.vocab}. Fixed work: B x T = {cfg.tokens} target tokens per "
         f"teacher-forced training step, T in {list(cfg.work_lengths)}, {cfg.rounds} interleaved rounds after one "
-        f"counted warm-up run; FLOPs counted while the step runs (CPU attention kernels included)."
+        f"counted warm-up run; FLOPs counted while the step runs (CPU attention kernels included)"
+        + ("." if accelerator else f", on {cfg.threads or torch.get_num_threads()} CPU thread(s).")
         + (f" Accelerator: also ConvS2S (4+4 blocks), batch {cfg.batch}, S = T in {list(cfg.lengths)}, median of "
            f"{cfg.repeats} after {cfg.warmup} warm-up." if accelerator else "")
         + f" Peak: a {cfg.gemm_n}^3 GEMM in the same run; {device.type}."), profile, config(profile), cfg.seed,
         seeds=(cfg.seed,))
-    peak, step_fill, dtype = peak_and_step_fill(cfg, device)
-    work = fixed_work(cfg, device)
+    with cpu_threads(device, cfg.threads):  # the peak on the same threads as the steps it is compared with
+        peak, step_fill, dtype = peak_and_step_fill(cfg, device)
+        work = fixed_work(cfg, device)
     depth = _depths(FIXED, cfg.work_lengths, cfg)
     _work_tables(result, work, depth, peak, cfg)
     result.notes.append(f"GEMM peak here: {peak / 1e9:.1f} GFLOP/s ({str(dtype).replace('torch.', '')}, "
                         f"{device.type})" + (f"; one LSTM step's GEMM at batch {cfg.batch} reaches {step_fill:.0%} of "
                                              f"it." if accelerator else "."))
     result.notes.append("Sequential depth is counted from the built modules; FLOPs are counted while the step runs "
-                        "(see seqlab.bench.models).")
+                        "(see seqlab.bench.models), attention's T x S products at full size, as torch's counter "
+                        "counts them (the decoder's masked self-attention computes them all here too).")
     gpu = None
     if accelerator:
         torch.manual_seed(cfg.seed)
