@@ -34,7 +34,7 @@ def test_an_under_trained_run_is_inconclusive_not_refuted(module, monkeypatch):
     assert result.verdict == "inconclusive" and result.decided_by.startswith("gate failed")
     assert result.seeds == [0, 1, 2] and result.gates and not all(g["passed"] for g in result.gates)
     assert result.tables[0].timing == ["training s"]
-    assert len(result.tables[0].rows) == 3 * (2 if module is c12 else 2 if module is c13 else 3)
+    assert len(result.tables[0].rows) == 3 * (3 if module is c14 else 2)
 
 
 def _buckets(*tokens):
@@ -109,6 +109,10 @@ def test_c14_rule_needs_quality_within_tolerance_and_a_clear_speed_margin():
     assert c14._verdict(_blank("C14"), acc, curves, times, cfg, SEEDS).verdict == "confirmed"
     worse = {**acc, **{("dot", k): 0.85 for k in SEEDS}}
     assert c14._verdict(_blank("C14"), worse, curves, times, cfg, SEEDS).verdict == "refuted"
+    better = {**acc, **{("dot", k): 0.99 for k in SEEDS}}  # doing better is "nearly as well"
+    assert c14._verdict(_blank("C14"), better, curves, times, cfg, SEEDS).verdict == "confirmed"
+    nobody = {key: 0.5 for key in acc}  # no score learns the task: nothing to compare
+    assert c14._verdict(_blank("C14"), nobody, curves, times, cfg, SEEDS).verdict == "inconclusive"
     assert c14._verdict(_blank("C14"), acc, curves, {**times, "dot": slow, "concat": fast}, cfg,
                         SEEDS).verdict == "refuted"
     near = {**times, "concat": [1.2, 1.3, 1.25]}  # faster, but not by the margin: undecided

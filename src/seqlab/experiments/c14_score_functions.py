@@ -6,8 +6,8 @@ Two parts, each decided on its own terms:
   h_t^T h_s, general h_t^T W h_s and concat (additive) v^T tanh(W [h_t; h_s]) scores,
   trained the same number of updates on paired seeds (synthetic translation with
   reordering, ``seqlab.data.transduction``), scored by greedy token accuracy. "Nearly
-  as well" is a paired difference dot - concat whose bootstrap interval lies within
-  +-tolerance.
+  as well" is a paired difference dot - concat whose bootstrap interval lies
+  above -tolerance (dot may do better; it may not do worse by more than the tolerance).
 - Cost: the score computation alone (scores for every (target, source) pair of a
   batch, forward + backward), dot vs concat, timed in interleaved rounds; "faster" is a
   ratio of medians above a stated margin with non-overlapping ranges.
@@ -42,13 +42,13 @@ class Config:
     scores: tuple[str, ...] = ("dot", "general", "concat")
     hidden: int = 64
     embed_dim: int = 32
-    steps: int = 400
+    steps: int = 300
     batch_size: int = 64
     lr: float = 1e-2
     test_sentences: int = 200
-    competent: float = 0.9  # greedy token accuracy the additive reference needs
+    competent: float = 0.9  # greedy token accuracy the best score must reach
     converged: float = 0.05  # at most this dev-accuracy gain over the last quarter of training
-    tolerance: float = 0.03  # "nearly as well": |dot - concat| token accuracy within this
+    tolerance: float = 0.03  # "nearly as well": dot at most this much token accuracy below concat
     timing_shape: tuple[int, int, int] = (64, 16, 16)  # (B, T, S) of the timed score computation
     timing_rounds: int = 15
     speed_margin: float = 1.5  # dot must be this many times faster (medians), ranges apart
@@ -112,13 +112,14 @@ def score_times(cfg: Config) -> dict[str, list[float]]:
 
 
 def _verdict(result, acc: dict, curves: dict, times: dict, cfg: Config, seeds):
-    gates = [rules.at_least(f"{ADDITIVE} (the reference) translates (min token accuracy over seeds)",
-                            min(acc[ADDITIVE, k] for k in seeds), cfg.competent)]
+    best = max(cfg.scores, key=lambda s: min(acc[s, k] for k in seeds))
+    gates = [rules.at_least(f"the task is learnable at this budget: {best} (the best score) translates "
+                            "(min token accuracy over seeds)", min(acc[best, k] for k in seeds), cfg.competent)]
     gates += [rules.converged(f"{s} seed {k} trained (dev token accuracy)", curves[s, k], cfg.converged)
               for s in cfg.scores for k in seeds]
     diffs = [acc[DOT, k] - acc[ADDITIVE, k] for k in seeds]
     lo, hi = rules.bootstrap_interval(diffs)
-    close = -cfg.tolerance <= lo and hi <= cfg.tolerance
+    close = lo >= -cfg.tolerance  # dot loses at most the tolerance (doing better counts as "as well")
     worse = hi < -cfg.tolerance
     faster = rules.clearly_faster(times[DOT], times[ADDITIVE], cfg.speed_margin)
     slower = not rules.clearly_faster(times[DOT], times[ADDITIVE], 1.0)
@@ -126,9 +127,10 @@ def _verdict(result, acc: dict, curves: dict, times: dict, cfg: Config, seeds):
     ratio = statistics.median(times[ADDITIVE]) / statistics.median(times[DOT])
     result.timing = ["headline", "decided_by"]
     return finish(result, verdict,
-                  f"gates: the additive (concat) reference reaches greedy token accuracy >= {cfg.competent} in every "
-                  f"seed, and every score gains at most {cfg.converged} dev accuracy over its last quarter of updates. Confirmed when the bootstrap "
-                  f"95% interval of the paired differences dot - concat lies within +-{cfg.tolerance} and dot's "
+                  f"gates: the best score reaches greedy token accuracy >= {cfg.competent} in every seed (the task "
+                  f"can be learned at this budget), and every score gains at most {cfg.converged} dev accuracy over its "
+                  f"last quarter of updates (each is trained, not cut short). Confirmed when the bootstrap 95% "
+                  f"interval of the paired differences dot - concat lies above -{cfg.tolerance} and dot's "
                   f"score computation is at least {cfg.speed_margin}x faster than concat's (medians, min-max ranges "
                   f"apart); refuted when the interval lies below -{cfg.tolerance} or dot is not faster at all.",
                   f"dot - concat token accuracy per seed: {', '.join(f'{d:+.3f}' for d in diffs)} (95% interval "
