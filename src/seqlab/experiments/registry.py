@@ -2,7 +2,8 @@
 
 Claim id -> module in ``seqlab.experiments``. Modules are imported only when run
 (they import torch), so listing the registry is instant and torch-free. C1-C20
-are the claims of the ledger (SPEC.md); D1-D3 are the chapter's hands-on drills.
+are the claims of the ledger (SPEC.md), C21 onwards the chapter's claims added by
+issue 13; D1-D3 are the chapter's hands-on drills.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ REGISTRY: dict[str, str] = {
     "C18": "c18_contextual_embeddings",
     "C19": "c19_recency",
     "C20": "c20_parallel_scan",
+    "C21": "c21_attention_arithmetic",
     "D1": "d01_two_step_rnn",
     "D2": "d02_clipping_curves",
     "D3": "d03_tiny_bahdanau",
