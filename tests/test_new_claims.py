@@ -56,3 +56,39 @@ def test_c21_verdicts(monkeypatch):
     assert c21.run("quick").verdict == "confirmed"
     monkeypatch.setitem(c21.PROFILES, "quick", c21.Config(printed=(0.78, 0.12, 0.10), tau_step=0.1))
     assert c21.run("quick").verdict == "inconclusive"
+
+
+# ---------------------------------------------------------------- C22 1/sqrt(d_k)
+
+def _c22_point(un_w, un_e, un_g, sc_w, sc_e, sc_g):
+    return {"unscaled": {"max weight": un_w, "entropy": un_e, "grad logits": 0.0, "grad q": un_g},
+            "scaled": {"max weight": sc_w, "entropy": sc_e, "grad logits": 0.0, "grad q": sc_g}}
+
+
+def test_c22_rule_on_hand_made_numbers():
+    from seqlab.experiments.c22_scaled_dot_product import Config, seed_checks
+
+    cfg = Config()
+    good = {16: _c22_point(0.6, 0.3, 0.7, 0.17, 0.87, 0.20), 1024: _c22_point(0.96, 0.03, 0.001, 0.16, 0.87, 0.22)}
+    assert all(seed_checks(good, cfg).values())
+    no_saturation = {16: good[16], 1024: _c22_point(0.7, 0.25, 0.001, 0.16, 0.87, 0.22)}
+    assert seed_checks(no_saturation, cfg) == {"unscaled saturates": False, "unscaled gradient shrinks": True,
+                                               "scaled stays flat": True}
+    scaled_drifts = {16: good[16], 1024: _c22_point(0.96, 0.03, 0.001, 0.16, 0.87, 0.05)}  # gradient / 4
+    assert not seed_checks(scaled_drifts, cfg)["scaled stays flat"]
+    no_shrink = {16: good[16], 1024: _c22_point(0.96, 0.03, 0.2, 0.16, 0.87, 0.22)}
+    assert not seed_checks(no_shrink, cfg)["unscaled gradient shrinks"]
+
+
+def test_c22_logit_variance_and_tiny_run(monkeypatch):
+    from seqlab.experiments import c22_scaled_dot_product as c22
+
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(4000, 256, generator=g), torch.randn(4000, 256, generator=g)
+    assert (q * k).sum(-1).var().item() == pytest.approx(256, rel=0.1)  # unscaled logits: variance d_k
+    assert ((q * k).sum(-1) / 16).var().item() == pytest.approx(1, rel=0.1)  # scaled: 1
+    m = c22.measure(8, 4, 6, torch.Generator().manual_seed(0))
+    assert set(m) == {"unscaled", "scaled"} and 0.25 <= m["scaled"]["max weight"] <= 1
+    r = _tiny(c22, monkeypatch)
+    assert r.verdict in ("confirmed", "refuted", "inconclusive") and r.gates[0]["passed"]  # 4..64 spans 16x
+    assert len(r.tables[0].rows) == 3 * 3 * 2 and len(r.figures) == 2  # seeds x d_k x variants

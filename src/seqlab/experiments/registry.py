@@ -35,6 +35,7 @@ REGISTRY: dict[str, str] = {
     "C19": "c19_recency",
     "C20": "c20_parallel_scan",
     "C21": "c21_attention_arithmetic",
+    "C22": "c22_scaled_dot_product",
     "D1": "d01_two_step_rnn",
     "D2": "d02_clipping_curves",
     "D3": "d03_tiny_bahdanau",
