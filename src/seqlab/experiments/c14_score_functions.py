@@ -3,7 +3,8 @@
 Two parts, each decided on its own terms:
 
 - Quality: the same Luong model (global attention, no input feeding) with the dot
-  h_t^T h_s, general h_t^T W h_s and concat (additive) v^T tanh(W [h_t; h_s]) scores,
+  h_t^T h_s and concat (additive) v^T tanh(W [h_t; h_s]) scores (and, in the full
+  profile, general h_t^T W h_s),
   trained the same number of updates on paired seeds (synthetic translation with
   reordering, ``seqlab.data.transduction``), scored by greedy token accuracy. "Nearly
   as well" is a paired difference dot - concat whose bootstrap interval lies
@@ -39,10 +40,10 @@ class Config:
     min_len: int = 4
     max_len: int = 16
     modifier: float = 0.25
-    scores: tuple[str, ...] = ("dot", "general", "concat")
+    scores: tuple[str, ...] = ("dot", "concat")  # the two the claim compares; full adds general
     hidden: int = 64
     embed_dim: int = 32
-    steps: int = 300
+    steps: int = 400
     batch_size: int = 64
     lr: float = 1e-2
     test_sentences: int = 200
@@ -55,10 +56,10 @@ class Config:
 
 
 PROFILES = {"quick": Config(),
-            "full": Config(vocab=32, max_len=40, hidden=256, steps=3000, test_sentences=500,
-                           timing_shape=(64, 40, 40), timing_rounds=30)}
-TINY = Config(vocab=6, min_len=2, max_len=5, hidden=8, embed_dim=4, steps=8, batch_size=8, test_sentences=4,
-              timing_shape=(2, 3, 4), timing_rounds=3)
+            "full": Config(scores=("dot", "general", "concat"), vocab=32, max_len=40, hidden=256, steps=3000,
+                           test_sentences=500, timing_shape=(64, 40, 40), timing_rounds=30)}
+TINY = Config(scores=("dot", "general", "concat"), vocab=6, min_len=2, max_len=5, hidden=8, embed_dim=4, steps=8,
+              batch_size=8, test_sentences=4, timing_shape=(2, 3, 4), timing_rounds=3)
 
 
 def config(profile: str) -> dict:
