@@ -92,3 +92,37 @@ def test_c22_logit_variance_and_tiny_run(monkeypatch):
     r = _tiny(c22, monkeypatch)
     assert r.verdict in ("confirmed", "refuted", "inconclusive") and r.gates[0]["passed"]  # 4..64 spans 16x
     assert len(r.tables[0].rows) == 3 * 3 * 2 and len(r.figures) == 2  # seeds x d_k x variants
+
+
+# ---------------------------------------------------------------- C23 residual connections
+
+def test_c23_reach_by_hand():
+    from seqlab.experiments.c23_residual_reach import reach
+
+    # one tanh layer with W = 0.5 I, b = 0 at x = 0: dL/dx = 0.5 u plain, 1.5 u residual
+    W, b = 0.5 * torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    x, u = torch.zeros(2, 3, dtype=torch.float64), torch.ones(2, 3, dtype=torch.float64)
+    assert reach([(W, b)], "tanh", False, x, u) == pytest.approx(0.5)
+    assert reach([(W, b)], "tanh", True, x, u) == pytest.approx(1.5)
+    assert reach([(W, b)] * 3, "tanh", False, x, u) == pytest.approx(0.5 ** 3)  # tanh(0) = 0 stays at 0
+    assert reach([(W, b)], "sigmoid", False, x, u) == pytest.approx(0.125)  # sigmoid'(0) = 1/4
+
+
+def test_c23_rule_on_hand_made_numbers():
+    from seqlab.experiments.c23_residual_reach import Config, seed_checks
+
+    cfg = Config(activations=("tanh",))
+    ok = seed_checks({("tanh", True): [1.2, 3.0, 15.0], ("tanh", False): [1e-2, 1e-5, 1e-9]}, cfg)["tanh"]
+    assert ok == {"residual in band": True, "plain vanished": True, "plain does not decay": False}
+    blown = seed_checks({("tanh", True): [1.2, 30.0, 150.0], ("tanh", False): [1e-2, 1e-5, 1e-9]}, cfg)["tanh"]
+    assert not blown["residual in band"]
+    flat = seed_checks({("tanh", True): [1.0, 1.0, 1.0], ("tanh", False): [0.9, 0.8, 0.5]}, cfg)["tanh"]
+    assert flat["plain does not decay"] and not flat["plain vanished"]
+
+
+def test_c23_tiny_run(monkeypatch):
+    from seqlab.experiments import c23_residual_reach as c23
+
+    r = _tiny(c23, monkeypatch)
+    assert r.gates[0]["passed"] and len(r.tables[0].rows) == 3 * 2 * 2 * 2  # seeds x acts x stacks x depths
+    assert r.verdict == "inconclusive"  # 4 layers: the plain sigmoid stack has not yet lost 3 decades

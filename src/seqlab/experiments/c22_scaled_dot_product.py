@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -55,6 +56,18 @@ TINY = Config(dims=(4, 16, 64), keys=8, queries=16)
 
 def config(profile: str) -> dict:
     return to_dict(PROFILES[check_profile(profile)])
+
+
+@contextmanager
+def one_thread():
+    """These sizes run faster on one thread than on several contending for a busy CPU, and the
+    numbers do not depend on the thread count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def measure(d: int, keys: int, queries: int, gen: torch.Generator) -> dict[str, dict[str, float]]:
@@ -106,7 +119,8 @@ def run(profile: str = "quick"):
     data, rows, checks = {}, [], {}
     for seed in seeds:
         gen = torch.Generator().manual_seed(seed)
-        data[seed] = {d: measure(d, cfg.keys, cfg.queries, gen) for d in cfg.dims}
+        with one_thread():
+            data[seed] = {d: measure(d, cfg.keys, cfg.queries, gen) for d in cfg.dims}
         for d in cfg.dims:
             for variant in VARIANTS:
                 m = data[seed][d][variant]
