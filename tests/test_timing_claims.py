@@ -142,6 +142,20 @@ def test_c16_tiny_run_counts_depth_and_flops(monkeypatch):
     assert "notes" in r.timing  # the notes quote the measured GEMM peak
 
 
+def test_c16_accelerator_branch_runs(monkeypatch):
+    """The fixed-batch measurement of an accelerator, run on the CPU at the tiny size."""
+    monkeypatch.setattr(C16, "is_accelerator", lambda device: True)
+    monkeypatch.setitem(C16.PROFILES, "quick", C16.TINY)
+    r = C16.run("quick")
+    assert r.verdict == "inconclusive" and "lengths in the fixed-batch grid" in r.decided_by
+    assert "gates" in r.timing  # its idle-width gate is measured
+    titles = [t.title for t in r.tables]
+    assert "training step by architecture (fixed batch)" in titles and len(r.figures) == 2
+    fixed_batch = r.tables[titles.index("training step by architecture (fixed batch)")]
+    depth = {(row[0], row[2]): row[3] for row in fixed_batch.rows}
+    assert depth["convs2s", 8] == 8 and depth["transformer", 8] == 6 and depth["lstm seq2seq", 8] == 18
+
+
 def test_c16_counts_attention_flops_on_a_cpu():
     """At fixed B x T the Transformer's attention work grows with T; the count must see it."""
     torch.manual_seed(0)

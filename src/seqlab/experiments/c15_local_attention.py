@@ -81,8 +81,7 @@ class Config:
 
 PROFILES = {
     "quick": Config(),
-    "full": Config(batch=64, hidden=512, target_steps=16, lengths=(32, 64, 128, 256, 512, 1024, 2048, 4096),
-                   rounds=10, warmup=2),
+    "full": Config(batch=128, hidden=1024, target_steps=16, rounds=10, warmup=2),  # sized for a GPU
 }
 TINY = Config(batch=2, hidden=8, half_width=2, target_steps=2, lengths=(8, 16, 32), rounds=2, warmup=0)
 
