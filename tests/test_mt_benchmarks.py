@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from seqlab.bench.recurrent import load_script
+from seqlab.train.device import cpu_has_bf16
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 RECIPE = """
@@ -53,8 +54,8 @@ def test_throughput_times_fp32_and_bf16_alike(tmp_path, capsys):
     assert module.main([recipe(tmp_path, "bahdanau"), "--threads", "1", "--warmup", "1", "--steps", "1",
                         "--rounds", "2", "--baseline", "100", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [r["variant"] for r in rows] == ["fp32", "bf16"]
-    assert rows[0]["parameters"] == rows[1]["parameters"] > 0
+    assert [r["variant"] for r in rows] == (["fp32", "bf16"] if cpu_has_bf16() else ["fp32"])
+    assert all(r["parameters"] == rows[0]["parameters"] > 0 for r in rows)
     for r in rows:
         assert len(r["rates"]) == 2 and r["tokens_per_s"] > 0 and r["loss"] == r["loss"]  # not NaN
         assert r["vs_baseline"] == pytest.approx(r["tokens_per_s"] / 100)
@@ -66,10 +67,11 @@ def test_table_trains_scores_and_merges(tmp_path, capsys):
     for arch in ("seq2seq", "luong"):
         assert module.main([recipe(tmp_path, arch), "--threads", "1", "--beam", "1", "--limit", "6",
                             "--out", str(tmp_path / arch)]) == 0
-    assert module.main([recipe(tmp_path, "seq2seq"), "--threads", "1", "--beam", "1", "--limit", "2",
-                        "--set", "train.bf16=true", "--out", str(tmp_path / "bf16")]) == 0
-    assert json.loads((tmp_path / "bf16" / "table.json").read_text())["rows"][0]["model"] == \
-        "mt-numbers-seq2seq train.bf16=true"
+    if cpu_has_bf16():  # elsewhere train.bf16 is refused in one line (there are no bf16 units to use)
+        assert module.main([recipe(tmp_path, "seq2seq"), "--threads", "1", "--beam", "1", "--limit", "2",
+                            "--set", "train.bf16=true", "--out", str(tmp_path / "bf16")]) == 0
+        assert json.loads((tmp_path / "bf16" / "table.json").read_text())["rows"][0]["model"] == \
+            "mt-numbers-seq2seq train.bf16=true"
     assert module.main(["--merge", str(tmp_path / "seq2seq" / "table.json"), str(tmp_path / "luong" / "table.json"),
                         "--out", str(tmp_path / "all")]) == 0
     merged = json.loads((tmp_path / "all" / "table.json").read_text())
