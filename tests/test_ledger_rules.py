@@ -95,3 +95,10 @@ def test_report_shows_rule_seeds_gates_and_timing_columns(tmp_path):
     assert "<b>Seeds.</b> 0, 1, 2" in html
     assert "competent &lt;b&gt;" in html and "<b>failed</b>" in html
     assert 'class="timing"' in html and "ms &#9201;" in html
+
+
+def test_reproduce_refuses_an_empty_selection(tmp_path, capsys):
+    from seqlab.cli import main
+
+    assert main(["reproduce", "--only", " , ", "--out", str(tmp_path)]) == 2
+    assert "no claim id given" in capsys.readouterr().err

@@ -48,6 +48,8 @@ def select(only: str | list[str] | None = None) -> list[str]:
     if only is None:
         return list(REGISTRY)
     wanted = [w.strip().upper() for w in (only.split(",") if isinstance(only, str) else only) if w.strip()]
+    if not wanted:
+        raise SeqlabError(f"no claim id given; known: {', '.join(REGISTRY)}")
     unknown = [w for w in wanted if w not in REGISTRY]
     if unknown:
         raise SeqlabError(f"unknown claim id '{unknown[0]}'; known: {', '.join(REGISTRY)}")
