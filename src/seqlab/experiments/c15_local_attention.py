@@ -266,8 +266,8 @@ def _verdict(result, times: dict, exps: dict, cfg: Config):
         + f". At S={longest}, ms per target step ({ATTENTION}): "
         + ", ".join(f"{m} {med[ATTENTION, m]:.3g}" for m in MODES)
         + f"; ({TRAINING}): " + ", ".join(f"{m} {med[TRAINING, m]:.3g}" for m in MODES),
-        f"attention time ~ S^{glob:.2f} global vs S^{max(exps[ATTENTION, m] for m in LOCAL):.2f} local; at "
-        f"S={longest} global takes x{min(med[ATTENTION, 'global'] / med[ATTENTION, m] for m in LOCAL):.1f} the "
-        f"time of local (x{min(med[TRAINING, 'global'] / med[TRAINING, m] for m in LOCAL):.1f} with the memory "
-        f"gradient)",
+        f"attention time ~ S^{glob:.2f} global vs S^{max(exps[ATTENTION, m] for m in LOCAL):.2f} local, global "
+        f"x{min(med[ATTENTION, 'global'] / med[ATTENTION, m] for m in LOCAL):.1f} slower at S={longest}; with the "
+        f"memory gradient local grows too (S^{max(exps[TRAINING, m] for m in LOCAL):.2f}), global "
+        f"x{min(med[TRAINING, 'global'] / med[TRAINING, m] for m in LOCAL):.1f} slower",
         gates=gates)
