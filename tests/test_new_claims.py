@@ -126,3 +126,39 @@ def test_c23_tiny_run(monkeypatch):
     r = _tiny(c23, monkeypatch)
     assert r.gates[0]["passed"] and len(r.tables[0].rows) == 3 * 2 * 2 * 2  # seeds x acts x stacks x depths
     assert r.verdict == "inconclusive"  # 4 layers: the plain sigmoid stack has not yet lost 3 decades
+
+
+# ---------------------------------------------------------------- C24 Xavier vs orthogonal W_hh
+
+def test_c24_twins_differ_only_in_w_hh():
+    from seqlab.experiments.c24_xavier_vs_orthogonal import TINY, spectrum, twins
+
+    a, b = twins(TINY, 0), twins(TINY, 0)
+    assert torch.equal(a["xavier"].weight_hh_l0, b["xavier"].weight_hh_l0)  # seeded
+    x, o = a["xavier"], a["orthogonal"]
+    assert torch.equal(x.weight_ih_l0, o.weight_ih_l0) and not torch.equal(x.weight_hh_l0, o.weight_hh_l0)
+    assert float(x.bias_hh_l0.detach().abs().max()) == 0.0
+    bound = math.sqrt(6 / (2 * TINY.hidden))  # Xavier-uniform, square H x H
+    assert float(x.weight_hh_l0.detach().abs().max()) <= bound
+    top, bottom, radius = spectrum(o.weight_hh_l0.detach())
+    assert top == pytest.approx(1.0) and bottom == pytest.approx(1.0) and radius == pytest.approx(1.0)
+
+
+def test_c24_reach_and_rule_by_hand():
+    import numpy as np
+
+    from seqlab.experiments.c24_xavier_vs_orthogonal import Config, reach_decades, rule
+
+    assert reach_decades(np.array([1e-3, 0.1, 1.0])) == pytest.approx(-3.0)
+    cfg = Config()
+    assert rule([3.3, 5.5, 4.8], cfg) == (True, False)
+    assert rule([3.3, 0.5, 4.8], cfg) == (False, False)  # one seed short of a decade
+    assert rule([0.1, -2.0, 0.25], cfg) == (False, True)
+
+
+def test_c24_tiny_run(monkeypatch):
+    from seqlab.experiments import c24_xavier_vs_orthogonal as c24
+
+    r = _tiny(c24, monkeypatch)
+    assert len(r.tables[0].rows) == 3 * 2 * 2  # seeds x lengths x scales
+    assert any("initialisation only" in n for n in r.notes) and r.gates[0]["passed"]

@@ -37,6 +37,7 @@ REGISTRY: dict[str, str] = {
     "C21": "c21_attention_arithmetic",
     "C22": "c22_scaled_dot_product",
     "C23": "c23_residual_reach",
+    "C24": "c24_xavier_vs_orthogonal",
     "D1": "d01_two_step_rnn",
     "D2": "d02_clipping_curves",
     "D3": "d03_tiny_bahdanau",
