@@ -17,6 +17,11 @@ input scale; reach = log10(||dL/dh_1|| / ||dL/dh_T||) with L = sum of h_T
 linear regime, so the verdict is taken at the smallest input scale, where a gate
 checks that tanh is nearly linear (mean tanh' = 1 - h^2 >= 0.9); larger scales,
 where saturation rather than W_hh sets the reach, are reported beside it.
+
+Norm preservation is what the chapter asks of W_hh, so the rule compares the
+distortion |reach| (decades away from 0, whether the gradient shrank or grew): a
+Xavier W_hh whose spectral radius exceeds 1 can make the gradient grow, which is no
+better than letting it vanish.
 """
 
 from __future__ import annotations
@@ -40,8 +45,8 @@ from seqlab.nn.init import orthogonal_, xavier_
 
 CLAIM_ID = "C24"
 CLAIM = ("Xavier/Glorot initialisation is meant for feedforward layers, not for an RNN's hidden-to-hidden "
-         "weights: an orthogonal W_hh (all singular values 1) carries the gradient much further back through "
-         "time than a Xavier W_hh.")
+         "weights: an orthogonal W_hh (all singular values 1) keeps the size of the gradient flowing back through "
+         "time far better than a Xavier W_hh, which lets it vanish or explode.")
 INITS = ("xavier", "orthogonal")
 
 
@@ -52,8 +57,8 @@ class Config:
     hidden: int = 32
     inputs: int = 8
     batch: int = 8
-    advantage: float = 1.0  # confirmed: orthogonal reaches this many decades further back, every seed
-    no_advantage: float = 0.25  # refuted: at most this many decades further back, every seed
+    advantage: float = 1.0  # confirmed: |reach| of Xavier exceeds orthogonal's by this many decades, every seed
+    no_advantage: float = 0.25  # refuted: by at most this many decades (or less), every seed
     linear: float = 0.9  # gate: mean tanh' at the deciding scale
 
 
@@ -92,7 +97,7 @@ def reach_decades(norms: np.ndarray) -> float:
 
 
 def rule(advantages: list[float], cfg: Config) -> tuple[bool, bool]:
-    """(confirmed, refuted) from the per-seed advantages reach(orthogonal) - reach(Xavier), in decades."""
+    """(confirmed, refuted) from the per-seed advantages |reach(Xavier)| - |reach(orthogonal)|, in decades."""
     return (all(a >= cfg.advantage for a in advantages), all(a <= cfg.no_advantage for a in advantages))
 
 
@@ -133,18 +138,18 @@ def run(profile: str = "quick"):
                         profiles[f"{name}, input scale {scale:g}"] = (np.arange(1, length + 1), norms)
                 rows.append([seed, length, scale, reach[seed, length, scale, "xavier"],
                              reach[seed, length, scale, "orthogonal"],
-                             reach[seed, length, scale, "orthogonal"] - reach[seed, length, scale, "xavier"],
+                             abs(reach[seed, length, scale, "xavier"]) - abs(reach[seed, length, scale, "orthogonal"]),
                              deriv[seed, length, scale, "xavier"], deriv[seed, length, scale, "orthogonal"]])
-    result.add_table("gradient reach at initialisation (decades; 0 = kept, negative = lost)",
+    result.add_table("gradient reach at initialisation (decades; 0 = kept, negative = shrank, positive = grew)",
                      ["seed", "T", "input scale", "reach, Xavier W_hh", "reach, orthogonal W_hh",
-                      "orthogonal - Xavier", "mean tanh', Xavier", "mean tanh', orthogonal"], rows)
+                      "|Xavier| - |orthogonal|", "mean tanh', Xavier", "mean tanh', orthogonal"], rows)
     result.add_table("spectrum of W_hh", ["seed", "init", "largest singular value", "smallest singular value",
                                           "spectral radius"], spec_rows)
     result.add_figure("gradient_profile", f"||dL/dh_t|| over t (seed {seeds[0]}, T = {T}) for both inits and "
                       "every input scale; L = sum of h_T.",
                       line_plot(profiles, "gradient flowing back through time", "time step t", "||dL/dh_t||",
                                 logy=True))
-    adv = {s: reach[s, T, decisive, "orthogonal"] - reach[s, T, decisive, "xavier"] for s in seeds}
+    adv = {s: abs(reach[s, T, decisive, "xavier"]) - abs(reach[s, T, decisive, "orthogonal"]) for s in seeds}
     gates = [rules.at_least(f"tanh nearly linear at input scale {decisive:g}, T = {T} (smallest mean tanh' over "
                             "seeds and inits)", min(deriv[s, T, decisive, n] for s in seeds for n in INITS),
                             cfg.linear)]
@@ -153,11 +158,11 @@ def run(profile: str = "quick"):
     for scale in cfg.scales:
         if scale == decisive:
             continue
-        a = [reach[s, T, scale, "orthogonal"] - reach[s, T, scale, "xavier"] for s in seeds]
+        a = [abs(reach[s, T, scale, "xavier"]) - abs(reach[s, T, scale, "orthogonal"]) for s in seeds]
         result.notes.append(
             f"Input scale {scale:g} (not deciding): reach Xavier median {statistics.median(reach[s, T, scale, 'xavier'] for s in seeds):.1f}, "
             f"orthogonal {statistics.median(reach[s, T, scale, 'orthogonal'] for s in seeds):.1f} decades; "
-            f"orthogonal - Xavier per seed {', '.join(f'{v:+.2f}' for v in a)} "
+            f"|Xavier| - |orthogonal| per seed {', '.join(f'{v:+.2f}' for v in a)} "
             f"({'mixed in sign' if min(a) < 0 < max(a) else 'orthogonal ahead in every seed' if min(a) > 0 else 'Xavier ahead or equal in every seed'}); "
             f"smallest mean tanh' {min(deriv[s, T, scale, n] for s in seeds for n in INITS):.2f}.")
     result.notes.append("This measures the reach at initialisation only, as the chapter's argument concerns the "
@@ -166,11 +171,12 @@ def run(profile: str = "quick"):
     med = {n: statistics.median(reach[s, T, decisive, n] for s in seeds) for n in INITS}
     return finish(result, verdict,
                   f"Decided at the smallest input scale ({decisive:g}, where tanh is nearly linear and W_hh's spectrum "
-                  f"sets the reach) and the longest T ({T}). Confirmed when orthogonal W_hh reaches at least "
-                  f"{cfg.advantage:g} decade further back than Xavier W_hh in every seed; refuted when it reaches at "
-                  f"most {cfg.no_advantage:g} decades further (or less far) in every seed; else inconclusive. Gate: "
+                  f"sets the reach) and the longest T ({T}). Distortion = |reach| in decades (shrinking and growing "
+                  f"both count). Confirmed when Xavier W_hh's distortion exceeds orthogonal W_hh's by at least "
+                  f"{cfg.advantage:g} decade in every seed; refuted when it exceeds it by at most {cfg.no_advantage:g} "
+                  f"decades (or falls below it) in every seed; else inconclusive. Gate: "
                   f"mean tanh' >= {cfg.linear} for both inits in every seed at that scale.",
-                  f"T = {T}, input scale {decisive:g}: orthogonal - Xavier per seed "
+                  f"T = {T}, input scale {decisive:g}: |reach Xavier| - |reach orthogonal| per seed "
                   f"{', '.join(f'{adv[s]:+.2f}' for s in seeds)} decades (reach Xavier median {med['xavier']:.2f}, "
                   f"orthogonal {med['orthogonal']:.2f})",
                   f"T = {T}: orthogonal W_hh {med['orthogonal']:+.1f} vs Xavier {med['xavier']:+.1f} decades",
