@@ -28,6 +28,8 @@ def test_convergence_gate_reads_the_last_quarter():
     flat = [0.1, 0.5, 0.9, 0.95, 0.96]
     assert converged("trained", flat, tolerance=0.02).passed
     assert converged("loss", [3.0, 2.0, 1.0, 0.99, 0.985], 0.02, higher_is_better=False).passed
+    dip = [0.5, 0.9, 0.95, 0.95, 0.95, 0.95, 0.85, 0.96]  # a dip at 3/4 and back: no real progress
+    assert converged("dip", dip, tolerance=0.05).passed
     assert not converged("short", [0.1, 0.2], 0.5).passed  # too few evaluations to tell
 
 
@@ -44,7 +46,8 @@ def test_timings_decide_only_by_a_clear_margin():
     fast, slow = [1.0, 1.1, 1.05], [2.0, 2.2, 2.1]
     assert clearly_faster(fast, slow, margin=1.5)
     assert not clearly_faster(fast, slow, margin=2.5)  # the ratio misses the margin
-    assert not clearly_faster([1.0, 1.0, 3.0], [2.0, 2.1, 2.2], margin=1.5)  # ranges overlap
+    assert not clearly_faster([1.0, 1.0, 1.9, 2.0], [1.95, 2.1, 2.2, 2.3], margin=1.5)  # quartiles overlap
+    assert clearly_faster([1.0, 1.0, 1.05, 1.1, 9.0], [3.0, 3.1, 3.2, 3.3, 3.4], margin=1.5)  # one slowed round cannot decide
     assert not clearly_faster(slow, fast, margin=1.0)
 
 

@@ -86,8 +86,8 @@ def test_c20_verdict_rule():
                         cfg, clear).verdict == "refuted"
     assert c20._verdict(blank(), times, {"gru": {"normalized": 0.9}, "mingru": {"normalized": 0.9}},
                         cfg, clear).verdict == "inconclusive"
-    # a 10x median with one slow scan round overlapping the step mode's range decides nothing
-    noisy = {**clear, (1, 4): {"minGRU scan": [1.0, 1.1, 12.0], "minGRU step": [10.0, 9.0, 11.0]}}
+    # scan rounds that mostly overlap the step mode's decide nothing
+    noisy = {**clear, (1, 4): {"minGRU scan": [1.0, 12.0, 12.0], "minGRU step": [10.0, 9.0, 11.0]}}
     assert c20._verdict(blank(), times, good, cfg, noisy).verdict == "inconclusive"
     slow = {shape: {"minGRU scan": [3.0, 3.1, 2.9], "minGRU step": [1.0, 1.1, 0.9]} for shape in cfg.shapes}
     assert c20._verdict(blank(), times, good, cfg, slow).verdict == "refuted"  # clearly slower at every shape

@@ -108,7 +108,7 @@ def test_c15_rule_confirms_refutes_and_abstains():
 def test_c15_rule_needs_overlap_free_rounds_and_its_gates():
     times = _c15_times({"global": 1.0, "local-m": 0.0, "local-p": 0.0})
     g = times[C15.ATTENTION, "global", 2048][0]
-    times[C15.ATTENTION, "local-m", 2048] = [g / 10, g / 10, 1.1 * g]  # one slow round overlaps global's range
+    times[C15.ATTENTION, "local-m", 2048] = [g / 10] * 3 + [1.1 * g] * 2  # fast median, rounds not apart
     r = _c15_verdict(times)
     assert r.verdict == "inconclusive"
     short = C15.Config(lengths=(32, 64, 128, 256))  # 256 / 21 < 16 windows

@@ -7,7 +7,7 @@ memory; speed is forward + backward tokens per second of the project's layers
 (fused backend) and of torch's own nn.LSTM / nn.GRU kernels, on this machine, all
 four timed in interleaved rounds in one process. The speed verdict uses torch's
 kernels, the ones a practitioner would run, and counts only a clear margin
-(``rules.clearly_faster``: median ratio >= SPEED_MARGIN and the min-max ranges
+(``rules.clearly_faster``: median ratio >= SPEED_MARGIN and the rounds' quartile ranges
 apart); the project's layers are listed too.
 """
 
@@ -32,7 +32,7 @@ CLAIM_ID = "C10"
 CLAIM = ("A GRU has about a quarter fewer parameters than an LSTM of the same width, reaches similar quality, "
          "and is faster.")
 ARCHS = ("lstm", "gru")
-SPEED_MARGIN = 1.05  # "faster": the ratio of median times clears this, and the min-max ranges do not overlap
+SPEED_MARGIN = 1.05  # "faster": the ratio of median times clears this, and the rounds are apart (quartiles)
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def _verdict(result, params: dict, quality: dict, speed: dict, tasks: dict):
                   "needs each task learned by at least one model (loss < 0.5 x chance). Confirmed when the GRU has 3/4 "
                   "of the LSTM's parameters, its loss is within 0.1 x chance of the LSTM's (or below 0.2 x chance) on "
                   f"every task, and it is clearly faster (torch.nn kernels, interleaved rounds: median time ratio >= "
-                  f"{SPEED_MARGIN} and min-max ranges apart); refuted when the LSTM is clearly faster by the same "
+                  f"{SPEED_MARGIN} and the rounds apart: upper quartile below lower quartile); refuted when the LSTM is clearly faster by the same "
                   "margin, or the GRU is worse by more than 0.3 x chance on a task, or not smaller. A speed "
                   "difference inside the margin decides nothing.",
                   f"parameter ratio {ratio:.3f}; GRU - LSTM loss/chance: "

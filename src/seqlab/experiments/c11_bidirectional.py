@@ -5,7 +5,7 @@ model never sees the answer and stays at chance (1/alphabet); a bidirectional on
 reads it from its backward half. Cost: forward + backward time of a batch, and
 the parameter count, bidirectional over unidirectional. Both models are timed in
 interleaved rounds in one process, and the time ratio counts only when it clears
-its bounds with the min-max ranges apart (``rules.clearly_faster``).
+its bounds with the rounds apart (upper quartile below lower quartile) (``rules.clearly_faster``).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def seconds_per_batch(specs: dict[bool, ModelConfig], cfg: Config) -> dict[bool,
 
 
 def ratio_clearly(low: list[float], high: list[float], factor: float) -> bool:
-    """``high`` takes clearly more than ``factor`` x ``low`` (medians, and ranges apart)."""
+    """``high`` takes clearly more than ``factor`` x ``low`` (medians, and the rounds apart)."""
     return clearly_faster([factor * t for t in low], high, 1.0)
 
 
@@ -112,7 +112,7 @@ def _verdict(result, acc: dict, secs: dict, params: dict, cfg: Config):
     return finish(result, verdict,
                   "confirmed when the bidirectional model reaches accuracy >= 0.9 while the left-to-right one stays "
                   f"within 0.1 of chance, and the time ratio bi / uni lies clearly in {COST[0]}..{COST[1]} "
-                  "(interleaved rounds: the median ratio inside and the min-max ranges apart at both bounds); "
+                  "(interleaved rounds: the median ratio inside and the rounds apart (quartiles) at both bounds); "
                   "refuted when the bidirectional model also stays at chance, or the time ratio lies clearly below "
                   f"{REFUTE_COST[0]} or above {REFUTE_COST[1]}. A ratio near a bound decides nothing.",
                   f"accuracy bi {acc[True]:.3f}, uni {acc[False]:.3f} (chance {chance:.3f}); time ratio {cost:.2f} "

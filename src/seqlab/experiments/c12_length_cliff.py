@@ -39,7 +39,7 @@ class Config:
     hidden: int = 64
     embed_dim: int = 32
     cell: str = "lstm"
-    steps: int = 400
+    steps: int = 500
     batch_size: int = 64
     lr: float = 1e-2
     test_sentences: int = 100  # per bucket

@@ -258,7 +258,7 @@ def _verdict(result, times: dict, exps: dict, cfg: Config):
         f"target step ~ S^p fitted over all lengths. Confirmed when, for the attention itself (backward to the "
         f"queries and parameters), global's p >= {cfg.global_grows}, both local variants' p <= {cfg.local_flat}, "
         f"and at the longest S both local variants are clearly faster than global (medians >= {cfg.margin}x apart, "
-        f"min-max ranges of the interleaved rounds disjoint), and still clearly faster by {cfg.training_margin}x "
+        f"the interleaved rounds apart: upper quartile below lower quartile), and still clearly faster by {cfg.training_margin}x "
         f"with the gradient into the encoder memory. Refuted when a local variant grows like global (p >= "
         f"{cfg.global_grows}) or is not faster than global at the longest S in either part.",
         f"time ~ S^p ({ATTENTION}): " + ", ".join(f"{m} {exps[ATTENTION, m]:.2f}" for m in MODES)

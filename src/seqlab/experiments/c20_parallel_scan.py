@@ -11,7 +11,7 @@ is a linear recurrence that a scan solves for all t at once. Two measurements:
   per-step overhead, and a wide one, where each step already has work to spread.
   The verdict's comparison (scan vs step mode at the longest T) is timed again in
   interleaved rounds in one process and counts only with a clear margin
-  (``rules.clearly_faster``: median ratio >= STEP_MARGIN, min-max ranges apart).
+  (``rules.clearly_faster``: median ratio >= STEP_MARGIN, the rounds apart).
 - Quality: minGRU and GRU of the same width, trained with the same budget on the
   adding problem (a long-range task), scored on held-out sequences.
 """
@@ -176,7 +176,7 @@ def _verdict(result, times: dict, quality: dict, cfg: Config, rounds: dict):
     return finish(result, verdict,
                   "needs GRU or minGRU to learn the task (loss < 0.5 x chance). Confirmed when the minGRU scan is "
                   f"clearly at least {STEP_MARGIN:g}x faster than the same minGRU run step by step at the longest T "
-                  "for some (B, H) (interleaved rounds: median ratio and min-max ranges apart), and minGRU's loss is "
+                  "for some (B, H) (interleaved rounds: median ratio and the rounds apart), and minGRU's loss is "
                   "within 0.1 x chance of the GRU's (or below 0.2 x chance); refuted when the scan is clearly slower "
                   "than the step mode at every shape, or minGRU fails (> 0.5) where the GRU solves (< 0.2). The "
                   "comparison with nn.GRU is reported, not judged: it mixes the algorithm with torch's kernel "

@@ -14,7 +14,7 @@ Every verdict that rests on training follows one pattern, fixed before the run:
    (:func:`count`), or a bootstrap interval of the paired differences.
 5. **Timings decide only by a clear margin**: variants are timed in interleaved
    rounds in one process, and one is "faster" only when the ratio of medians clears
-   a stated margin and the min-max ranges do not overlap (:func:`clearly_faster`).
+   a stated margin and the rounds are apart (:func:`clearly_faster`).
 
 Torch-free (NumPy only): the report imports it.
 """
@@ -64,14 +64,16 @@ def at_most(name: str, value: float, ceiling: float) -> Gate:
 
 
 def converged(name: str, curve: list[float], tolerance: float, higher_is_better: bool = True) -> Gate:
-    """Trained to a plateau: the metric gained at most ``tolerance`` over the last quarter.
+    """Trained to a plateau: the last quarter improved on the best before it by at most ``tolerance``.
 
     ``curve`` holds the metric at evenly spaced evaluations (at least 4), last = the end
-    of the budget. The gain is last minus the value at three quarters of the budget.
+    of the budget. The gain is the last value minus the best value up to three quarters
+    of the budget (a dip and recovery inside the budget is not progress).
     """
     if len(curve) < 4 or not all(_ok(v) for v in curve):
         return Gate(name, False, f"needs >= 4 finite evaluations, got {len(curve)}")
-    start = curve[(3 * (len(curve) - 1)) // 4]
+    before = curve[: (3 * (len(curve) - 1)) // 4 + 1]
+    start = max(before) if higher_is_better else min(before)
     gain = (curve[-1] - start) if higher_is_better else (start - curve[-1])
     passed = gain <= tolerance
     return Gate(name, passed, f"gained {gain:+.4g} over the last quarter ({'<=' if passed else '>'} {tolerance:g})")
@@ -106,10 +108,17 @@ def bootstrap_interval(diffs, level: float = 0.95, draws: int = 4000, seed: int 
 
 
 def clearly_faster(fast: list[float], slow: list[float], margin: float) -> bool:
-    """True when ``fast`` beats ``slow`` by ``margin`` in medians and their min-max ranges do not overlap.
+    """True when ``fast`` beats ``slow`` by ``margin`` in medians and the rounds are apart: the
+    upper quartile of ``fast`` lies below the lower quartile of ``slow`` (so one round that a
+    busy machine slowed down cannot decide, either way).
 
     Both are lists of seconds from interleaved rounds of one process.
     """
     if not fast or not slow:
         return False
-    return statistics.median(slow) >= margin * statistics.median(fast) and max(fast) < min(slow)
+    apart = _quantile(fast, 0.75) < _quantile(slow, 0.25)
+    return statistics.median(slow) >= margin * statistics.median(fast) and apart
+
+
+def _quantile(values: list[float], q: float) -> float:
+    return float(np.quantile(np.asarray(values, float), q))

@@ -9,6 +9,7 @@ returned as ``Fit.diverged_at``.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
@@ -135,3 +136,18 @@ def train_pass(model: torch.nn.Module, x: torch.Tensor):
         return torch.autograd.grad(out.float().sum(), params, allow_unused=True)
 
     return step
+
+
+@contextlib.contextmanager
+def one_thread():
+    """Run the block on one torch thread (restored after).
+
+    The ledger's small models gain nothing from a second thread, which only spins on a
+    busy machine; and one thread gives the same numbers on machines with any core count.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -20,6 +20,7 @@ import torch
 
 from seqlab.data.transduction import BOS, EOS, PAD, PackedSeq2Seq, Transduction
 from seqlab.decode import greedy
+from seqlab.experiments.training import one_thread
 from seqlab.metrics import alignment_error, diagonal_links
 from seqlab.train import TrainConfig, Trainer
 from seqlab.translation.build import build_translator
@@ -48,14 +49,16 @@ def build(spec: dict, task: Transduction) -> torch.nn.Module:
 
 def train(label: str, spec: dict, task: Transduction, steps: int, seed: int, lr: float = 3e-3,
           batch_size: int = 64) -> Trained:
-    """Build ``spec`` (seeded) and train it ``steps`` updates on ``task`` (batches seeded by ``seed``)."""
+    """Build ``spec`` (seeded) and train it ``steps`` updates on ``task`` (batches seeded by ``seed``),
+    on one CPU thread (see ``one_thread``)."""
     torch.manual_seed(seed)
     model = build(spec, task)
     every = max(steps // EVALS, 1)
-    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, eval_every=every, eval_batches=2,
+    cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, eval_every=every, eval_batches=8,
                       log_every=steps, seed=seed, progress=False, clip_norm=1.0, device="cpu")
     start = time.perf_counter()
-    done = Trainer(PackedSeq2Seq(model, task.max_len), task, cfg).fit()
+    with one_thread():
+        done = Trainer(PackedSeq2Seq(model, task.max_len), task, cfg).fit()
     if done.stopped == "interrupted":  # Ctrl-C: the trainer stopped cleanly; stop the ledger too
         raise KeyboardInterrupt
     curve = [h["accuracy"] for h in done.history if h.get("split") == "eval"]
@@ -84,7 +87,8 @@ def bucket_scores(model: torch.nn.Module, task: Transduction, buckets, n: int) -
     for lo, hi in buckets:
         sources = test_sources(task, lo, hi, n)
         src = _padded(sources)
-        hyps = greedy(model, src, src != PAD, BOS, EOS, max_len_ratio=2.0, max_len_offset=2)
+        with one_thread():
+            hyps = greedy(model, src, src != PAD, BOS, EOS, max_len_ratio=2.0, max_len_offset=2)
         token = exact = 0.0
         for s, h in zip(sources, hyps):
             ref = task.translate(s)[0]
@@ -101,7 +105,8 @@ def attention_links(model: torch.nn.Module, task: Transduction, sources: list[li
     targets = [task.translate(s)[0] for s in sources]
     src = _padded(sources)
     tgt_in = _padded([[BOS, *t] for t in targets])
-    _, attn = model(src, src != PAD, tgt_in)  # (B, T, S) or (B, heads, T, S)
+    with one_thread():
+        _, attn = model(src, src != PAD, tgt_in)  # (B, T, S) or (B, heads, T, S)
     if attn.dim() == 4:
         attn = attn.mean(1)
     return [{(int(attn[b, j, : len(s)].argmax()), j) for j in range(len(t))}
