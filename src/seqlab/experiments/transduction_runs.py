@@ -66,7 +66,7 @@ def train(label: str, spec: dict, task: Transduction, steps: int, seed: int, lr:
                    time.perf_counter() - start)
 
 
-def test_sources(task: Transduction, lo: int, hi: int, n: int) -> list[list[int]]:
+def held_out_sources(task: Transduction, lo: int, hi: int, n: int) -> list[list[int]]:
     """``n`` fixed test sources with lengths in [lo, hi] (the same for every model)."""
     bucket = Transduction(task.vocab, lo, hi, task.fertile, task.deleted, task.modifier, task.grammar_seed)
     return bucket.sources(n, torch.Generator().manual_seed(TEST_SEED + lo))
@@ -85,7 +85,7 @@ def bucket_scores(model: torch.nn.Module, task: Transduction, buckets, n: int) -
     model.eval()
     rows = []
     for lo, hi in buckets:
-        sources = test_sources(task, lo, hi, n)
+        sources = held_out_sources(task, lo, hi, n)
         src = _padded(sources)
         with one_thread():
             hyps = greedy(model, src, src != PAD, BOS, EOS, max_len_ratio=2.0, max_len_offset=2)
@@ -117,7 +117,7 @@ def alignment_scores(model: torch.nn.Module, task: Transduction, n: int, lo: int
                      seed: int) -> dict:
     """AER of the model's attention links, of a diagonal aligner, and of the attention rows shuffled
     across target positions within each sentence (the same weights, the order destroyed)."""
-    sources = test_sources(task, lo, hi, n)
+    sources = held_out_sources(task, lo, hi, n)
     gold = [set(task.translate(s)[1]) for s in sources]
     links = attention_links(model, task, sources)
     g = torch.Generator().manual_seed(seed)
