@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,6 +28,7 @@ from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments import rules
 from seqlab.experiments.base import check_profile, decide, finish, new_result
+from seqlab.experiments.training import one_thread
 
 CLAIM_ID = "C22"
 CLAIM = ("Without the 1/sqrt(d_k) scale, dot-product attention saturates as the key dimension grows (nearly "
@@ -58,16 +58,6 @@ def config(profile: str) -> dict:
     return to_dict(PROFILES[check_profile(profile)])
 
 
-@contextmanager
-def one_thread():
-    """These sizes run faster on one thread than on several contending for a busy CPU, and the
-    numbers do not depend on the thread count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def measure(d: int, keys: int, queries: int, gen: torch.Generator) -> dict[str, dict[str, float]]:

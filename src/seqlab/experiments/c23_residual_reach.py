@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import statistics
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +26,7 @@ from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments import rules
 from seqlab.experiments.base import check_profile, decide, finish, new_result
+from seqlab.experiments.training import one_thread
 
 CLAIM_ID = "C23"
 CLAIM = ("Residual (skip) connections let the gradient pass through a deep stack of layers without vanishing, "
@@ -53,16 +53,6 @@ def config(profile: str) -> dict:
     return to_dict(PROFILES[check_profile(profile)])
 
 
-@contextmanager
-def one_thread():
-    """Small matrices: one thread is faster than several contending for a busy CPU, and the numbers
-    do not depend on the thread count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def layers(depth: int, width: int, gen: torch.Generator) -> list[tuple[torch.Tensor, torch.Tensor]]:

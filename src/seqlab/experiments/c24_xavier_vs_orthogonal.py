@@ -29,7 +29,6 @@ from __future__ import annotations
 import copy
 import math
 import statistics
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,6 +40,7 @@ from seqlab.diagnostics import hidden_gradient_norms
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments import rules
 from seqlab.experiments.base import check_profile, decide, finish, new_result
+from seqlab.experiments.training import one_thread
 from seqlab.nn.init import orthogonal_, xavier_
 
 CLAIM_ID = "C24"
@@ -70,16 +70,6 @@ def config(profile: str) -> dict:
     return to_dict(PROFILES[check_profile(profile)])
 
 
-@contextmanager
-def one_thread():
-    """Step-by-step small matrices: one thread is faster than several contending for a busy CPU,
-    and the numbers do not depend on the thread count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def twins(cfg: Config, seed: int) -> dict[str, nn.RNN]:
