@@ -13,14 +13,6 @@ from seqlab.classify import (
 from seqlab.data.corpora import load_corpus
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_mean_pool_by_hand():
     out = torch.tensor([[[1.0, 2.0], [3.0, 4.0], [100.0, 100.0]]])  # (1, 3, 2)
     assert pool_mean(out, None, torch.tensor([2]), 1).tolist() == [[2.0, 3.0]]

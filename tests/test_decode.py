@@ -150,15 +150,6 @@ def test_hypothesis_is_plain_data():
     assert h.attention is None and h.tokens == [3, 4]
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny training loops run fastest (and steadiest on a shared machine) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def reversal(generator, n, length=5):
     x = torch.randint(3, V, (n, length), generator=generator)
     y = x.flip(1)

@@ -14,14 +14,6 @@ from seqlab.embeddings.compare import (
 )
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_words_by_hand():
     assert words("The LORD’s bank, 12 cubits.") == ["the", "lord", "s", "bank", "cubits"]
 

@@ -8,7 +8,6 @@ seconds; the test swaps it in for the quick profile.
 import json
 
 import pytest
-import torch
 
 from seqlab.experiments import REGISTRY, load
 from seqlab.experiments.base import comparable
@@ -23,13 +22,7 @@ def _run(module, monkeypatch) -> str:
     return json.dumps(comparable(result.to_dict()), sort_keys=True)  # NaN == NaN as text
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from more threads; on a busy machine idle threads only spin."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
 
 
 @pytest.mark.parametrize("claim_id", TRAINING_CLAIMS)

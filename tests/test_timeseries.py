@@ -15,15 +15,6 @@ from seqlab.timeseries import (
 )
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny models train fastest on one thread; a shared CPU makes more threads thrash."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_metrics_by_hand():
     y, f = np.array([1.0, 2.0, 4.0]), np.array([2.0, 2.0, 1.0])
     assert mae(y, f) == pytest.approx(4 / 3)

@@ -20,17 +20,8 @@ TINY = {
               "eval_sentences": 4, "device": "cpu"},
 }
 
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """These tests train tiny models: one thread is fastest and steadiest on a shared machine."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 def test_recipe_rejects_unknown_and_out_of_range_keys():
     with pytest.raises(ConfigError, match="unknown"):

@@ -15,12 +15,7 @@ FLAT = [0.5, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]  # a dev curve that has converge
 RISING = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]  # still learning: the convergence gate fails
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
 
 
 def _blank(claim_id):
