@@ -88,13 +88,6 @@ def count(flags) -> int:
     return sum(bool(f) for f in flags)
 
 
-def spread(values) -> dict:
-    """Median, min and max of per-seed values (NaN-free values only)."""
-    vals = [float(v) for v in values if _ok(float(v))]
-    if not vals:
-        return {"median": math.nan, "min": math.nan, "max": math.nan}
-    return {"median": statistics.median(vals), "min": min(vals), "max": max(vals)}
-
 
 def bootstrap_interval(diffs, level: float = 0.95, draws: int = 4000, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean of paired differences (seeded, so repeatable)."""

@@ -34,8 +34,6 @@ EVALS = 8  # dev evaluations per training run (the convergence gate needs >= 4)
 class Trained:
     """One trained model with its dev curve (teacher-forced token accuracy at EVALS points)."""
 
-    label: str
-    seed: int
     model: torch.nn.Module
     parameters: int
     curve: list[float]
@@ -47,7 +45,7 @@ def build(spec: dict, task: Transduction) -> torch.nn.Module:
     return build_translator(MTModel(**{"dropout": 0.0, **spec}), task.src_vocab, task.tgt_vocab)
 
 
-def train(label: str, spec: dict, task: Transduction, steps: int, seed: int, lr: float = 3e-3,
+def train(spec: dict, task: Transduction, steps: int, seed: int, lr: float = 3e-3,
           batch_size: int = 64) -> Trained:
     """Build ``spec`` (seeded) and train it ``steps`` updates on ``task`` (batches seeded by ``seed``),
     on one CPU thread (see ``one_thread``)."""
@@ -62,7 +60,7 @@ def train(label: str, spec: dict, task: Transduction, steps: int, seed: int, lr:
     if done.stopped == "interrupted":  # Ctrl-C: the trainer stopped cleanly; stop the ledger too
         raise KeyboardInterrupt
     curve = [h["accuracy"] for h in done.history if h.get("split") == "eval"]
-    return Trained(label, seed, model, sum(p.numel() for p in model.parameters()), curve,
+    return Trained(model, sum(p.numel() for p in model.parameters()), curve,
                    time.perf_counter() - start)
 
 
