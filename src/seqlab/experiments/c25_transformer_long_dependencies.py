@@ -1,0 +1,19 @@
+"""C25: placeholder until its experiment lands (issue 13)."""
+
+from __future__ import annotations
+
+from seqlab.experiments.base import check_profile, finish, new_result
+
+CLAIM_ID = "C25"
+CLAIM = ("A Transformer reaches any earlier position in one attention step, so it solves long-dependency tasks (adding, copy, recall) at lengths where recurrent networks fail.")
+
+PROFILES = {"quick": {"size": "quick"}, "full": {"size": "full"}}
+
+
+def config(profile: str) -> dict:
+    return dict(PROFILES[check_profile(profile)])
+
+
+def run(profile: str = "quick"):
+    result = new_result(CLAIM_ID, CLAIM, "not built yet", profile, config(profile))
+    return finish(result, "inconclusive", "no experiment yet", "", "not built yet")
