@@ -15,6 +15,7 @@ from torch import nn
 from seqlab.config import ranged
 from seqlab.errors import ConfigError
 from seqlab.nn import init as inits
+from seqlab.nn.attention_backbone import AttentionBackbone
 from seqlab.nn.recurrent import GRU, LSTM, RNN
 from seqlab.nn.scan import MinGRU, MinLSTM
 from seqlab.nn.sequence import SequenceModel
@@ -32,6 +33,11 @@ ARCHS: dict[str, tuple[type[nn.Module], dict]] = {
 # Parallel-scan recurrences: no hidden-to-hidden matrix, no direction, no backend choice.
 PARALLEL_ARCHS = ("mingru", "minlstm")
 
+# Self-attention backbone (seqlab.nn.attention_backbone): not recurrent, so not in ARCHS.
+TRANSFORMER = "transformer"
+DEFAULT_HEADS = 4
+FF_MULT = 4  # the FFN's inner width is FF_MULT x d_model (Vaswani et al.: 2048 = 4 x 512)
+
 ARCH_HELP = {
     "rnn_tanh": "Elman RNN, h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)",
     "rnn_relu": "Elman RNN with ReLU (pair it with init = 'identity' for an IRNN)",
@@ -39,6 +45,8 @@ ARCH_HELP = {
     "gru": "GRU (Cho et al. 2014)",
     "mingru": "minGRU (Feng et al. 2024): gates read x_t only; trained with a parallel log-space scan",
     "minlstm": "minLSTM (Feng et al. 2024): normalized forget/input gates from x_t; parallel scan",
+    "transformer": "Transformer encoder (Vaswani et al. 2017), pre-norm, sinusoidal positions; causal "
+                   "self-attention (bidirectional = true: sees the whole sequence)",
 }
 
 
@@ -50,9 +58,15 @@ class ModelConfig:
     (W_hh = init_scale * I, the IRNN). forget_bias sets the LSTM forget-gate bias.
     "mingru" / "minlstm" (``seqlab.nn.scan``) are unidirectional, have no W_hh to
     initialize and a single implementation (``backend`` does not apply to them).
+
+    "transformer" (``seqlab.nn.attention_backbone``): hidden_size = d_model, num_layers
+    encoder layers of ``heads`` heads (default 4; d_model must divide evenly) and an FFN
+    of width 4 x d_model. It is causal (output at t sees x_<=t only, a drop-in for a
+    unidirectional RNN); bidirectional = true makes it a non-causal encoder. It has no
+    W_hh ('init', 'init_scale' do not apply) and one implementation ('backend' is unused).
     """
 
-    arch: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "mingru", "minlstm"] = "lstm"
+    arch: Literal["rnn_tanh", "rnn_relu", "lstm", "gru", "mingru", "minlstm", "transformer"] = "lstm"
     hidden_size: int = ranged(128, 1, 1 << 16)
     num_layers: int = ranged(1, 1, 64)
     bidirectional: bool = False
@@ -62,10 +76,21 @@ class ModelConfig:
     init_scale: float = ranged(1.0, 0.0, 100.0)
     forget_bias: float | None = ranged(None, -100.0, 100.0)
     embed_dim: int = ranged(32, 1, 1 << 16)
+    heads: int | None = ranged(None, 1, 1 << 10)
 
     def __post_init__(self) -> None:
         if self.forget_bias is not None and self.arch != "lstm":
             raise ConfigError(f"'forget_bias' applies to arch 'lstm' only, not '{self.arch}'")
+        if self.heads is not None and self.arch != TRANSFORMER:
+            raise ConfigError(f"'heads' applies to arch 'transformer' only, not '{self.arch}'")
+        if self.arch == TRANSFORMER:
+            heads = self.num_heads
+            if heads < 1 or self.hidden_size % heads:
+                raise ConfigError(f"arch 'transformer' splits hidden_size = d_model across heads: hidden_size "
+                                  f"{self.hidden_size} is not divisible by heads {heads}")
+            if self.init != "default" or self.init_scale != 1.0:
+                raise ConfigError("arch 'transformer' has no hidden-to-hidden matrix: 'init' and 'init_scale' "
+                                  "do not apply")
         if self.arch in PARALLEL_ARCHS:
             if self.bidirectional:
                 raise ConfigError(f"arch '{self.arch}' is unidirectional; set bidirectional = false")
@@ -73,8 +98,21 @@ class ModelConfig:
                 raise ConfigError(f"arch '{self.arch}' has no hidden-to-hidden matrix: 'init' and 'init_scale' "
                                   "do not apply")
 
+    @property
+    def num_heads(self) -> int:
+        """Attention heads of arch 'transformer' (``heads``, else the default 4)."""
+        return DEFAULT_HEADS if self.heads is None else self.heads
+
+    @property
+    def features(self) -> int:
+        """The backbone's output width: 2H for a bidirectional RNN, else H."""
+        return self.hidden_size * (2 if self.bidirectional and self.arch != TRANSFORMER else 1)
+
 
 def build_backbone(cfg: ModelConfig, input_size: int) -> nn.Module:
+    if cfg.arch == TRANSFORMER:  # bidirectional = non-causal: every step sees the whole sequence
+        return AttentionBackbone(input_size, cfg.hidden_size, cfg.num_heads, FF_MULT * cfg.hidden_size,
+                                 num_layers=cfg.num_layers, dropout=cfg.dropout, causal=not cfg.bidirectional)
     cls, fixed = ARCHS[cfg.arch]
     if cfg.arch in PARALLEL_ARCHS:  # batch first by design; trained with the parallel scan
         return cls(input_size, cfg.hidden_size, num_layers=cfg.num_layers, dropout=cfg.dropout)
@@ -118,10 +156,9 @@ def scale_hidden_(module: nn.Module, scale: float) -> None:
 def build_model(cfg: ModelConfig, task) -> SequenceModel:
     """The model for ``task``: token ids get an embedding, features a linear map."""
     backbone = build_backbone(cfg, cfg.embed_dim)
-    features = cfg.hidden_size * (2 if cfg.bidirectional else 1)
     return SequenceModel(
         backbone,
-        features,
+        cfg.features,
         task.output_dim,
         vocab_size=task.vocab_size,
         input_dim=task.input_dim,
