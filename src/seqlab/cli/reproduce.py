@@ -14,7 +14,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--only", metavar="IDS", default=None, help="comma-separated claim ids, e.g. C1,C4")
     parser.add_argument("--force", action="store_true", help="re-run claims whose results are already stored")
     parser.add_argument("--out", metavar="DIR", default=None, help="run folder (default: runs/<profile>)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads of the timed claims (default: torch's choice); training claims "
+                             "always run on one thread each")
+    parser.add_argument("--jobs", type=int, default=None,
+                        help="worker processes for the training claims (default: one per core, at most 4)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,16 +26,19 @@ def run(args: argparse.Namespace) -> int:
 
     from seqlab.errors import SeqlabError
     from seqlab.experiments.registry import select
-    from seqlab.experiments.runner import reproduce, summary_table
+    from seqlab.experiments.runner import default_jobs, reproduce, summary_table
 
     if args.threads is not None:
         if args.threads < 1:
             raise SeqlabError(f"--threads must be at least 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+    if args.jobs is not None and args.jobs < 1:
+        raise SeqlabError(f"--jobs must be at least 1, got {args.jobs}")
     ids = select(args.only)
     out = Path(args.out) if args.out else Path("runs") / args.profile
     print(f"seqlab reproduce: {len(ids)} experiment(s), profile {args.profile}, into {out}", flush=True)
-    results = reproduce(ids, args.profile, out, force=args.force, echo=lambda s: print(s, flush=True))
+    jobs = args.jobs or default_jobs()
+    results = reproduce(ids, args.profile, out, force=args.force, echo=lambda s: print(s, flush=True), jobs=jobs)
     print()
     print(summary_table(results))
     return 0  # failed claims are in the table and the report; `make run` goes on to the report

@@ -55,6 +55,7 @@ from seqlab.nn.seq2seq import Memory
 
 CLAIM_ID = "C15"
 CLAIM = "Local attention, restricted to a window, cuts the O(n x m) cost of attending to the whole source."
+TIMED = True  # the verdict rests on measured times: the runner runs this claim alone
 
 MODES = ("global", "local-m", "local-p")
 LOCAL = ("local-m", "local-p")

@@ -4,18 +4,37 @@ Layout: ``<out>/<claim id>/result.json`` plus that claim's PNG figures. A claim 
 skipped when its folder already holds a result of the same profile and config
 without an error (``force`` re-runs it). An exception inside an experiment is
 recorded as a Result with verdict "error" and the run goes on.
+
+Two kinds of claim, run differently so that both stay honest and the ledger fits
+in minutes on a small machine:
+
+- **training claims** run on one torch thread each, in ``jobs`` worker processes
+  side by side. One thread gives the same numbers whatever the machine's core
+  count and whichever claims share it, so a result does not depend on ``jobs``.
+- **timed claims** (a module with ``TIMED = True``: their verdict rests on a
+  measured time) run afterwards, one at a time, in this process, alone on the
+  machine, at the thread count the caller set.
 """
 
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from seqlab.experiments.base import RESULT_FILE, Result, check_profile, finish, new_result
 from seqlab.experiments.registry import load
+
+
+def default_jobs() -> int:
+    """Worker processes for training claims: one per core, at most 4."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 def previous(folder: Path, profile: str, config: dict) -> Result | None:
@@ -31,11 +50,20 @@ def previous(folder: Path, profile: str, config: dict) -> Result | None:
     return old if same else None
 
 
+def is_timed(claim_id: str) -> bool:
+    """Whether the claim's verdict rests on a measured time (it must then run alone)."""
+    try:
+        return bool(getattr(load(claim_id), "TIMED", False))
+    except Exception:  # a module that cannot load fails again, and is recorded, when it runs
+        return False
+
+
 def run_claim(claim_id: str, profile: str, out: Path, force: bool = False,
               on_start: Callable[[], None] = lambda: None) -> tuple[Result, str]:
     """Run (or reuse) one claim's experiment; returns (result, "ran"|"skipped"|"error").
 
     ``on_start`` is called just before the experiment runs (not for a stored result).
+    Runs at the caller's thread count; :func:`reproduce` decides that.
     """
     folder, module = out / claim_id, None
     try:
@@ -54,28 +82,107 @@ def run_claim(claim_id: str, profile: str, out: Path, force: bool = False,
     return result, status
 
 
-def _error_result(claim_id: str, profile: str, err: Exception, claim: str | None) -> Result:
+def _error_result(claim_id: str, profile: str, err: BaseException | str, claim: str | None) -> Result:
     r = new_result(claim_id, claim or "(the experiment could not be loaded)", "", profile, {})
-    r.error = traceback.format_exc(limit=-6)
-    return finish(r, "error", "", "", f"error: {type(err).__name__}")
+    r.error = err if isinstance(err, str) else traceback.format_exc(limit=-6)
+    name = "WorkerDied" if isinstance(err, str) else type(err).__name__
+    return finish(r, "error", "", "", f"error: {name}")
+
+
+def _one_thread_worker() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _run_in_worker(claim_id: str, profile: str, out: str, force: bool) -> tuple[str, float]:
+    """Pool entry point: run one training claim (the worker is on one thread); (status, seconds)."""
+    t0 = time.perf_counter()
+    _, status = run_claim(claim_id, profile, Path(out), force)
+    return status, time.perf_counter() - t0
+
+
+class _Progress:
+    """One line per claim, numbered in the order of ``ids``; collects the Results."""
+
+    def __init__(self, ids: list[str], echo: Callable[[str], None]) -> None:
+        self.ids, self.echo, self.results = ids, echo, {}
+        self.position = {claim_id: i for i, claim_id in enumerate(ids, 1)}
+
+    def line(self, claim_id: str, text: str) -> None:
+        self.echo(f"[{self.position[claim_id]:>2}/{len(self.ids)}] {claim_id:<4} {text}")
+
+    def done(self, claim_id: str, result: Result, status: str, took: float) -> None:
+        self.results[claim_id] = result
+        self.line(claim_id, f"{status:<7} {result.verdict:<12} {took:6.1f} s  {result.headline}")
 
 
 def reproduce(ids: list[str], profile: str, out: str | Path, force: bool = False,
-              echo: Callable[[str], None] = print) -> list[Result]:
-    """Run ``ids`` in order, printing one progress line per claim; returns all Results."""
+              echo: Callable[[str], None] = print, jobs: int = 1) -> list[Result]:
+    """Run ``ids``, printing one line per claim; returns all Results in the order of ``ids``.
+
+    Training claims run first on one thread each (``jobs`` > 1: in that many worker
+    processes), then timed claims one at a time at the current thread count.
+    """
     check_profile(profile)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results, start = [], time.perf_counter()
-    for i, claim_id in enumerate(ids, 1):
-        t0 = time.perf_counter()
-        result, status = run_claim(claim_id, profile, out, force,
-                                   on_start=lambda: echo(f"[{i:>2}/{len(ids)}] {claim_id:<4} running ..."))
-        took = time.perf_counter() - t0
-        echo(f"[{i:>2}/{len(ids)}] {claim_id:<4} {status:<7} {result.verdict:<12} {took:6.1f} s  {result.headline}")
-        results.append(result)
+    start, progress = time.perf_counter(), _Progress(ids, echo)
+    timed = [c for c in ids if is_timed(c)]
+    training = [c for c in ids if c not in timed]
+    if jobs > 1 and len(training) > 1:
+        _run_pool(training, profile, out, force, jobs, progress)
+    else:
+        from seqlab.experiments.training import one_thread
+
+        for claim_id in training:
+            with one_thread():
+                _run_here(claim_id, profile, out, force, progress)
+    for claim_id in timed:
+        _run_here(claim_id, profile, out, force, progress)
     echo(f"total {time.perf_counter() - start:.1f} s")
-    return results
+    return [progress.results[c] for c in ids]
+
+
+def _run_here(claim_id: str, profile: str, out: Path, force: bool, progress: _Progress) -> None:
+    t0 = time.perf_counter()
+    result, status = run_claim(claim_id, profile, out, force, on_start=lambda: progress.line(claim_id, "running ..."))
+    progress.done(claim_id, result, status, time.perf_counter() - t0)
+
+
+def _run_pool(ids: list[str], profile: str, out: Path, force: bool, jobs: int, progress: _Progress) -> None:
+    """Training claims in ``jobs`` spawned processes; stored results are reported without a process."""
+    todo = []
+    for claim_id in ids:
+        old = None if force else _stored(claim_id, profile, out)
+        if old is not None:
+            progress.done(claim_id, old, "skipped", 0.0)
+        else:
+            todo.append(claim_id)
+    if not todo:
+        return
+    jobs = min(jobs, len(todo))
+    progress.echo(f"running {len(todo)} training claim(s) in {jobs} processes, one torch thread each ...")
+    context = multiprocessing.get_context("spawn")  # fork after torch has started threads is unsafe
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_one_thread_worker) as pool:
+        futures = {pool.submit(_run_in_worker, c, profile, str(out), force): c for c in todo}
+        for future in as_completed(futures):
+            claim_id = futures[future]
+            try:
+                status, took = future.result()
+                result = Result.load(out / claim_id)
+            except (BrokenProcessPool, Exception) as err:  # e.g. a worker killed for memory
+                result = _error_result(claim_id, profile, f"the worker process died: {err!r}", None)
+                result.save(out / claim_id)
+                status, took = "error", 0.0
+            progress.done(claim_id, result, status, took)
+
+
+def _stored(claim_id: str, profile: str, out: Path) -> Result | None:
+    try:
+        return previous(out / claim_id, profile, load(claim_id).config(profile))
+    except Exception:  # a module that cannot load is run (and its error recorded) in a worker
+        return None
 
 
 def summary_table(results: list[Result]) -> str:
