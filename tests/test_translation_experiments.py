@@ -117,3 +117,47 @@ def test_c14_rule_needs_quality_within_tolerance_and_a_clear_speed_margin():
 def test_c14_times_each_score_function():
     times = c14.score_times(c14.TINY)
     assert set(times) == {"dot", "general", "concat"} and all(len(t) == 3 for t in times.values())
+
+
+# ---------------------------------------------------------------- full profile: the real corpora
+
+
+def test_dice_aligner_counts_pairs_and_breaks_ties_toward_the_diagonal():
+    from seqlab.metrics import DiceAligner
+
+    d = DiceAligner([("a b".split(), "x y".split()), ("A c".split(), "x z".split()), (["b"], ["y"])])
+    # c(a) = c(x) = 2, c(a, x) = 2 -> 1; c(a, y) = 1 -> 2 * 1 / (2 + 2); words compared lowercased
+    assert d.dice("a", "x") == 1.0 and d.dice("a", "y") == 0.5 and d.dice("b", "Y") == 1.0
+    assert d.dice("unseen", "x") == 0.0
+    assert d.links(["b", "a"], ["x", "y"]) == {(1, 0), (0, 1)}
+    assert d.links(["q", "r"], ["u", "v"]) == {(0, 0), (1, 1)}  # all zero: the diagonal
+
+
+def test_heatmap_draws_gold_links(tmp_path):
+    import numpy as np
+
+    from seqlab.metrics import save_attention_heatmap
+
+    w = np.eye(3)
+    plain = save_attention_heatmap(w, list("abc"), list("xyz"), tmp_path / "a.png").read_bytes()
+    marked = save_attention_heatmap(w, list("abc"), list("xyz"), tmp_path / "b.png",
+                                    links={(0, 0), (2, 1)}).read_bytes()
+    assert plain.startswith(b"\x89PNG") and marked.startswith(b"\x89PNG") and plain != marked
+
+
+@pytest.mark.parametrize("module", [c12, c13])
+def test_the_corpus_profile_runs_and_an_under_trained_model_is_inconclusive(module, monkeypatch):
+    from seqlab.experiments import rules
+
+    monkeypatch.setitem(rules.SEEDS, "full", 1)
+    monkeypatch.setitem(module.PROFILES, "full", module.TINY_CORPUS)
+    result = module.run("full")
+    assert result.verdict == "inconclusive" and result.decided_by.startswith("gate failed")
+    table = result.tables[0]
+    if module is c12:  # numbers: exact match and chrF per 10-word band
+        assert table.columns[2:4] == ["exact 1-10", "exact 11-20"] and "chrF 1-10" in table.columns
+    else:  # NT: attention against the diagonal and Dice, a heatmap with gold links
+        assert {"AER attention", "AER diagonal", "AER Dice"} <= set(table.columns)
+        row = dict(zip(table.columns, table.rows[0]))
+        assert 0.0 <= row["AER Dice"] < row["AER diagonal"] <= 1.0  # co-occurrence beats lengths alone
+        assert result.figures and result.figures[0].png.startswith(b"\x89PNG")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,6 +157,46 @@ def diagonal_links(n_src: int, n_tgt: int) -> set[tuple[int, int]]:
     return {(min(n_src - 1, math.floor((t + 0.5) * n_src / n_tgt)), t) for t in range(n_tgt)}
 
 
+class DiceAligner:
+    """A co-occurrence aligner, the classic baseline for attention-as-alignment.
+
+    Over the training pairs, with c(x) the number of pairs holding word x (counted once
+    per pair) and c(s, t) the number holding both, Dice(s, t) = 2 c(s, t) / (c(s) + c(t)).
+    Each target word links to the source word of its sentence with the highest Dice;
+    ties go to the source word nearest the diagonal. Words are compared lowercased.
+    """
+
+    def __init__(self, pairs: Iterable[tuple[Sequence[str], Sequence[str]]]) -> None:
+        self.src_ids: dict[str, int] = {}
+        self.tgt_ids: dict[str, int] = {}
+        keys, src_seen, tgt_seen = [], [], []
+        for src, tgt in pairs:
+            s = np.unique([self.src_ids.setdefault(w.lower(), len(self.src_ids)) for w in src]).astype(np.int64)
+            t = np.unique([self.tgt_ids.setdefault(w.lower(), len(self.tgt_ids)) for w in tgt]).astype(np.int64)
+            src_seen.append(s)
+            tgt_seen.append(t)
+            keys.append((s[:, None] << 32 | t[None, :]).ravel())  # one int64 key per (source, target) type pair
+        self.src_count = np.bincount(np.concatenate(src_seen or [np.zeros(0, np.int64)]), minlength=len(self.src_ids))
+        self.tgt_count = np.bincount(np.concatenate(tgt_seen or [np.zeros(0, np.int64)]), minlength=len(self.tgt_ids))
+        joint, counts = np.unique(np.concatenate(keys or [np.zeros(0, np.int64)]), return_counts=True)
+        self.joint = dict(zip(joint.tolist(), counts.tolist()))
+
+    def dice(self, src_word: str, tgt_word: str) -> float:
+        a, b = self.src_ids.get(src_word.lower()), self.tgt_ids.get(tgt_word.lower())
+        if a is None or b is None:
+            return 0.0
+        return 2.0 * self.joint.get(a << 32 | b, 0) / (self.src_count[a] + self.tgt_count[b])
+
+    def links(self, src: Sequence[str], tgt: Sequence[str]) -> set[tuple[int, int]]:
+        """{(source index, target index)}: one link per target word."""
+        out = set()
+        for t, word in enumerate(tgt):
+            mid = (t + 0.5) * len(src) / len(tgt)
+            best = max(range(len(src)), key=lambda s: (self.dice(src[s], word), -abs(s + 0.5 - mid)))
+            out.add((best, t))
+        return out
+
+
 def alignment_error(predicted: Sequence[Links], gold: Sequence[Links]) -> dict[str, float]:
     """Corpus-level precision, recall, F1 and AER = 1 - F1 (no sure/possible split)."""
     if len(predicted) != len(gold):
@@ -170,10 +210,13 @@ def alignment_error(predicted: Sequence[Links], gold: Sequence[Links]) -> dict[s
 
 
 def save_attention_heatmap(weights: np.ndarray, src_labels: Sequence[str], tgt_labels: Sequence[str],
-                           path: str | Path, title: str | None = None) -> Path:
+                           path: str | Path, title: str | None = None,
+                           links: Iterable[tuple[int, int]] | None = None) -> Path:
     """Write attention weights (T, S) as a PNG heatmap: target rows, source columns.
 
-    Uses matplotlib's Agg canvas directly (no pyplot, no global backend switch).
+    ``links``: (source, target) index pairs drawn as red squares over the cells, e.g.
+    gold word alignments. Uses matplotlib's Agg canvas directly (no pyplot, no global
+    backend switch).
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -187,6 +230,9 @@ def save_attention_heatmap(weights: np.ndarray, src_labels: Sequence[str], tgt_l
     image = ax.imshow(weights, cmap="viridis", vmin=0.0, vmax=max(1e-9, float(weights.max())), aspect="auto")
     ax.set_xticks(range(len(src_labels)), list(src_labels), rotation=90, fontsize=8)
     ax.set_yticks(range(len(tgt_labels)), list(tgt_labels), fontsize=8)
+    if links:
+        xs, ys = zip(*links)
+        ax.scatter(xs, ys, marker="s", s=60, facecolors="none", edgecolors="red", linewidths=1.2, label="gold")
     ax.set_xlabel("source")
     ax.set_ylabel("target")
     if title:

@@ -7,9 +7,11 @@ Sutskever et al. found best) and a Luong attention model of the same hidden size
 the same number of updates on lengths 4-24, three paired seeds, and are scored by greedy
 decoding per length bucket (token accuracy and exact match).
 
-Full profile: the same comparison at a larger size (vocabulary 32, lengths up to 48,
-hidden 128, 3,000 updates, five seeds). The real-corpus version of the curve (numbers
-and NT by length) is ``benchmarks/mt_table.py``'s table; it does not feed the verdict.
+Full profile: real corpora. English -> German number words (1-48 English words, equally
+many sources in each 10-word band; ``seqlab.data.corpora.numbers``), GRU seq2seq vs
+Bahdanau at equal size and updates, five paired seeds, exact match per 10-word band
+(where the cliff shows; chrF beside it) decides by the same rule; Greek -> English NT
+BLEU by source length (seed 0) is reported beside it (``experiments.nt_runs``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from seqlab.data.transduction import Transduction
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments import rules
 from seqlab.experiments.base import check_profile, decide, finish, new_result
+from seqlab.experiments.nt_runs import NT, NUMBERS, recipe, train_and_score
 from seqlab.experiments.transduction_runs import bucket_scores, train
+from seqlab.metrics import LENGTH_BUCKETS, LONG_BUCKETS
 
 CLAIM_ID = "C12"
 CLAIM = ("An encoder-decoder that squeezes the source into one vector loses quality quickly as sentences get "
@@ -47,10 +51,36 @@ class Config:
     converged: float = 0.05  # the last quarter may beat the best earlier dev accuracy by at most this
     min_drop: float = 0.3  # seq2seq must lose this much token accuracy from shortest to longest bucket
     min_gap: float = 0.2  # ... and this much more than attention
+    metric: str = "token"  # what the rule reads per bucket: token accuracy
 
 
-PROFILES = {"quick": Config(), "full": Config(vocab=32, max_len=48, buckets=((4, 10), (20, 26), (42, 48)),
-                                             hidden=128, steps=3000, test_sentences=300)}
+@dataclass(frozen=True)
+class CorpusConfig:
+    """The full profile: numbers decide by exact match per 10-word band; NT BLEU by length is reported."""
+
+    numbers: tuple = tuple(NUMBERS.items())
+    nt: tuple = tuple(NT.items())
+    embed_dim: int = 128
+    hidden: int = 256
+    steps: int = 3000  # updates of max_tokens padded tokens
+    nt_steps: int = 4000  # the NT pair (seed 0 only, reported)
+    max_tokens: int = 4096
+    lr: float = 1e-3
+    eval_sentences: int = 200
+    test_limit: int | None = None  # all test pairs
+    competent: float = 0.8  # exact match both models need on the 1-10 word band
+    converged: float = 1.0  # dev chrF the last quarter may gain over the best earlier point
+    min_drop: float = 0.3  # seq2seq exact match lost from the 1-10 band to the 41+ band
+    min_gap: float = 0.2  # ... and this much more than attention
+    metric: str = "exact"
+
+
+PROFILES = {"quick": Config(), "full": CorpusConfig()}
+# the corpus path at a size the tests can run (tests/test_translation_experiments.py)
+TINY_CORPUS = CorpusConfig(numbers=tuple({**NUMBERS, "numbers_size": 300, "numbers_max_words": 24,
+                                          "numbers_max_digits": 12}.items()),
+                           embed_dim=8, hidden=8, steps=4, nt_steps=0, max_tokens=512, eval_sentences=8,
+                           test_limit=40)
 TINY = Config(vocab=6, max_len=6, buckets=((2, 3), (5, 6)), min_len=2, hidden=8, embed_dim=4, steps=8,
               batch_size=8, test_sentences=4)
 
@@ -67,6 +97,8 @@ def models(cfg: Config) -> dict[str, dict]:
 
 def run(profile: str = "quick"):
     cfg = PROFILES[check_profile(profile)]
+    if isinstance(cfg, CorpusConfig):
+        return run_corpus(cfg, profile)
     seeds = rules.seeds(profile)
     task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len)
     specs = models(cfg)
@@ -97,17 +129,60 @@ def _plot(scores: dict, cfg: Config) -> bytes:
     return line_plot(lines, "the length cliff", "source length (bucket middle)", "token accuracy (greedy)")
 
 
-def drops(scores: dict) -> dict:
-    """(label, seed) -> token accuracy on the shortest bucket minus the longest."""
-    return {key: rows[0]["token"] - rows[-1]["token"] for key, rows in scores.items()}
+def drops(scores: dict, metric: str = "token") -> dict:
+    """(label, seed) -> ``metric`` on the shortest bucket minus the longest (buckets with sentences)."""
+    present = {key: [b for b in rows if b.get("n", 1)] for key, rows in scores.items()}
+    return {key: rows[0][metric] - rows[-1][metric] for key, rows in present.items()}
 
 
-def _verdict(result, scores: dict, curves: dict, cfg: Config, seeds):
-    d = drops(scores)
-    gates = [rules.at_least(f"{label} competent on the shortest bucket (min over seeds)",
-                            min(scores[label, s][0]["token"] for s in seeds), cfg.competent)
+NAMES = {"token": ("token accuracy", "dev token accuracy"), "exact": ("exact match", "dev chrF")}
+
+
+def run_corpus(cfg: CorpusConfig, profile: str):
+    """The full profile: numbers decide (exact match per 10-word band), NT BLEU by length is reported."""
+    seeds = rules.seeds(profile)
+    common = {"embed_dim": cfg.embed_dim, "hidden": cfg.hidden, "layers": 1, "cell": "gru"}
+    specs = {SEQ2SEQ: {"arch": "seq2seq", "reverse_source": True, **common},
+             ATTENTION: {"arch": "bahdanau", **common}}
+    result = new_result(CLAIM_ID, CLAIM, (
+        f"English -> German number words, 1-{dict(cfg.numbers)['numbers_max_words']} English words (equal 10-word "
+        f"bands). GRU seq2seq (reversed source) vs Bahdanau, embeddings {cfg.embed_dim}, hidden {cfg.hidden}, "
+        f"{cfg.steps} updates of {cfg.max_tokens} tokens, seeds {list(seeds)}; greedy decoding of the test split, "
+        f"exact match and chrF per source band. NT Greek -> English, {cfg.nt_steps} updates, seed {seeds[0]}: "
+        "test BLEU by source length, reported."), profile, to_dict(cfg), seeds=seeds)
+    scores, curves, rows = {}, {}, []
+    for seed in seeds:
+        for label, spec in specs.items():
+            r = train_and_score(label, recipe(dict(cfg.numbers), spec, cfg.steps, seed, cfg.eval_sentences,
+                                              cfg.max_tokens, cfg.lr), cfg.test_limit, LONG_BUCKETS)
+            bands = zip(r.scores["accuracy_by_length"], r.scores["chrf_by_length"])
+            scores[label, seed] = [{"bucket": a["bucket"], "exact": a["score"], "chrf": c["score"], "n": a["n"]}
+                                   for a, c in bands]
+            curves[label, seed] = r.curve
+            rows.append([label, seed, *(b["exact"] for b in scores[label, seed]),
+                         *(b["chrf"] for b in scores[label, seed]), r.train_seconds])
+    names = [b["bucket"] for b in scores[SEQ2SEQ, seeds[0]]]
+    result.add_table("numbers: greedy decoding by source band (exact match, then chrF)",
+                     ["model", "seed", *(f"exact {n}" for n in names), *(f"chrF {n}" for n in names),
+                      "training s"], rows, timing=["training s"])
+    if cfg.nt_steps:
+        nt = [train_and_score(label, recipe(dict(cfg.nt), spec, cfg.nt_steps, seeds[0], cfg.eval_sentences,
+                                            cfg.max_tokens, cfg.lr), cfg.test_limit, LENGTH_BUCKETS)
+              for label, spec in specs.items()]
+        result.add_table(f"NT Greek -> English test BLEU by source length (seed {seeds[0]}, reported)",
+                         ["model", "BLEU", *(b["bucket"] for b in nt[0].scores["bleu_by_length"]), "training s"],
+                         [[r.label, r.scores["bleu"], *(b["score"] for b in r.scores["bleu_by_length"]),
+                           r.train_seconds] for r in nt], timing=["training s"])
+    return _verdict(result, scores, curves, cfg, seeds)
+
+
+def _verdict(result, scores: dict, curves: dict, cfg, seeds):
+    metric, curve_name = NAMES[cfg.metric]
+    d = drops(scores, cfg.metric)
+    gates = [rules.at_least(f"{label} competent on the shortest bucket (min {metric} over seeds)",
+                            min(scores[label, s][0][cfg.metric] for s in seeds), cfg.competent)
              for label in (SEQ2SEQ, ATTENTION)]
-    gates += [rules.converged(f"{label} seed {s} trained (dev token accuracy)", curves[label, s], cfg.converged)
+    gates += [rules.converged(f"{label} seed {s} trained ({curve_name})", curves[label, s], cfg.converged)
               for label in (SEQ2SEQ, ATTENTION) for s in seeds]
     gaps = {s: d[SEQ2SEQ, s] - d[ATTENTION, s] for s in seeds}
     confirmed = all(d[SEQ2SEQ, s] >= cfg.min_drop and gaps[s] >= cfg.min_gap for s in seeds)
@@ -115,13 +190,13 @@ def _verdict(result, scores: dict, curves: dict, cfg: Config, seeds):
     verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     med = {label: statistics.median(d[label, s] for s in seeds) for label in (SEQ2SEQ, ATTENTION)}
     return finish(result, verdict,
-                  f"gates: both models reach token accuracy >= {cfg.competent} on the shortest bucket in every seed, "
-                  f"and no model improves on its best earlier dev accuracy by more than {cfg.converged} in the last "
+                  f"gates: both models reach {metric} >= {cfg.competent} on the shortest bucket in every seed, "
+                  f"and no model improves on its best earlier {curve_name} by more than {cfg.converged} in the last "
                   "quarter of its updates. "
-                  f"Confirmed when, in every seed, seq2seq loses >= {cfg.min_drop} token accuracy from the shortest to "
+                  f"Confirmed when, in every seed, seq2seq loses >= {cfg.min_drop} {metric} from the shortest to "
                   f"the longest bucket and >= {cfg.min_gap} more than attention; refuted when in every seed it loses "
                   f"less than {cfg.min_gap / 2} more than attention.",
                   "drop (shortest - longest bucket) per seed: "
                   + "; ".join(f"seed {s}: seq2seq {d[SEQ2SEQ, s]:.2f}, attention {d[ATTENTION, s]:.2f}" for s in seeds),
-                  f"seq2seq loses {med[SEQ2SEQ]:.2f} token accuracy from short to long sources, attention "
+                  f"seq2seq loses {med[SEQ2SEQ]:.2f} {metric} from short to long sources, attention "
                   f"{med[ATTENTION]:.2f} (median of {len(seeds)} seeds)", gates=gates)

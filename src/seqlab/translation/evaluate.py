@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from seqlab.data.batching import collate_pairs, pad_sequences
-from seqlab.data.corpora import PairCorpus
+from seqlab.data.corpora import Pair, PairCorpus
 from seqlab.data.tokenize import BOS, EOS, piece_surface
 from seqlab.decode import Hypothesis, beam_search, greedy
 from seqlab.metrics import (
@@ -61,13 +61,28 @@ def forced_attention(model, src: list[int], tgt: list[int], device) -> np.ndarra
     return attn[: len(tgt)].float().cpu().numpy()  # rows of the target pieces (EOS row dropped)
 
 
+def word_attention_of(model, pair: Pair, src_tok, tgt_tok, device) -> np.ndarray | None:
+    """Attention (target words, source words) while the model reads ``pair``'s reference.
+
+    Subword attention is summed into the corpus's words (``Pair.src_tokens`` /
+    ``tgt_tokens``, the words the gold alignments index). None when the model has none.
+    """
+    src, tgt = src_tok.encode(pair.src), tgt_tok.encode(pair.tgt)
+    weights = forced_attention(model, src, tgt, device)
+    if weights is None:
+        return None
+    src_word = subword_to_word([piece_surface(src_tok.id_to_piece(i)) for i in src], pair.src_tokens)
+    tgt_word = subword_to_word([piece_surface(tgt_tok.id_to_piece(i)) for i in tgt], pair.tgt_tokens)
+    return word_attention(weights, tgt_word, src_word, len(pair.tgt_tokens), len(pair.src_tokens))
+
+
 def attention_aer(model, corpus: PairCorpus, split: str, src_tok, tgt_tok, device,
                   limit: int | None = None) -> dict[str, float] | None:
     """AER of attention argmax links against the gold word alignments of ``split``.
 
-    Subword attention is summed into the corpus's words; each target word links to its
-    most attended source word. Also returns the diagonal aligner's AER as a floor.
-    None when the model has no attention or the split has no gold alignments.
+    Each target word links to its most attended source word (``word_attention_of``).
+    Also returns the diagonal aligner's AER as a floor. None when the model has no
+    attention or the split has no gold alignments.
     """
     pairs = [p for p in corpus.splits[split] if p.key in corpus.alignments][:limit]
     if not pairs:
@@ -75,13 +90,9 @@ def attention_aer(model, corpus: PairCorpus, split: str, src_tok, tgt_tok, devic
     model.eval()
     predicted, diagonal, gold = [], [], []
     for p in pairs:
-        src, tgt = src_tok.encode(p.src), tgt_tok.encode(p.tgt)
-        weights = forced_attention(model, src, tgt, device)
-        if weights is None:
+        words = word_attention_of(model, p, src_tok, tgt_tok, device)
+        if words is None:
             return None
-        src_word = subword_to_word([piece_surface(src_tok.id_to_piece(i)) for i in src], p.src_tokens)
-        tgt_word = subword_to_word([piece_surface(tgt_tok.id_to_piece(i)) for i in tgt], p.tgt_tokens)
-        words = word_attention(weights, tgt_word, src_word, len(p.tgt_tokens), len(p.src_tokens))
         predicted.append(argmax_links(words))
         diagonal.append(diagonal_links(len(p.src_tokens), len(p.tgt_tokens)))
         gold.append(corpus.alignments[p.key])
