@@ -137,8 +137,8 @@ SHELL: dict[str, Run | Skip] = {
         Skip("needs the tables of two earlier mt_table runs; tests/test_mt_benchmarks.py checks --merge"),
     ".venv/bin/python benchmarks/mt_throughput.py configs/mt-nt-bahdanau-lstm.toml --threads 2 --baseline 1100":
         Skip("times a 7.8M-parameter model for minutes; tests/test_mt_benchmarks.py runs it on a tiny recipe"),
-    ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (tens of minutes on 2 cores)"),
-    ".venv/bin/seqlab reproduce --only C1,C4 --force --threads 1":
+    ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (about ten minutes on 2 cores)"),
+    ".venv/bin/seqlab reproduce --only C1,C4 --force --jobs 1":
         Skip("two claims' quick experiments (minutes); tests/test_experiments.py runs the claims at tiny sizes"),
     ".venv/bin/seqlab reproduce --profile full --only C12,C13,C14,C15,C16":
         Skip("GPU-sized trainings and timings (hours on 2 cores); tests/test_ledger_determinism.py runs these claims "
