@@ -43,6 +43,7 @@ class Config:
     max_len: int = 12
     modifier: float = 0.25
     scores: tuple[str, ...] = ("dot", "concat")  # the two the claim compares; full adds general
+    bahdanau: bool = False  # full: Bahdanau's model (additive score, its own decoder) beside, reported
     hidden: int = 64
     embed_dim: int = 32
     steps: int = 400
@@ -58,10 +59,10 @@ class Config:
 
 
 PROFILES = {"quick": Config(),
-            "full": Config(scores=("dot", "general", "concat"), vocab=32, max_len=40, hidden=256, steps=3000,
+            "full": Config(scores=("dot", "general", "concat"), bahdanau=True, vocab=32, max_len=40, hidden=256, steps=3000,
                            test_sentences=500, timing_shape=(64, 40, 40), timing_rounds=30)}
-TINY = Config(scores=("dot", "general", "concat"), vocab=6, min_len=2, max_len=5, hidden=8, embed_dim=4, steps=8,
-              batch_size=8, test_sentences=4, timing_shape=(2, 3, 4), timing_rounds=3)
+TINY = Config(scores=("dot", "general", "concat"), bahdanau=True, vocab=6, min_len=2, max_len=5, hidden=8,
+              embed_dim=4, steps=8, batch_size=8, test_sentences=4, timing_shape=(2, 3, 4), timing_rounds=3)
 
 
 def config(profile: str) -> dict:
@@ -74,15 +75,17 @@ def run(profile: str = "quick"):
     task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len, modifier=cfg.modifier)
     result = new_result(CLAIM_ID, CLAIM, (
         f"Luong global attention (GRU, hidden {cfg.hidden}, no input feeding) with the {', '.join(cfg.scores)} "
-        f"scores on synthetic translation with reordering (vocabulary {cfg.vocab}, lengths {cfg.min_len}-"
+        f"scores{' and Bahdanau (reported beside)' if cfg.bahdanau else ''} on synthetic translation with reordering (vocabulary {cfg.vocab}, lengths {cfg.min_len}-"
         f"{cfg.max_len}), {cfg.steps} updates each, seeds {list(seeds)}; greedy token accuracy on "
         f"{cfg.test_sentences} fixed test sentences. Cost: the scores of a (B, T, S) = {cfg.timing_shape} batch, "
         f"forward + backward, {cfg.timing_rounds} interleaved rounds."), profile, to_dict(cfg), seeds=seeds)
     acc, curves, rows = {}, {}, []
+    common = {"embed_dim": cfg.embed_dim, "hidden": cfg.hidden, "layers": 1, "cell": "gru"}
+    specs = {score: {"arch": "luong", "score": score, "input_feed": False, **common} for score in cfg.scores}
+    if cfg.bahdanau:
+        specs["bahdanau"] = {"arch": "bahdanau", **common}
     for seed in seeds:
-        for score in cfg.scores:
-            spec = {"arch": "luong", "score": score, "input_feed": False, "embed_dim": cfg.embed_dim,
-                    "hidden": cfg.hidden, "layers": 1, "cell": "gru"}
+        for score, spec in specs.items():
             t = train(spec, task, cfg.steps, seed, cfg.lr, cfg.batch_size)
             acc[score, seed] = bucket_scores(t.model, task, [(cfg.min_len, cfg.max_len)], cfg.test_sentences)[0]["token"]
             curves[score, seed] = t.curve
