@@ -164,7 +164,7 @@ def test_c16_counts_attention_flops_on_a_cpu():
     weights = list(model.parameters())
     flops = {}
     for T in (4, 32):
-        step = models._train_step(model, weights, torch.randint(1, 16, (64 // T, T + 1)), torch.device("cpu"))
+        step = models.teacher_forced_step(model, weights, torch.randint(1, 16, (64 // T, T + 1)), torch.device("cpu"))
         flops[T] = C16.step_flops(model, step, 64)
     # per attention call: 2 (fwd) + 5 (bwd, with the recomputed scores) matmuls of 2 B T^2 d FLOPs
     # (torch's formulas); 9 attention calls (3 encoder self, 3 decoder self, 3 cross), B T = 64, d = 16

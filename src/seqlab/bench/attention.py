@@ -52,7 +52,7 @@ def run(
         )
         flops = 3 * 4 * batch * heads * T * T * head_dim
         for name, attend in VARIANTS.items():
-            fn = _train_step(attend, q, k, v, device)
+            fn = attention_step(attend, q, k, v, device)
             timing = time_call(fn, device, warmup, repeats)
             medians[name, T] = timing.median
             rate = flops / timing.median
@@ -73,7 +73,7 @@ def run(
     return section
 
 
-def _train_step(attend: Callable, q, k, v, device: torch.device) -> Callable:
+def attention_step(attend: Callable, q, k, v, device: torch.device) -> Callable:
     def step():
         with autocast_for(device):
             out = attend(q, k, v)  # (B, h, T, d)

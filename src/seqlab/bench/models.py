@@ -106,7 +106,7 @@ def run(
         medians[name] = []
         for T in lengths:
             src = torch.randint(1, vocab, (batch, T + 1), device=device)  # (B, T+1)
-            step = _train_step(model, params, src, device)
+            step = teacher_forced_step(model, params, src, device)
             flops = model_flops(model, step, batch * T)
             timing = time_call(step, device, warmup, repeats)
             medians[name].append(timing.median)
@@ -122,7 +122,7 @@ def run(
     return section
 
 
-def _train_step(model: nn.Module, params: list, tokens: torch.Tensor, device: torch.device) -> Callable:
+def teacher_forced_step(model: nn.Module, params: list, tokens: torch.Tensor, device: torch.device) -> Callable:
     """Teacher forcing on random tokens: source = tokens[:, 1:], target in/out shifted by one."""
     src, tgt_in, tgt_out = tokens[:, 1:], tokens[:, :-1], tokens[:, 1:]  # (B, T) each
     src_mask = torch.ones_like(src, dtype=torch.bool)

@@ -36,7 +36,6 @@ Quality at equal updates is not part of this claim (its wording is about cost).
 
 from __future__ import annotations
 
-import contextlib
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments import rules
 from seqlab.experiments.base import check_profile, decide, finish, new_result
 from seqlab.experiments.timing import interleaved
+from seqlab.experiments.training import one_thread
 from seqlab.nn.luong import Luong
 from seqlab.nn.seq2seq import Memory
 
@@ -148,22 +148,9 @@ def measure(cfg: Config, device: torch.device) -> dict[tuple[str, str, int], lis
         outputs, keys = source(S, cfg, nets["global"].score, device)
         fns |= {(part, mode, S): attention_call(nets[mode], outputs, keys, cfg, part == TRAINING)
                 for part in PARTS for mode in MODES}
-    with one_thread(device):
+    with one_thread():  # the claim is about the amount of work; a second thread only waits
         times = interleaved(fns, device, cfg.rounds, cfg.warmup)
     return {key: [s / cfg.target_steps for s in secs] for key, secs in times.items()}
-
-
-@contextlib.contextmanager
-def one_thread(device: torch.device):
-    """On a CPU, time on one thread: the claim is about the amount of work, and a
-    second thread adds nothing to it but waits on a busy machine (restored after)."""
-    threads = torch.get_num_threads()
-    if device.type == "cpu":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 def positions_scored(mode: str, S: int, half_width: int) -> int:

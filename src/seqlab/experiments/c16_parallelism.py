@@ -247,7 +247,7 @@ def fixed_work(cfg: Config, device: torch.device) -> dict:
         for T in cfg.work_lengths:
             B = cfg.tokens // T
             tokens = torch.randint(1, cfg.vocab, (B, T + 1), device=device)  # (B, T+1)
-            step = models._train_step(model, weights, tokens, device)
+            step = models.teacher_forced_step(model, weights, tokens, device)
             flops[name, T] = step_flops(model, step, B * T)  # runs the step once (counted)
             fns[name, T] = step
     seconds = interleaved(fns, device, cfg.rounds, warmup=0)  # the counted run above was the warm-up
