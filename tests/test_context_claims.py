@@ -1,0 +1,133 @@
+"""The context claims: C9 memory span and LM context ablation, C19 recency by position, C30 the
+failure table. Task layouts checked by hand, the verdict rules on hand-made numbers, tiny runs."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+
+from seqlab.data.context_tasks import DistanceRecall, MixedRecall
+from seqlab.experiments import rules
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
+
+
+# ---------------------------------------------------------------- C9 tasks
+
+def test_distance_recall_puts_each_pair_d_steps_before_the_marker():
+    task = DistanceRecall((2, 5, 9), fillers=3, keys=4, values=5)
+    batch, span = task.sample_detailed(16, torch.Generator().manual_seed(0))
+    x, y = batch.x, batch.y
+    T, n = task.length, 3
+    assert T == 9 + 1 + 3 and x.shape == (16, T)
+    marker = T - n - 1
+    pair_lo, query_lo = 3 + 1, 3 + 4 * 5 + 1  # first pair token, first query token
+    assert (x[:, marker] == task.vocab_size - 1).all()
+    for b in range(16):
+        for q in range(marker + 1, T):
+            d = int(span[b, q])
+            pair = int(x[b, marker - d]) - pair_lo  # = key * values + value
+            assert 0 <= pair < 4 * 5
+            assert int(x[b, q]) - query_lo == pair // 5  # the query names that pair's key
+            assert int(y[b, q]) == pair % 5  # and the answer is its value
+        assert sorted(span[b, marker + 1:].tolist()) == [2, 5, 9]  # every distance asked once
+        others = [t for t in range(marker) if t not in (marker - 2, marker - 5, marker - 9)]
+        assert (x[b, others] <= 3).all() and (x[b, others] >= 1).all()  # fillers elsewhere
+    assert batch.mask.sum().item() == 16 * n and (span[~batch.mask] == -1).all()
+    assert task.chance_loss == pytest.approx(math.log(5))
+
+
+def test_mixed_recall_short_and_long_batches():
+    task = MixedRecall(pairs=3, span=40, short=6, long_share=0.5, long_rows=0.25, keys=3, values=4)
+    lengths = set()
+    for i in range(20):
+        batch, span = task.sample_detailed(8, torch.Generator().manual_seed(i))
+        lengths.add((batch.x.shape[0], batch.x.shape[1]))
+        d = span[batch.mask]
+        assert d.min() >= 1 and d.max() <= batch.x.shape[1] - 3 - 1
+    assert lengths == {(8, 6 + 1 + 3), (2, 40 + 1 + 3)}
+
+
+# ---------------------------------------------------------------- C9 rule
+
+def test_c9_span_is_the_largest_recalled_distance():
+    from seqlab.experiments.c09_effective_context import span
+
+    assert span({20: 1.0, 50: 0.95, 100: 0.5, 600: 0.2}, 0.9) == 50
+    assert span({20: 0.8, 600: 0.91}, 0.9) == 600  # a recall far back is a lower bound by itself
+    assert span({20: 0.3}, 0.9) == 0
+
+
+def _c9_accs(profile_by_seed):
+    dists = (20, 50, 100, 200, 300, 600)
+    return {("lstm", s): dict(zip(dists, accs)) for s, accs in enumerate(profile_by_seed)}
+
+
+def _c9_decide(accs, curves):
+    from seqlab.experiments import c09_effective_context as c9
+    from seqlab.experiments.base import new_result
+
+    r = new_result("C9", "", "", "quick", {})
+    return c9._verdict(r, accs, curves, None, c9.Config(), rules.seeds("quick"))
+
+
+def test_c9_rule_on_hand_made_numbers():
+    far = [1, 1, 1, 0.95, 0.93, 0.92]
+    mid = [1, 1, 0.97, 0.92, 0.5, 0.2]
+    flat = {("lstm", s): [{d: 0.3 for d in (20, 50, 100, 200, 300, 600)}] * 5 for s in range(3)}
+    rising = {("lstm", s): [{d: 0.1 * i for d in (20, 50, 100, 200, 300, 600)} for i in range(5)] for s in range(3)}
+    r = _c9_decide(_c9_accs([far, far, mid]), rising)
+    assert r.verdict == "refuted" and r.gates == []  # 600 recalled in 2 of 3 seeds: no gate needed
+    assert _c9_decide(_c9_accs([mid, mid, far]), flat).verdict == "confirmed"  # span 200, trained
+    r = _c9_decide(_c9_accs([mid, mid, far]), rising)
+    assert r.verdict == "inconclusive" and "gate failed" in r.decided_by  # a failure while still improving
+    short = [0.95, 0.4, 0.2, 0.2, 0.2, 0.2]
+    assert _c9_decide(_c9_accs([short] * 3), flat).verdict == "refuted"  # fails at 50, trained
+    incompetent = [0.5, 0.2, 0.2, 0.2, 0.2, 0.2]
+    assert _c9_decide(_c9_accs([incompetent] * 3), flat).verdict == "inconclusive"
+
+
+# ---------------------------------------------------------------- C9 LM context ablation
+
+class _LagModel(torch.nn.Module):
+    """Predicts the next token as the token ``lag`` steps back when it is in view, else uniform."""
+
+    def __init__(self, lag: int, vocab: int) -> None:
+        super().__init__()
+        self.lag, self.vocab = lag, vocab
+        self.w = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, x, state=None):
+        B, T = x.shape
+        logits = torch.zeros(B, T, self.vocab)
+        if T > self.lag:
+            logits[:, -1] = 20.0 * torch.nn.functional.one_hot(x[:, -1 - self.lag], self.vocab)
+        return logits, None
+
+
+def test_context_ablation_finds_the_lag_a_model_needs():
+    from seqlab.experiments.context_ablation import context_losses, shortest_within
+
+    ids = torch.arange(600) % 7  # ids[t + 1] = ids[t - 6]: the token 6 steps back decides
+    losses = context_losses(_LagModel(6, 7), ids, contexts=(2, 5, 7, 20), full=40, windows=30, chunk=7)
+    assert losses[2] == pytest.approx(math.log(7)) and losses[5] == pytest.approx(math.log(7))
+    assert losses[7] < 1e-6 and losses[20] < 1e-6 and losses[40] < 1e-6
+    assert shortest_within(losses, 40, 0.01) == 7
+    assert shortest_within({2: 3.0, 5: 2.03, 40: 2.0}, 40, 0.01) == 40  # 1.5% off is not within 1%
+    assert shortest_within({2: 3.0, 5: 2.019, 40: 2.0}, 40, 0.01) == 5
+
+
+def test_c9_full_path_at_tiny_size(monkeypatch):
+    """The full profile's LM ablation on bsb_en, at a tiny size (loads the corpus)."""
+    from seqlab.experiments import c09_effective_context as c9
+    from seqlab.experiments.context_ablation import LMConfig
+
+    lm = LMConfig(tokenizer="char", vocab_limit=None, hidden=8, layers=1, embed_dim=8, seq_len=16, steps=4,
+                  batch_size=4, contexts=(2, 4), full=8, windows=6, chunk=4, eval_chars=5000)
+    monkeypatch.setitem(c9.PROFILES, "full", dataclasses.replace(c9.TINY, lm=lm))
+    r = c9.run("full")
+    assert r.verdict in ("confirmed", "refuted", "inconclusive")
+    ablation = r.tables[1]
+    assert [row[0] for row in ablation.rows] == [2, 4, 8] and ablation.rows[-1][2] == pytest.approx(1.0)
+    assert "LM effective context" in r.headline
