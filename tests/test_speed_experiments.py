@@ -57,40 +57,58 @@ def test_c17_quick_path_on_a_tiny_override(monkeypatch):
 
 def test_c20_quick_path_on_a_tiny_override(monkeypatch):
     c20 = load("C20")
-    r = _run_tiny(c20, monkeypatch, c20.TINY)  # T 8, 16; (B, H) = (2, 8); 3 steps
-    models = {row[0] for row in r.tables[0].rows}
-    assert {"minGRU scan", "minGRU step", "nn.GRU"} <= models
-    verdict_timing = r.tables[1]
-    assert [row[:2] for row in verdict_timing.rows] == [[2, 8]]
-    assert set(verdict_timing.timing) == set(verdict_timing.columns) - {"B", "H"}  # every time-derived column
-    assert {row[0] for row in r.tables[2].rows} == {"gru", "mingru"}
-    assert "x" in r.headline and len(r.figures) == 1
-    assert {"headline", "decided_by", "notes"} <= set(r.timing)
+    r = _run_tiny(c20, monkeypatch, c20.TINY)  # T 8, 16; (B, H) = (2, 8); 4 steps
+    timing = r.tables[0]
+    assert {row[0] for row in timing.rows} == {"minGRU scan", "minGRU step", "nn.GRU"}
+    assert [row[4] for row in timing.rows if row[3] == 8] == [2, 2, 2]  # rounds below cap_length
+    assert [row[4] for row in timing.rows if row[3] == 16] == [1, 1, 1]  # capped from cap_length = 16 on
+    assert set(timing.timing) == {"median ms", "min-max ms", "x faster than its step mode", "x faster than nn.GRU"}
+    quality = r.tables[1]
+    assert [row[:2] for row in quality.rows] == [[s, a] for s in (0, 1, 2) for a in ("gru", "mingru")]
+    assert all(len(row[4]) == c20.EVALS for row in quality.rows)  # held-out accuracy curve per run
+    assert r.verdict == "inconclusive" and "GRU seed 0 competent" in r.decided_by  # 4 steps learn nothing
+    assert len(r.figures) == 1 and {"headline", "decided_by"} <= set(r.timing)
+
+
+def test_c20_rounds_are_capped_at_long_T():
+    full = load("C20").PROFILES["full"]
+    assert [load("C20").rounds_at(T, full) for T in full.lengths] == [10, 10, 3]  # T = 256, 1024, 4096
+
+
+def _c20_inputs(cfg, step_factor=10.0, mingru=(0.97, 0.95, 0.96), gru=(0.98, 0.98, 0.98), gru_loss_drop=0.001):
+    """Made-up timings (scan 1 s, step mode ``step_factor`` s, nn.GRU 2 s per round) and quality."""
+    times = {}
+    for B, H in cfg.shapes:
+        for T in cfg.lengths:
+            times[(B, H, T)] = {"minGRU scan": [T * t for t in (1.0, 1.1, 0.9)],
+                                "minGRU step": [T * step_factor * t for t in (1.0, 1.05, 0.95)],
+                                "nn.GRU": [T * 2.0 * t for t in (1.0, 1.05, 0.95)]}
+    q = {}
+    for s, (g, m) in enumerate(zip(gru, mingru)):
+        q[("gru", s)] = {"accuracy": g, "normalized": 0.01, "curve": [0.1, 0.5, g - 0.01, g],
+                         "loss curve": [1.0, 0.1, 0.01 + gru_loss_drop, 0.01]}
+        q[("mingru", s)] = {"accuracy": m, "normalized": 0.02, "curve": [0.1, 0.4, m - 0.1, m],
+                            "loss curve": [1.0, 0.2, 0.05, 0.02]}
+    return times, q
 
 
 def test_c20_verdict_rule():
     c20 = load("C20")
     cfg = c20.Config(lengths=(8, 16), shapes=((1, 4), (2, 8)))
-    times = {}
-    for B, H, step in ((1, 4, 10.0), (2, 8, 1.0)):  # narrow: step mode 10x slower; wide: as fast
-        for T in cfg.lengths:
-            times.update({("minGRU scan", B, H, T): 1.0 * T, ("minGRU step", B, H, T): step * T,
-                          ("nn.GRU", B, H, T): 2.0 * T})
-    scan = [1.0, 1.1, 0.9]
-    clear = {(1, 4): {"minGRU scan": scan, "minGRU step": [10.0, 9.0, 11.0]},  # 10x, ranges apart
-             (2, 8): {"minGRU scan": scan, "minGRU step": [1.0, 1.05, 0.95]}}
-    blank = lambda: c20.new_result("C20", "c", "s", "quick", {})  # noqa: E731
-    good = {"gru": {"normalized": 0.05}, "mingru": {"normalized": 0.1}}
-    assert c20._verdict(blank(), times, good, cfg, clear).verdict == "confirmed"
-    assert c20._verdict(blank(), times, {"gru": {"normalized": 0.1}, "mingru": {"normalized": 0.9}},
-                        cfg, clear).verdict == "refuted"
-    assert c20._verdict(blank(), times, {"gru": {"normalized": 0.9}, "mingru": {"normalized": 0.9}},
-                        cfg, clear).verdict == "inconclusive"
-    # scan rounds that mostly overlap the step mode's decide nothing
-    noisy = {**clear, (1, 4): {"minGRU scan": [1.0, 12.0, 12.0], "minGRU step": [10.0, 9.0, 11.0]}}
-    assert c20._verdict(blank(), times, good, cfg, noisy).verdict == "inconclusive"
-    slow = {shape: {"minGRU scan": [3.0, 3.1, 2.9], "minGRU step": [1.0, 1.1, 0.9]} for shape in cfg.shapes}
-    assert c20._verdict(blank(), times, good, cfg, slow).verdict == "refuted"  # clearly slower at every shape
+    seeds = (0, 1, 2)
+
+    def verdict(**kw):
+        times, q = _c20_inputs(cfg, **kw)
+        return c20._verdict(c20.new_result("C20", "c", "s", "quick", {}), times, q, cfg, seeds).verdict
+
+    assert verdict() == "confirmed"  # 10x its step mode; minGRU within 0.05 in every seed
+    assert verdict(mingru=(0.97, 0.90, 0.96)) == "confirmed"  # outside the tolerance in one seed of three
+    assert verdict(mingru=(0.97, 0.90, 0.80)) == "refuted"  # outside in two: quality lost
+    assert verdict(mingru=(0.52, 0.50, 0.55)) == "refuted"  # the old ledger's 0.52 vs 0.98 now refutes
+    assert verdict(gru=(0.98, 0.6, 0.98)) == "inconclusive"  # the GRU itself not competent: gate
+    assert verdict(gru_loss_drop=0.05) == "inconclusive"  # the GRU still learning: gate
+    assert verdict(step_factor=1.5) == "inconclusive"  # scan faster, but not by 2x
+    assert verdict(step_factor=0.3) == "refuted"  # the scan clearly slower than its step mode everywhere
 
 
 @pytest.mark.parametrize("arch", ["mingru", "minlstm"])
