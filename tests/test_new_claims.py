@@ -151,9 +151,42 @@ def test_c24_reach_and_rule_by_hand():
     assert rule([0.1, -2.0, 0.25], cfg) == (False, True)
 
 
+def test_c24_model_twins_differ_only_in_w_hh():
+    from seqlab.experiments.c24_xavier_vs_orthogonal import TINY, model_twins, spectrum
+    from seqlab.experiments.probe_tasks import DecisiveToken
+
+    pair = model_twins(TINY, DecisiveToken(TINY.train_length), 0)
+    x, o = (dict(m.named_parameters()) for m in (pair["xavier"], pair["orthogonal"]))
+    differ = [n for n in x if not torch.equal(x[n], o[n])]
+    assert differ == ["backbone.weight_hh_l0"]  # embedding, W_ih, biases and head shared
+    top, bottom, _ = spectrum(o["backbone.weight_hh_l0"].detach())
+    assert top == pytest.approx(1.0, abs=1e-5) and bottom == pytest.approx(1.0, abs=1e-5)
+    assert float(x["backbone.bias_hh_l0"].detach().abs().max()) == 0.0  # Xavier: zero biases
+
+
+def test_c24_training_rule_by_hand():
+    from seqlab.experiments.c24_xavier_vs_orthogonal import Config, training_rule
+
+    cfg = Config()
+
+    def judge(*pairs):  # (orthogonal, Xavier) competent-from updates per seed
+        return training_rule({s: {"orthogonal": o, "xavier": x} for s, (o, x) in enumerate(pairs)}, cfg)
+
+    r = judge((50, 100), (60, None), (90, 100))  # twice faster, Xavier never, barely faster
+    assert r["better"] == {0: True, 1: True, 2: False} and r["ratio"][1] == 0.0
+    assert r["confirmed"] and not r["refuted"]  # 2 of 3, median ratio 0.5
+    r = judge((50, 70), (110, 70), (90, 120))  # ratios 0.71, 1.57, 0.75: never clearly faster
+    assert not r["confirmed"] and r["refuted"]
+    r = judge((50, 100), (110, 70), (40, 100))  # better in 2 of 3, median ratio 0.5
+    assert r["confirmed"]
+    r = judge((50, 100), (110, 70), (90, 100))  # better in 1 of 3
+    assert r["refuted"]
+
+
 def test_c24_tiny_run(monkeypatch):
     from seqlab.experiments import c24_xavier_vs_orthogonal as c24
 
     r = _tiny(c24, monkeypatch)
     assert len(r.tables[0].rows) == 3 * 2 * 2  # seeds x lengths x scales
-    assert any("initialisation only" in n for n in r.notes) and r.gates[0]["passed"]
+    assert len(r.tables[2].rows) == 3 * 2  # seeds x twins, trained
+    assert [g["passed"] for g in r.gates][:1] == [True] and len(r.gates) == 2

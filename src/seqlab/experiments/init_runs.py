@@ -99,6 +99,13 @@ class ScoreCurve:
         """The first scored update with accuracy >= floor (None: never within the budget)."""
         return next((st for st, a in zip(self.steps, self.accuracy) if a >= floor), None)
 
+    def kept_from(self, floor: float) -> int | None:
+        """The first scored update from which accuracy stays >= floor to the end (None: not at the end)."""
+        start = None
+        for st, a in zip(self.steps, self.accuracy):
+            start = (st if start is None else start) if a >= floor else None
+        return start
+
 
 class MonitorLog:
     """Callback: seqlab's gradient monitor after every update, and the weight norms.
