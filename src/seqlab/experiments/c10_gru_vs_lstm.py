@@ -41,6 +41,7 @@ from seqlab.experiments.rules import clearly_faster
 from seqlab.experiments.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.training import one_thread
 from seqlab.nn.recurrent import GRU, LSTM
+from seqlab.train.device import pick_device
 
 CLAIM_ID = "C10"
 CLAIM = ("A GRU does less work than an LSTM of the same width: three gate blocks instead of four, so about a quarter "
@@ -113,19 +114,18 @@ def counted_flops(step) -> int:
 def measure(cfg: Config) -> dict:
     """Per width H: parameters, analytic and counted FLOPs, and the interleaved seconds per pass
     of the cell backend (``cell``) and of torch's fused kernels (``fused``), per arch."""
-    out = {}
+    out, device = {}, pick_device("auto")
     for H in cfg.hidden:
-        x = torch.randn(cfg.batch, cfg.length, H, generator=torch.Generator().manual_seed(cfg.seed))  # (B, T, E)
-        cell = {a: layer(a, H, "cell", cfg.seed) for a in LAYERS}
-        fused = {a: layer(a, H, "fused", cfg.seed) for a in LAYERS}
+        x = torch.randn(cfg.batch, cfg.length, H, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
+        cell = {a: layer(a, H, "cell", cfg.seed).to(device) for a in LAYERS}  # x: (B, T, E)
+        fused = {a: layer(a, H, "fused", cfg.seed).to(device) for a in LAYERS}
         cell_passes = {a: train_pass(m, x) for a, m in cell.items()}
         out[H] = {
             "params": {a: sum(p.numel() for p in m.parameters()) for a, m in cell.items()},
             "flops": {a: gemm_flops(GATES[a], cfg.batch, cfg.length, H, H) for a in LAYERS},
             "counted": {a: counted_flops(f) for a, f in cell_passes.items()},
-            "cell": interleaved(cell_passes, torch.device("cpu"), cfg.rounds),
-            "fused": interleaved({a: train_pass(m, x) for a, m in fused.items()}, torch.device("cpu"),
-                                 cfg.torch_rounds),
+            "cell": interleaved(cell_passes, device, cfg.rounds),
+            "fused": interleaved({a: train_pass(m, x) for a, m in fused.items()}, device, cfg.torch_rounds),
         }
     return out
 
@@ -134,7 +134,7 @@ def run(profile: str = "quick"):
     cfg = PROFILES[check_profile(profile)]
     result = new_result(CLAIM_ID, CLAIM, (
         f"One recurrent layer, E = H in {list(cfg.hidden)}, forward + backward of a ({cfg.batch}, {cfg.length}) "
-        "batch (loss = sum of outputs) on one CPU thread. seqlab's cell backend for LSTM and GRU, timed in "
+        "batch (loss = sum of outputs), one CPU thread or the accelerator. seqlab's cell backend for LSTM and GRU, timed in "
         f"{cfg.rounds} interleaved rounds per width; torch's fused kernels in {cfg.torch_rounds} rounds, reported "
         "only. GEMM FLOPs by formula, checked with torch.utils.flop_counter."), profile, config(profile), cfg.seed)
     with one_thread():

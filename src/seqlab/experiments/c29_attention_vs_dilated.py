@@ -37,6 +37,7 @@ from seqlab.experiments.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.training import one_thread
 from seqlab.nn.conv import DilatedCausalConv
 from seqlab.nn.transformer import MultiHeadAttention, causal_mask
+from seqlab.train.device import pick_device
 
 CLAIM_ID = "C29"
 CLAIM = ("One attention layer connects tokens 512 positions apart, where a dilated convolution stack needs about "
@@ -56,7 +57,8 @@ class Config:
     seed: int = 0
 
 
-# full: the same sizes (the gradient facts do not depend on the machine), timed at a realistic width
+# full: the same reach probes (the gradient facts do not depend on the machine); the costs timed at width 512, batch 16,
+# sized for one H200 (milliseconds there; minutes on a CPU)
 PROFILES = {"quick": Config(), "full": Config(channels=512, batch=16, rounds=20)}
 # the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
 TINY = Config(span=16, max_layers=5, probe_channels=2, channels=8, batch=1, rounds=2)
@@ -119,9 +121,10 @@ def counted(forward, x: torch.Tensor) -> int:
 
 def costs(cfg: Config, layers: int) -> dict:
     """FLOPs (formula and count) and interleaved seconds of a training pass at T = span, per side."""
-    T, C, B = cfg.span, cfg.channels, cfg.batch
-    stack, layer, mask = conv_stack(layers, cfg, C), attention(cfg, C), causal_mask(T)
-    x = torch.randn(B, T, C, generator=torch.Generator().manual_seed(cfg.seed))  # (B, T, C)
+    T, C, B, device = cfg.span, cfg.channels, cfg.batch, pick_device("auto")
+    stack, layer = conv_stack(layers, cfg, C).to(device), attention(cfg, C).to(device)
+    mask = causal_mask(T, device=device)
+    x = torch.randn(B, T, C, generator=torch.Generator().manual_seed(cfg.seed)).to(device)  # (B, T, C)
     sides = {f"dilated conv, {layers} layers": (stack, lambda x: stack(x)[0]),
              "attention, 1 layer": (layer, lambda x: layer(x, x, mask)[0])}
 
@@ -129,7 +132,7 @@ def costs(cfg: Config, layers: int) -> dict:
         params = list(module.parameters())
         return lambda: torch.autograd.grad(forward(x).sum(), params)
 
-    rounds = interleaved({n: train(m, f) for n, (m, f) in sides.items()}, torch.device("cpu"), cfg.rounds)
+    rounds = interleaved({n: train(m, f) for n, (m, f) in sides.items()}, device, cfg.rounds)
     names = list(sides)
     return {"formula": {names[0]: conv_flops(layers, B, T, C, cfg.kernel), names[1]: attention_flops(B, T, C)},
             "counted": {names[0]: counted(sides[names[0]][1], x),
