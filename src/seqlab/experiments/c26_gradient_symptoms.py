@@ -151,7 +151,16 @@ def train_one(cfg: Config, task, run: str, seed: int, probe_x: torch.Tensor) -> 
             "vanishing": monitor.flagged("vanishing"), "exploding": monitor.flagged("exploding"),
             "names": sorted({n for f in monitor.vanishing + monitor.exploding for n in f}),
             "smallest": min(monitor.smallest), "largest": max(monitor.largest), "monitor": monitor,
-            "reach": math.nan if trained.diverged_at else reach(trained.model, probe_x), "updates": len(monitor.steps)}
+            "reach": math.nan if trained.diverged_at else reach(trained.model, probe_x), "updates": len(monitor.steps),
+            "first_largest": monitor.largest[0], "w1": monitor.weights[0], "head": head_share(trained.model)}
+
+
+@torch.no_grad()
+def head_share(model) -> float:
+    """The readout's share of the squared weight norm, ||head||^2 / ||theta||^2 (NaN if not finite)."""
+    head = sum(float(p.double().square().sum()) for p in model.head.parameters())
+    total = sum(float(p.double().square().sum()) for p in model.parameters())
+    return head / total if math.isfinite(total) and total > 0 else math.nan
 
 
 def checks(r: dict, run: str, cfg: Config) -> dict[str, bool]:
@@ -230,6 +239,15 @@ def run(profile: str = "quick"):
             + ", ".join(f"{v['reach']:.1f}" for v in silent) + " decades), but its smallest parameter gradient norm is "
             + ", ".join(f"{v['smallest']:.1e}" for v in silent) + ": a per-parameter monitor is silent then, because "
             "every weight also gets the recent steps' gradient. The flag needs a parameter fed only by early steps.")
+    boom = [data["exploding", s] for s in seeds]
+    result.notes.append(
+        "Exploding, how it unfolds: the largest parameter gradient norm at update 1 is "
+        + ", ".join(f"{b['first_largest']:.1e}" for b in boom) + " (the gradient grown through time), and that one "
+        "update multiplies the weight norm by " + ", ".join(f"{b['w1'] / b['w0']:.0f}" for b in boom) + ". The tanh "
+        "units are then saturated, so the gradients through them nearly stop (the monitor also flags vanishing at "
+        + ", ".join(f"{len(b['vanishing'])}" for b in boom) + " updates), while the readout's weights, whose SGD step "
+        "is too large for saturated features, grow geometrically until the loss is NaN (the readout's share of "
+        "the squared weight norm at the last finite update: " + ", ".join(f"{b['head']:.3f}" for b in boom) + ").")
     show = "; ".join(
         f"seed {s}: healthy flags {len(data['healthy', s]['vanishing']) + len(data['healthy', s]['exploding'])}, "
         f"loss {data['healthy', s]['loss0']:.2f}->{data['healthy', s]['loss_end']:.2f}; vanishing flagged "
