@@ -79,3 +79,150 @@ def test_transformer_config_is_validated():
     assert cfg.num_heads == 3 and ModelConfig(arch="transformer", hidden_size=32).num_heads == 4
     model = build_model(cfg, CopyMemory(delay=4, num_symbols=2, alphabet=4))
     assert len(model.backbone.layers) == 2 and model.backbone.layers[0].attn.heads == 3
+
+
+# ---------------------------------------------------------------- PairedRecall and the run helpers
+
+def test_paired_recall_answers_the_queried_key():
+    from seqlab.data.memory_tasks import PairedRecall
+
+    task = PairedRecall(num_pairs=3, num_keys=4, num_values=5)
+    assert (task.length, task.input_dim, task.output_dim) == (4, 10, 5)
+    assert task.chance_loss == pytest.approx(1.6094, abs=1e-4)  # ln 5
+    b = task.sample(50, torch.Generator().manual_seed(0))
+    assert b.x.shape == (50, 4, 10) and b.mask[:, -1].all() and b.mask.sum() == 50
+    for i in range(50):
+        pairs = {int(b.x[i, t, :4].argmax()): int(b.x[i, t, 4:9].argmax()) for t in range(3)}
+        assert len(pairs) == 3  # distinct keys
+        assert b.x[i, :3].sum() == 6 and b.x[i, 3, 9] == 1 and b.x[i, 3, 4:9].sum() == 0
+        assert int(b.y[i, -1]) == pairs[int(b.x[i, 3, :4].argmax())]
+    with pytest.raises(ValueError, match="needs at least that many keys"):
+        PairedRecall(5, 4, 4).sample(1, torch.Generator())
+
+
+def test_skill_and_chance():
+    from seqlab.experiments.memory_runs import chance_skill, skill
+
+    adding = AddingProblem(10)
+    assert skill(adding, {"loss": adding.chance_loss}) == pytest.approx(0.0)
+    assert skill(adding, {"loss": 0.1 * adding.chance_loss}) == pytest.approx(0.9)
+    assert skill(CopyMemory(5, 1, 8), {"loss": 2.0, "accuracy": 0.75}) == 0.75
+    assert chance_skill(CopyMemory(5, 1, 8)) == 1 / 8 and chance_skill(adding) == 0.0
+
+
+def test_watch_finds_the_first_step_of_competence():
+    from seqlab.experiments.memory_runs import Watch, _Competent, sample_curve
+
+    task = CopyMemory(5, 1, 8)
+    watch = Watch(task, threshold=0.9, window=3, stop=False)
+    for step, acc in enumerate([1.0, 1.0, 0.5, 0.9, 1.0, 0.95, 1.0], start=1):
+        watch.on_step(None, step, {"accuracy": acc})
+    # running means: 1, 1, .833, .8, .8, .95 -> first full window >= 0.9 at step 6
+    assert watch.reached == 6 and watch.running[2] == pytest.approx(2.5 / 3)
+    stopping = Watch(task, threshold=0.9, window=2, stop=True)
+    stopping.on_step(None, 1, {"accuracy": 1.0})  # window not yet full: no decision
+    with pytest.raises(_Competent):
+        stopping.on_step(None, 2, {"accuracy": 0.8})
+    assert stopping.reached == 2
+    assert sample_curve(list(range(16)), points=4) == [3, 7, 11, 15]
+    assert sample_curve([0.5, 0.7], points=4) == [0.5, 0.5, 0.7, 0.7]
+
+
+def _run(reached, held_out=0.0, curve=(0.1,) * 8, trained=100):
+    from seqlab.experiments.memory_runs import Run
+
+    return Run(reached, trained if reached is None else reached, list(curve), max(curve), held_out)
+
+
+# ---------------------------------------------------------------- C7 forget-gate bias
+
+def test_c7_rule_on_hand_made_steps():
+    from seqlab.experiments import c07_forget_bias as c7
+
+    cfg = c7.Config()
+    assert c7.best_positive({0.0: [301] * 5, 1.0: [100, 120, 90, 301, 80], 2.0: [50, 60, 40, 55, 301]}) == 2.0
+    assert c7.best_positive({0.0: [1], 1.0: [5, 5], 2.0: [5, 5]}) == 1.0  # tie: the smaller bias
+    assert c7.rule([0.2, 0.3, 0.1, 1.0, 0.5], cfg) == (True, False)  # 4 of 5 faster, median 0.3
+    assert c7.rule([0.2, 0.3, 0.8, 1.0, 0.9], cfg) == (False, False)  # median 0.8: not enough
+    assert c7.rule([1.0, 1.2, 1.0, 0.5, 2.0], cfg) == (False, True)  # bias 0 as fast or faster
+    assert c7.rule([0.6, 0.65, 0.7, 1.0, 1.0], cfg) == (False, False)  # only 3 of 5 faster
+
+
+def test_c7_verdict_needs_a_bias_that_learns():
+    from seqlab.experiments import c07_forget_bias as c7
+    from seqlab.experiments.base import new_result
+
+    cfg, seeds = c7.Config(delays=(10,)), tuple(range(5))
+    reach = {(10, b): -float(3 - b) for b in cfg.biases}
+
+    def verdict(zero, one, two):
+        steps = {(10, b, s): v[s] for b, v in ((0.0, zero), (1.0, one), (2.0, two)) for s in seeds}
+        return c7._verdict(new_result("C7", "c", "s", "quick", {}), steps, reach, cfg, seeds)
+
+    assert verdict([301] * 5, [120] * 5, [50, 60, 40, 55, 301]).verdict == "confirmed"
+    assert verdict([60] * 5, [120] * 5, [90] * 5).verdict == "refuted"
+    never = verdict([301] * 5, [301] * 5, [301] * 5)  # nothing learned: the budget measured no speed
+    assert never.verdict == "inconclusive" and "gate failed" in never.decided_by
+
+
+# ---------------------------------------------------------------- C4 long dependencies
+
+def _c4_runs(c4, seeds, long_lstm, rnn_long=None, short_ok=True):
+    runs = {}
+    for s in seeds:
+        for arch in c4.ARCHS:
+            runs["adding", "short", arch, s] = _run(50 if short_ok else None, 0.95)
+        runs["adding", "long", "gru", s] = _run(80, 0.95)
+        runs["adding", "long", "lstm", s] = long_lstm[s]
+        runs["adding", "long", "rnn_tanh", s] = rnn_long or _run(None, 0.02)
+    return runs
+
+
+def test_c4_judges_each_gated_architecture():
+    from seqlab.experiments import c04_long_dependencies as c4
+    from seqlab.experiments.base import new_result
+
+    cfg, seeds = c4.Config(), (0, 1, 2)
+    named = c4.tasks(cfg)
+
+    def verdict(runs):
+        return c4._verdict(new_result("C4", "c", "s", "quick", {}), runs, cfg, named, seeds)
+
+    good = verdict(_c4_runs(c4, seeds, [_run(230, 0.93)] * 3))
+    assert good.verdict == "confirmed" and "LSTM beats the RNN in 3/3" in good.headline
+    lstm_fails = verdict(_c4_runs(c4, seeds, [_run(None, 0.05)] * 3))
+    assert lstm_fails.verdict == "refuted" and "LSTM beats the RNN in 0/3" in lstm_fails.headline
+    mixed = verdict(_c4_runs(c4, seeds, [_run(230, 0.93), _run(None, 0.1), _run(200, 0.9)]))
+    assert mixed.verdict == "inconclusive" and not mixed.decided_by.startswith("gate failed")
+    small = verdict(_c4_runs(c4, seeds, [_run(230, 0.93)] * 3, short_ok=False))
+    assert small.verdict == "inconclusive" and "competent at the short length" in small.decided_by
+    climbing = _run(None, 0.3, curve=(0.0, 0.0, 0.05, 0.1, 0.1, 0.2, 0.3, 0.45))
+    still = verdict(_c4_runs(c4, seeds, [_run(230, 0.93)] * 3, rnn_long=climbing))
+    assert still.verdict == "inconclusive" and "RNN plateaued" in still.decided_by
+
+
+# ---------------------------------------------------------------- C25 Transformer on long dependencies
+
+def test_c25_task_rule():
+    from seqlab.experiments import c25_transformer_long_dependencies as c25
+
+    cfg = c25.Config(budget=300)  # never = 301
+    fast = [_run(90), _run(100), _run(120)]
+    assert c25.task_rule(fast, [_run(None)] * 3, cfg)[:2] == (True, False)  # 0.30 - 0.40
+    assert c25.task_rule(fast, [_run(200), _run(250), _run(260)], cfg)[:2] == (True, False)
+    assert c25.task_rule(fast, [_run(200), _run(150), _run(260)], cfg)[:2] == (False, False)  # 100/150 > 0.5
+    assert c25.task_rule([_run(None)] * 3, [_run(80)] * 3, cfg)[:2] == (False, True)  # fails where RNNs learn
+    assert c25.task_rule([_run(200)] * 3, [_run(90)] * 3, cfg)[:2] == (False, True)  # 2.2x the updates
+    assert c25.task_rule([_run(None)] * 3, [_run(None)] * 3, cfg)[:2] == (False, False)  # nobody learned
+
+
+def test_c25_tiny_run_reports_every_task(monkeypatch):
+    from seqlab.experiments import c25_transformer_long_dependencies as c25
+
+    monkeypatch.setitem(c25.PROFILES, "quick", c25.TINY)
+    r = c25.run("quick")
+    assert r.verdict in ("confirmed", "refuted", "inconclusive")
+    rows = r.tables[0].rows
+    assert {row[0] for row in rows} == {"copy", "recall", "adding"}
+    assert sum(row[1] == "long" for row in rows) == 3 * 3 * 3 and sum(row[1] == "short" for row in rows) == 3 * 2
+    assert all(1 <= row[4] <= c25.TINY.budget + 1 for row in rows)
