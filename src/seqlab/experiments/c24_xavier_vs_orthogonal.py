@@ -91,11 +91,11 @@ class Config:
     faster: float = 0.7  # orthogonal better: at most this fraction of Xavier's updates
 
 
-# quick: about 15 s on one thread. full: the reach at T up to 1000 and hidden 128; training at T = 100, hidden 128,
-# 1,500 updates, five seeds (sized for a GPU: minutes; about an hour on a CPU).
+# quick: about 14 s on one thread. full: the reach at T up to 1000 and hidden 128; training at T = 50, hidden 64,
+# 1,000 updates, five seeds (minutes on a GPU or on one CPU thread).
 PROFILES = {"quick": Config(),
-            "full": Config(lengths=(100, 300, 1000), hidden=128, batch=16, train_length=100, train_hidden=128,
-                           embed=32, steps=1500, eval_every=25)}
+            "full": Config(lengths=(100, 300, 1000), hidden=128, batch=16, train_length=50, train_hidden=64,
+                           embed=32, steps=1000, eval_every=20)}
 TINY = Config(lengths=(10, 20), scales=(1.0, 0.01), hidden=8, inputs=3, batch=2, train_length=8, train_hidden=8,
               embed=4, steps=6, eval_every=2)
 
@@ -265,10 +265,11 @@ def run(profile: str = "quick"):
     part1 = ("confirmed" if at_init["confirmed"] else "refuted" if at_init["refuted"] else "undecided")
     part2 = ("confirmed" if trained["confirmed"] else "refuted" if trained["refuted"] else "undecided")
     return finish(result, verdict,
-                  f"1. Reach, decided at the smallest input scale ({decisive:g}, tanh nearly linear, so W_hh's spectrum "
-                  f"sets the reach) and T = {T}; distortion = |reach| in decades. Confirmed when Xavier W_hh's distortion "
-                  f"exceeds orthogonal W_hh's by >= {cfg.advantage:g} decade in every seed; refuted when by <= "
-                  f"{cfg.no_advantage:g} (or less) in every seed. Gate: mean tanh' >= {cfg.linear} for both inits. "
+                  f"1. Reach, decided at the smallest input scale ({decisive:g}, tanh nearly linear, so W_hh's "
+                  f"spectrum sets the reach) and T = {T}; distortion = |reach| in decades. Confirmed when Xavier "
+                  f"W_hh's distortion exceeds orthogonal W_hh's by >= {cfg.advantage:g} decade in every seed; "
+                  f"refuted when by <= {cfg.no_advantage:g} (or less) in every seed. Gate: mean tanh' >= "
+                  f"{cfg.linear} for both inits. "
                   f"2. Training, {cfg.steps} equal updates; competent from update t = long-dependency accuracy >= "
                   f"{cfg.competent} from t to the end. Gate: orthogonal competent by the end in every seed. Per seed, "
                   f"orthogonal better = Xavier not competent, or ratio of updates orthogonal / Xavier <= {cfg.faster}. "
