@@ -130,6 +130,7 @@ def network(cfg: Config, task, scale: float, seed: int):
 def reach(model, x: torch.Tensor) -> float:
     """log10(||dL/dx_1|| / ||dL/dx_T||), L = output at T; NaN when the model is not finite."""
     with one_thread():
+        x = x.to(next(model.parameters()).device)  # the trainer may have moved the model to a GPU
         norms = input_gradient_norms(model.eval(), x, loss_at="last")  # (T,)
     first, last = float(norms[0]), float(norms[-1])
     if not (math.isfinite(first) and math.isfinite(last)) or last == 0:
