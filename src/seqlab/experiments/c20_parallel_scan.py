@@ -74,7 +74,7 @@ class Config:
     task_length: int = 40
     hidden: int = 32
     num_layers: int = 1
-    steps: int = 200
+    steps: int = 600  # both models converge on the adding problem at T = 40 (accuracy gain <= 0.03 last quarter)
     lr: float = 0.01
     score_batches: int = 4  # x 64 held-out sequences, the same for every model
     seed: int = 0
@@ -215,6 +215,9 @@ def _verdict(result, times: dict, q: dict, cfg: Config, seeds):
              for s in seeds]
     gates += [rules.converged(f"GRU seed {s} trained (held-out loss / chance)", q[("gru", s)]["loss curve"],
                               CONVERGED, higher_is_better=False) for s in seeds]
+    # a minGRU still gaining more than the tolerance could yet close the gap: too early to judge its quality
+    gates += [rules.converged(f"minGRU seed {s} trained (held-out accuracy)", q[("mingru", s)]["curve"],
+                              QUALITY_TOLERANCE) for s in seeds]
     need = len(seeds) - 1
     ok = rules.count(within(q, s) for s in seeds)
     comparable = ok >= need
@@ -232,16 +235,14 @@ def _verdict(result, times: dict, q: dict, cfg: Config, seeds):
     accs = ", ".join(f"seed {s}: GRU {q[('gru', s)]['accuracy']:.3f} / minGRU {q[('mingru', s)]['accuracy']:.3f}"
                      for s in seeds)
     shapes = " / ".join(f"x{s['vs_step']:.1f} at B={B} H={H}" for (B, H), s in regimes.items())
-    rising = rules.count(g > QUALITY_TOLERANCE for g in gains)
-    result.notes.append(f"minGRU's held-out accuracy still rose by more than {QUALITY_TOLERANCE} over the last quarter "
-                        f"of its budget in {rising} of {len(seeds)} seeds: the quality rule compares equal update "
-                        "budgets, and a minGRU that learns more slowly is judged where the budget ends. Loss / chance "
-                        "at the end, GRU vs minGRU: " + ", ".join(
-                            f"{q[('gru', s)]['normalized']:.4f} vs {q[('mingru', s)]['normalized']:.4f}" for s in seeds))
+    result.notes.append("Loss / chance at the end, GRU vs minGRU: " + ", ".join(
+        f"{q[('gru', s)]['normalized']:.4f} vs {q[('mingru', s)]['normalized']:.4f}" for s in seeds))
     result.timing = ["decided_by", "headline"]  # both quote measured times
     return finish(result, verdict,
                   f"Gates: the GRU reaches held-out accuracy >= {GRU_FLOOR}, and its held-out loss / chance falls "
-                  f"by <= {CONVERGED} over the last quarter of its budget, in every seed. Confirmed when the minGRU scan is clearly at least "
+                  f"by <= {CONVERGED} over the last quarter of its budget, in every seed; minGRU's held-out accuracy "
+                  f"gains at most {QUALITY_TOLERANCE} over its last quarter (it is trained, so a gap is not a budget "
+                  "cut short). Confirmed when the minGRU scan is clearly at least "
                   f"{STEP_MARGIN:g}x faster than the same minGRU run step by step at the longest T for some (B, H) "
                   "(interleaved rounds: median ratio and the rounds apart), and minGRU's held-out accuracy is at most "
                   f"{QUALITY_TOLERANCE} below the GRU's (same seed, same budget) in at least {need} of {len(seeds)} "
