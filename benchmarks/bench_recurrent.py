@@ -11,8 +11,10 @@ Variants, all on the same sizes and the same machine, in one process:
 
 Threads are fixed (``torch.set_num_threads``) and printed; every variant is
 warmed up first (allocator, lazy init, compilation), then timed ``repeats``
-times; the table shows the median tokens/s (B*T / step time) with its min-max
-spread and the ratios fused/torch and cell/fused.
+times, the variants taking turns. ``run`` measures (``seqlab bench`` calls it at
+every grid point); ``main`` prints ``seqlab.bench``'s recurrent section (median
+time and spread, tokens/s, GFLOP/s, fraction of the GEMM peak, ratios to torch's
+module and to the fused backend) at the sizes of the command line.
 
     .venv/bin/python benchmarks/bench_recurrent.py                 # B=32, T=256, H=256
     .venv/bin/python benchmarks/bench_recurrent.py --quick         # tiny sizes, seconds
@@ -24,22 +26,25 @@ spread and the ratios fused/torch and cell/fused.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import time
+from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
-from seqlab.nn import recurrent
+from seqlab.bench import recurrent
+from seqlab.bench.machine import describe, gemm_flops
+from seqlab.bench.plan import FULL, QUICK
+from seqlab.bench.table import render, write_json
+from seqlab.nn.recurrent import GRU, LSTM, RNN
 
 ARCHS = ("RNN", "LSTM", "GRU")
 VARIANTS = ("cell", "cell+compile", "fused", "torch")
-_SEQLAB = {"RNN": recurrent.RNN, "LSTM": recurrent.LSTM, "GRU": recurrent.GRU}
+_SEQLAB = {"RNN": RNN, "LSTM": LSTM, "GRU": GRU}
 _TORCH = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}
 
 
@@ -115,38 +120,9 @@ def run(
     return rows
 
 
-def describe_machine(device: str) -> dict:
-    """Versions, processor and thread counts, printed above the table."""
-    info = {
-        "python": platform.python_version(), "torch": torch.__version__, "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
-        "threads": torch.get_num_threads(), "mkldnn": torch.backends.mkldnn.is_available(),
-        "device": device,
-    }
-    if device.startswith("cuda") and torch.cuda.is_available():
-        info.update(gpu=torch.cuda.get_device_name(), cuda=torch.version.cuda, cudnn=torch.backends.cudnn.version())
-    return info
-
-
-def format_table(rows: list[dict]) -> str:
-    """Rows -> aligned text table, then one ratio line per arch."""
-    head = f"{'arch':<5} {'variant':<13} {'tokens/s':>10} {'min-max':>19} {'vs torch':>9} {'vs fused':>9}"
-    lines = [head, "-" * len(head)]
-    for r in rows:
-        spread = f"{r['tokens_per_s_min']:.0f}-{r['tokens_per_s_max']:.0f}"
-        vs_t = "" if r["vs_torch"] is None else f"{r['vs_torch']:.2f}"
-        vs_f = "" if r["vs_fused"] is None else f"{r['vs_fused']:.2f}"
-        lines.append(f"{r['arch']:<5} {r['variant']:<13} {r['tokens_per_s']:>10.0f} {spread:>19} {vs_t:>9} {vs_f:>9}")
-    lines.append("")
-    for arch in dict.fromkeys(r["arch"] for r in rows):
-        by = {r["variant"]: r["tokens_per_s"] for r in rows if r["arch"] == arch}
-        parts = [f"{a}/{b} = {by[a] / by[b]:.2f}" for a, b in
-                 (("fused", "torch"), ("cell", "fused"), ("cell+compile", "fused")) if a in by and b in by]
-        lines.append(f"{arch}: " + ", ".join(parts))
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
+    """The ``seqlab bench --only recurrent`` section (``seqlab.bench.recurrent``, which calls
+    ``run`` above) at the sizes given here, with the machine and GEMM peak of ``seqlab.bench``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=256, help="sequence length T")
@@ -161,19 +137,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.quick:
         args.batch, args.steps, args.hidden, args.warmup, args.repeats = 4, 16, 32, 2, 5
-    variants = ("cell", "cell+compile", "fused", "torch") if args.compile else ("cell", "fused", "torch")
     torch.set_num_threads(args.threads)
-    machine = describe_machine(args.device)
-    print(" ".join(f"{k}={v}" for k, v in machine.items()))
-    print(f"training step = forward + backward, one layer, B={args.batch} T={args.steps} H={args.hidden}, "
-          f"median of {args.repeats} after {args.warmup} warm-up")
-    rows = run(args.batch, args.steps, args.hidden, ARCHS, variants, args.threads, args.device,
-               args.warmup, args.repeats)
-    print(format_table(rows))
+    device = torch.device(args.device)
+    plan = QUICK if args.quick else FULL
+    peak, _ = gemm_flops(plan.gemm_n, plan.gemm_n, plan.gemm_n, torch.float32, device, plan.warmup, plan.repeats)
+    info = describe(device)
+    section = recurrent.run(device, (args.batch,), (args.hidden,), (args.steps,), args.compile, peak,
+                            args.warmup, args.repeats)
+    print(render([" ".join(f"{k}={v}" for k, v in info.items()), f"GEMM peak {peak / 1e9:.1f} GFLOP/s"], [section]),
+          end="")
     if args.json:
         os.makedirs(os.path.dirname(args.json) or ".", exist_ok=True)  # e.g. runs/bench/ on a fresh clone
-        with open(args.json, "w", encoding="utf-8") as f:
-            json.dump({"machine": machine, "rows": rows}, f, indent=2)
+        write_json(Path(args.json), {"machine": info, "peak_flops": peak}, [section])
         print(f"wrote {args.json}")
     return 0
 

@@ -1,9 +1,10 @@
 """The translation table: train each recipe, score its test split, print one row per model.
 
-Columns: model, parameters, training wall time, target tokens/s, test BLEU, chrF, BLEU per
-source-length bucket, attention AER (and the diagonal aligner's). Each recipe trains for
-its own ``train.minutes`` unless --minutes overrides it; the rows and the learning curves
-(dev BLEU / chrF against training minutes) go to table.json and two PNGs.
+Columns: model, parameters, training time (evaluations left out), target tokens/s, test
+BLEU, chrF, BLEU per source-length bucket, attention AER (and the diagonal aligner's).
+Each recipe trains for its own ``train.max_minutes`` unless --minutes overrides it; the
+rows and the learning curves (dev BLEU / chrF against wall-clock minutes) go to table.json
+and two PNGs.
 
     python benchmarks/mt_table.py configs/mt-nt-*.toml --threads 2 --minutes 30 --out runs/mt-table
     python benchmarks/mt_table.py configs/mt-nt-transformer.toml --minutes 1 --limit 50   # smoke run
@@ -13,6 +14,7 @@ its own ``train.minutes`` unless --minutes overrides it; the rows and the learni
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import sys
@@ -21,26 +23,26 @@ from pathlib import Path
 import torch
 
 from seqlab.diagnostics.plots import line_plot
-from seqlab.translation.config import load_mt_recipe
+from seqlab.recipe import load_recipe
 from seqlab.translation.data import load_pairs
 from seqlab.translation.evaluate import evaluate_split
 from seqlab.translation.loop import load_translator, train_translator
 
 
 def curves_png(histories: dict[str, list[dict]], key: str) -> bytes:
-    """Dev score (``key``: dev_bleu or dev_chrf) against training minutes, one line per model."""
+    """Dev score (``key``: dev_bleu or dev_chrf) against wall-clock minutes, one line per model."""
     curves = {name: ([h["minutes"] for h in rows], [h[key] for h in rows]) for name, rows in histories.items()}
-    return line_plot(curves, "learning curves", "training minutes", key.replace("_", " "))
+    return line_plot(curves, "learning curves", "minutes", key.replace("_", " "))
 
 
 def by_length(scores: dict, key: str) -> dict:
     return {b["bucket"]: {"n": b["n"], "score": b["score"]} for b in scores[key]}
 
 
-def row(name: str, corpus: str, result, scores: dict) -> dict:
+def row(name: str, corpus: str, parameters: int, result, scores: dict) -> dict:
     aer = scores["aer"] or {}
-    return {"model": name, "corpus": corpus, "parameters": result.parameters,
-            "train_minutes": result.train_seconds / 60, "tokens_per_s": result.tokens_per_second,
+    return {"model": name, "corpus": corpus, "parameters": parameters,
+            "train_minutes": result.train_seconds / 60, "tokens_per_s": result.targets_per_second,
             "bleu": scores["bleu"], "chrf": scores["chrf"], "accuracy": scores["accuracy"],
             "bleu_by_length": by_length(scores, "bleu_by_length"),
             "chrf_by_length": by_length(scores, "chrf_by_length"),
@@ -83,8 +85,9 @@ def render(rows: list[dict]) -> str:
 
 
 def render_curves(histories: dict[str, list[dict]], key: str) -> str:
-    """The learning curves as text: per model, ``minutes: score`` at each dev evaluation."""
-    lines = [f"dev {key.removeprefix('dev_')} against training minutes:"]
+    """The learning curves as text: per model, ``minutes: score`` at each dev evaluation (wall-clock
+    minutes of the run, evaluations included)."""
+    lines = [f"dev {key.removeprefix('dev_')} against minutes:"]
     for name, rows in histories.items():
         points = ", ".join(f"{h['minutes']:.1f}: {h[key]:.2f}" for h in rows)
         lines.append(f"  {name}: {points}")
@@ -117,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("recipes", nargs="+", help="translation recipes (TOML/YAML), or table.json files with --merge")
     parser.add_argument("--merge", action="store_true", help="join earlier table.json files instead of training")
-    parser.add_argument("--minutes", type=float, default=None, help="override every recipe's train.minutes")
+    parser.add_argument("--minutes", type=float, default=None, help="override every recipe's train.max_minutes")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override for every recipe (named in the model column)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -131,16 +134,17 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     out, rows, histories = Path(args.out), [], {}
     for path in args.recipes:
-        overrides = ([] if args.minutes is None else [f"train.minutes={args.minutes}"]) + args.set
-        recipe = load_mt_recipe(path, overrides)
+        recipe = load_recipe(path, args.set)
+        if args.minutes is not None:
+            recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, max_minutes=args.minutes))
         name = Path(path).stem + "".join(f" {o}" for o in args.set)
         run_dir = out / Path(path).stem
         result = train_translator(recipe, run_dir, overwrite=True)  # a re-run of the table replaces its runs
         model, src_tok, tgt_tok, _ = load_translator(run_dir)
-        corpus = load_pairs(recipe.data)
+        corpus = load_pairs(recipe.task)
         scores = evaluate_split(model, corpus, "test", src_tok, tgt_tok, next(model.parameters()).device,
-                                beam=args.beam, max_len_ratio=recipe.train.max_len_ratio, limit=args.limit)
-        rows.append(row(name, corpus.name, result, scores))
+                                beam=args.beam, max_len_ratio=recipe.task.max_len_ratio, limit=args.limit)
+        rows.append(row(name, corpus.name, sum(p.numel() for p in model.parameters()), result, scores))
         histories[name] = result.history
         print(render(rows[-1:]), flush=True)
     write(out, rows, histories)

@@ -1,20 +1,21 @@
 """Training throughput of one translation recipe: target tokens per second, fp32 vs bf16.
 
 Each variant (fp32, and bf16 autocast) builds the recipe's model from the same seed and
-trains on the same first batches (tokenized once) of the corpus with the training loop's own step
-(forward, label-smoothed loss, backward, clipping, Adam). After ``--warmup`` steps, the
+trains on the same first batches (tokenized once) of the corpus with the one trainer's own
+``train_batch`` (forward, label-smoothed loss, backward, gradient check, clipping, Adam). After ``--warmup`` steps, the
 variants take turns for ``--rounds`` rounds of ``--steps`` steps each, so drift of the
 machine hits them alike; the table shows the median tokens/s over rounds with the
 min-max spread. ``--baseline N`` adds each variant's ratio to a throughput measured
 elsewhere (e.g. another toolkit's model of the same shape on the same machine).
 
     python benchmarks/mt_throughput.py configs/mt-nt-bahdanau-lstm.toml --threads 2 --baseline 1100
-    python benchmarks/mt_throughput.py configs/mt-nt-transformer.toml --set train.max_tokens=8192
+    python benchmarks/mt_throughput.py configs/mt-nt-transformer.toml --set task.max_tokens=8192
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -24,48 +25,44 @@ from pathlib import Path
 
 import torch
 
-from seqlab.data.batching import PairBatcher
+from seqlab.recipe import load_recipe
+from seqlab.train import Trainer
 from seqlab.train.device import cpu_has_bf16
 from seqlab.translation.build import build_translator
-from seqlab.translation.config import load_mt_recipe
 from seqlab.translation.data import encode_split, fit_tokenizers, load_pairs
-from seqlab.translation.loop import lr_factor, train_step
+from seqlab.translation.task import TranslationTask
 
 VARIANTS = {"fp32": [], "bf16": ["train.bf16=true"]}
 
 
-def prepare(recipe, batches: int):
-    """The first ``batches`` tokenized training batches of the recipe's corpus and the two vocabulary sizes."""
-    corpus = load_pairs(recipe.data)
+def prepare(recipe):
+    """The recipe's training batches (tokenized once) and the two vocabulary sizes."""
+    corpus = load_pairs(recipe.task)
     with tempfile.TemporaryDirectory(prefix="seqlab-tp-") as folder:
-        src_tok, tgt_tok = fit_tokenizers(corpus, recipe.data, Path(folder))
-        train = encode_split(corpus, "train", src_tok, tgt_tok, recipe.data.max_len)
-    epoch = PairBatcher(train.src, train.tgt, recipe.train.max_tokens, recipe.train.seed).epoch(0)
-    return [b for _, b in zip(range(batches), epoch)], (src_tok.vocab_size, tgt_tok.vocab_size)
+        src_tok, tgt_tok = fit_tokenizers(corpus, recipe.task, Path(folder))
+    train = encode_split(corpus, "train", src_tok, tgt_tok, recipe.task.max_len)
+    return TranslationTask(recipe.task, train, train, recipe.train.seed), (src_tok.vocab_size, tgt_tok.vocab_size)
 
 
 class Variant:
-    """One model + optimizer on the shared batches, stepped a few at a time."""
+    """One model and its trainer on the shared batches, stepped a few at a time."""
 
-    def __init__(self, name: str, recipe, batches: list, sizes: tuple[int, int]) -> None:
-        self.name, self.recipe, self.batches = name, recipe, batches
+    def __init__(self, name: str, recipe, task: TranslationTask, sizes: tuple[int, int]) -> None:
+        self.name = name
         torch.manual_seed(recipe.train.seed)
-        self.model = build_translator(recipe.model, *sizes, 1024)
-        self.params = sum(p.numel() for p in self.model.parameters())
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=recipe.train.lr, betas=(0.9, 0.98))
-        warm = recipe.train.warmup_steps
-        self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_factor(s, warm))
-        self.next, self.rates, self.loss = 0, [], float("nan")
-        self.model.train()
+        model = build_translator(recipe.model, *sizes, 1024)
+        self.params = sum(p.numel() for p in model.parameters())
+        cfg = dataclasses.replace(recipe.train, device="cpu", progress=False)
+        self.trainer = Trainer(model, task, cfg)
+        self.rates, self.loss = [], float("nan")
 
     def run(self, steps: int) -> float:
         """Train ``steps`` batches; returns target tokens per second."""
         tokens, tic = 0, time.perf_counter()
         for _ in range(steps):
-            batch = self.batches[self.next % len(self.batches)]
-            self.next += 1
-            self.loss = train_step(self.model, batch, self.opt, self.sched, self.recipe.train, torch.device("cpu"))
-            tokens += batch.num_target_tokens
+            metrics = self.trainer.train_batch()
+            self.trainer.step += 1
+            self.loss, tokens = metrics["loss"], tokens + metrics["targets"]
         return tokens / (time.perf_counter() - tic)
 
 
@@ -82,12 +79,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, recipe {args.recipe} {args.set or ''}")
-    pool = args.warmup + args.steps * args.rounds
-    batches, sizes = prepare(load_mt_recipe(args.recipe, args.set), pool)  # the variants differ in precision only
+    task, sizes = prepare(load_recipe(args.recipe, args.set))  # the variants differ in precision only
     names = [name for name in VARIANTS if name != "bf16" or cpu_has_bf16()]
     if "bf16" not in names:
         print("bf16 left out: this CPU has no bf16 units (AVX512-BF16 or AMX), so autocast would only emulate it")
-    variants = [Variant(name, load_mt_recipe(args.recipe, [*args.set, *VARIANTS[name]]), batches, sizes)
+    variants = [Variant(name, load_recipe(args.recipe, [*args.set, *VARIANTS[name]]), task, sizes)
                 for name in names]
     for v in variants:
         v.run(args.warmup)

@@ -156,16 +156,15 @@ def test_translation_resume_and_translate_survive_damaged_weights(tmp_path, mt_r
     run = tmp_path / "mt"
     assert train(mt_recipe, run) == 0
     assert train(mt_recipe, run, "--resume", "--set", "train.max_steps=4") == 0
-    ckpts = run / "checkpoints"
-    assert [p.name for _, p in ckpt.checkpoints(ckpts)] == ["ckpt-00000004", "ckpt-00000002"]
-    with open(ckpts / "ckpt-00000004" / "model.safetensors", "r+b") as fh:
+    assert [p.name for _, p in ckpt.checkpoints(run)] == ["ckpt-00000004", "ckpt-00000002"]
+    with open(run / "ckpt-00000004" / "model.safetensors", "r+b") as fh:
         fh.truncate(1000)
     capsys.readouterr()
     assert train(mt_recipe, run, "--resume", "--set", "train.max_steps=5") == 0
     out, err = capsys.readouterr()
     (warning,) = warnings_of(err)
     assert "ckpt-00000004" in warning and "falling back to ckpt-00000002" in warning
-    assert "resumed at step 2" in out and "trained 5 steps" in out
+    assert "resumed at step 2" in out and "completed after 5 steps" in out
     # the final weights: damaged -> the newest intact checkpoint, with a warning
     with open(run / "model.safetensors", "r+b") as fh:
         fh.truncate(1000)
@@ -180,6 +179,50 @@ def test_translation_resume_and_translate_survive_damaged_weights(tmp_path, mt_r
     (run / "model.safetensors").unlink()
     assert main(["translate", str(run), "seven", "--beam", "1"]) == 0
     assert "training was cut" in capsys.readouterr().err
+
+
+# a training run that goes slower after step 2 (the same numbers): time to kill it between checkpoints
+SLOW_RUN = textwrap.dedent("""
+    import sys, time
+    from seqlab.train.loop import Trainer
+    real = Trainer.train_batch
+    def slow(self):
+        if self.step >= 2:
+            time.sleep(0.4)
+        return real(self)
+    Trainer.train_batch = slow
+    from seqlab.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.skipif(os.name != "posix", reason="kill -9 is POSIX")
+def test_kill_9_during_a_translation_run_then_resume_equals_an_uninterrupted_run(tmp_path, mt_recipe):
+    import time
+
+    from safetensors.torch import load_file
+
+    steps = ["--set", "train.max_steps=8", "--set", "train.eval_every_steps=2", "--set", "model.dropout=0.3"]
+    assert train(mt_recipe, tmp_path / "whole", *steps) == 0
+    run = tmp_path / "cut"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_RUN, "train", mt_recipe, "--out", str(run), "--threads", "1",
+                             *steps], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not (run / "ckpt-00000004").is_dir():  # renamed into place once complete
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "the run wrote no checkpoint at step 4"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL and not (run / "model.safetensors").exists()
+    assert train(mt_recipe, run, "--resume", *steps) == 0
+    whole, cut = load_file(str(tmp_path / "whole" / "model.safetensors")), load_file(str(run / "model.safetensors"))
+    assert whole.keys() == cut.keys()
+    for name in whole:
+        torch.testing.assert_close(cut[name], whole[name], rtol=0, atol=1e-6, msg=name)
 
 
 # ----------------------------------------------------------------------------- one run per folder
@@ -236,11 +279,11 @@ def test_a_new_run_into_a_used_folder_is_refused_unless_overwrite(tmp_path, task
 def test_a_new_translation_run_into_a_used_folder_is_refused(tmp_path, mt_recipe, capsys):
     run = tmp_path / "mt"
     assert train(mt_recipe, run) == 0
-    history = (run / "history.jsonl").read_text()
+    metrics = (run / "metrics.jsonl").read_text()
     capsys.readouterr()
     assert train(mt_recipe, run) == 2
     assert "already holds a run" in one_line_error(capsys)
-    assert (run / "history.jsonl").read_text() == history
+    assert (run / "metrics.jsonl").read_text() == metrics
 
 
 def test_resume_of_a_missing_folder_creates_nothing(tmp_path, task_recipe, capsys):
@@ -288,7 +331,7 @@ def test_translation_resume_refuses_a_new_learning_rate(tmp_path, mt_recipe, cap
     capsys.readouterr()
     assert train(mt_recipe, run, "--resume", "--set", "train.lr=10", "--set", "train.max_steps=4") == 2
     line = one_line_error(capsys)
-    assert "train.lr" in line and "max_steps" not in line
+    assert "train.lr" in line and "train.steps" not in line
 
 
 def test_resuming_a_finished_run_says_so(tmp_path, task_recipe, mt_recipe, capsys):
@@ -301,7 +344,7 @@ def test_resuming_a_finished_run_says_so(tmp_path, task_recipe, mt_recipe, capsy
     capsys.readouterr()
     assert train(mt_recipe, tmp_path / "mt", "--resume") == 0
     out = capsys.readouterr().out
-    assert "finished already at step 2" in out and "trained" not in out
+    assert "finished already at step 2" in out and "completed" not in out
 
 
 # ----------------------------------------------------------------------------- stops and messages
@@ -351,15 +394,19 @@ def test_divergence_before_any_checkpoint_says_there_is_none(tmp_path):
 
 
 def test_translation_divergence_before_any_checkpoint_says_there_is_none(tmp_path, monkeypatch):
-    from seqlab.translation import loop
-    from seqlab.translation.config import mt_recipe_from_dict
-
-    def diverge(*args, **kwargs):
-        raise TrainingDivergedError("training diverged at step 1: loss nan, stopped before the update.")
-
-    monkeypatch.setattr(loop, "train_step", diverge)
     import tomllib
 
+    from seqlab.translation import loop
+    from seqlab.translation.config import mt_recipe_from_dict
+    from seqlab.translation.task import TranslationTask
+
+    real = TranslationTask.loss
+
+    def nan_loss(self, model, batch):
+        loss, metrics = real(self, model, batch)
+        return loss * float("nan"), metrics
+
+    monkeypatch.setattr(TranslationTask, "loss", nan_loss)
     recipe = mt_recipe_from_dict(tomllib.loads(MT))
     with pytest.raises(TrainingDivergedError, match="No checkpoint was written"):
         loop.train_translator(recipe, tmp_path / "mt", log=lambda line: None)

@@ -41,6 +41,7 @@ def pool_mean(out: torch.Tensor, state, lengths: torch.Tensor, directions: int) 
 
 
 POOLINGS = {"last": pool_last, "mean": pool_mean}
+ARCHS = ("lstm", "gru")  # the backbones (built by seqlab.build) whose final state the poolings read
 
 
 class SequenceClassifier(nn.Module):
@@ -54,14 +55,13 @@ class SequenceClassifier(nn.Module):
                  num_layers: int = 1, bidirectional: bool = False, pooling: str = "last",
                  dropout: float = 0.0, backend: str = "fused") -> None:
         super().__init__()
-        from seqlab.nn.recurrent import GRU, LSTM
+        from seqlab.build import ModelConfig, build_backbone
 
-        layers = {"lstm": LSTM, "gru": GRU}
-        if arch not in layers or pooling not in POOLINGS:
-            raise SeqlabError(f"classifier: arch must be one of {list(layers)} and pooling one "
+        if arch not in ARCHS or pooling not in POOLINGS:
+            raise SeqlabError(f"classifier: arch must be one of {list(ARCHS)} and pooling one "
                               f"of {list(POOLINGS)}, got {arch!r}, {pooling!r}")
-        self.rnn = layers[arch](input_dim, hidden, num_layers, batch_first=True,
-                                dropout=dropout, bidirectional=bidirectional, backend=backend)
+        self.rnn = build_backbone(ModelConfig(arch=arch, hidden_size=hidden, num_layers=num_layers,
+                                              bidirectional=bidirectional, dropout=dropout, backend=backend), input_dim)
         self.directions = 2 if bidirectional else 1
         self.pool = POOLINGS[pooling]
         self.head = nn.Linear(self.directions * hidden, num_classes)

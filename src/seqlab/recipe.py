@@ -3,13 +3,16 @@
 ```toml
 out = "runs/adding-lstm"      # optional; default runs/<file stem>
 [task]
-name = "adding"               # a name from TASKS below (synthetic tasks, "lm")
+name = "adding"               # a name from TASKS below (synthetic tasks, "lm", "translation")
 length = 100                  # the task's own fields
-[model]                       # seqlab.build.ModelConfig
+[model]                       # seqlab.build.ModelConfig (translation: an encoder-decoder, MTModel)
 arch = "lstm"
 [train]                       # seqlab.train.TrainConfig
 steps = 2000
 ```
+
+A file of the older translation shape ([data] instead of [task]) is rewritten into this
+one on load (``seqlab.translation.config.from_legacy``).
 """
 
 from __future__ import annotations
@@ -25,20 +28,24 @@ from seqlab.data.lm import CorpusLM
 from seqlab.data.tasks import TASKS as SYNTHETIC
 from seqlab.errors import ConfigError
 from seqlab.train.config import TrainConfig
+from seqlab.translation.config import MTModel, Translation, from_legacy
 
-# task name -> config class: the synthetic tasks and language modeling on a corpus.
-TASKS = {**SYNTHETIC, "lm": CorpusLM}
+# task name -> config class: the synthetic tasks, language modeling and translation on a corpus.
+TASKS = {**SYNTHETIC, "lm": CorpusLM, "translation": Translation}
 
 # what --resume may change: where the run lives, how long it goes on, how it logs; never
 # what it computes (the learning rate, the model, the task, the seed, ...)
 RESUME_KEYS = {"out", "train.steps", "train.max_minutes", "train.log_every", "train.checkpoint_every",
                "train.progress"}
+# ... nor, unless the schedule follows the evaluations (plateau), when and how it evaluates
+EVAL_KEYS = {"train.eval_every", "train.eval_every_minutes", "train.eval_batches", "task.eval_sentences",
+             "task.max_len_ratio"}
 
 
 @dataclass(frozen=True)
 class Recipe:
     task: Any
-    model: ModelConfig = field(default_factory=ModelConfig)
+    model: ModelConfig | MTModel = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     out: str | None = None
 
@@ -46,6 +53,24 @@ class Recipe:
         task = {"name": task_name(self.task), **dataclasses.asdict(self.task)}
         return {"out": self.out, "task": task, "model": dataclasses.asdict(self.model),
                 "train": dataclasses.asdict(self.train)}
+
+    @property
+    def translation(self) -> bool:
+        return isinstance(self.task, Translation)
+
+    @property
+    def data(self) -> Translation:
+        """A translation recipe's corpus (its task), under the name the older recipes gave it."""
+        if not self.translation:
+            raise AttributeError("only a translation recipe has 'data'")
+        return self.task
+
+
+def is_translation(data: dict) -> bool:
+    """Whether a recipe dict (a file, or a run's recipe.json) trains a translation model:
+    the one place the kind of a recipe is told."""
+    task = data.get("task")
+    return "data" in data or (isinstance(task, dict) and task.get("name") == "translation")
 
 
 def task_name(task) -> str:
@@ -67,27 +92,36 @@ def build_task(data: dict) -> Any:
 
 
 def recipe_from_dict(data: dict) -> Recipe:
+    if "data" in data:
+        if "task" in data:
+            raise ConfigError("a recipe has a [task] table or (the older translation shape) a [data] table, "
+                              "not both")
+        data = from_legacy(data)
     unknown = sorted(str(k) for k in data if k not in {"task", "model", "train", "out"})
     if unknown:
         raise ConfigError(f"unknown key '{unknown[0]}'; allowed keys: model, out, task, train")
     if "task" not in data:
         raise ConfigError("missing table [task] (with at least name = ...)")
     out = check_out(data.get("out"))
-    return Recipe(
-        task=build_task(data["task"]),
-        model=from_dict(ModelConfig, data.get("model", {}), prefix="model."),
-        train=from_dict(TrainConfig, data.get("train", {}), prefix="train."),
-        out=out,
-    )
+    task = build_task(data["task"])
+    model_cls = MTModel if isinstance(task, Translation) else ModelConfig
+    train = from_dict(TrainConfig, data.get("train", {}), prefix="train.")
+    if isinstance(task, Translation) and train.tbptt is not None:
+        raise ConfigError("translation trains on whole sentence pairs: 'train.tbptt_k1' does not apply")
+    return Recipe(task=task, model=from_dict(model_cls, data.get("model", {}), prefix="model."), train=train,
+                  out=out)
 
 
 def resumed_recipe(saved: dict, wanted: Recipe) -> tuple[Recipe, list[str]]:
     """The recipe a resumed run goes on with: ``wanted`` when it differs from the ``saved``
-    recipe.json only in ``RESUME_KEYS`` (the changes come back as text); else ConfigError."""
+    recipe.json only in ``RESUME_KEYS`` (and ``EVAL_KEYS`` unless the schedule follows the
+    evaluations); the changes come back as text; else ConfigError."""
     from seqlab.train.run_folder import resume_changes
 
     old = recipe_from_dict(saved)
     allowed, why = set(RESUME_KEYS), {}
+    if old.train.schedule != "plateau":
+        allowed |= EVAL_KEYS
     if old.train.schedule == "cosine":  # the cosine curve is spread over train.steps
         allowed.discard("train.steps")
         why["train.steps"] = "(the cosine schedule spans train.steps)"
@@ -108,7 +142,7 @@ def load_trained(path: str | Path):
     """
     from seqlab.build import build_model
     from seqlab.errors import SeqlabError
-    from seqlab.train.checkpoint import CKPT_NAME, load_checkpoint, load_weights
+    from seqlab.train.checkpoint import CKPT_NAME, load_checkpoint, load_model_weights, load_weights
     from seqlab.train.run_folder import read_recipe
 
     path = Path(path)
@@ -117,7 +151,7 @@ def load_trained(path: str | Path):
     one_checkpoint = CKPT_NAME.fullmatch(path.name) is not None
     run_dir = path.parent if one_checkpoint else path
     saved = read_recipe(run_dir)
-    if "data" in saved:
+    if is_translation(saved):
         raise SeqlabError(f"{run_dir} is a translation run: use seqlab translate or seqlab evaluate")
     recipe = recipe_from_dict(saved)
     if one_checkpoint:
@@ -126,9 +160,6 @@ def load_trained(path: str | Path):
         loaded = load_checkpoint(run_dir, with_state=False)
         where, weights = loaded.path, loaded.weights
     model = build_model(recipe.model, recipe.task)
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        raise SeqlabError(f"{where}: the weights do not fit the recipe's model ({str(err).splitlines()[0]})") from None
+    load_model_weights(model, weights, where)
     return recipe, model
 

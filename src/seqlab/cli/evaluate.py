@@ -1,8 +1,7 @@
 """seqlab evaluate RUN_DIR [--split test]: held-out scores of any trained run.
 
-A translation run (``model.safetensors`` + a recipe with a [data] table) gets BLEU, chrF,
-scores by source length and attention AER; a task or language-model run (checkpoints +
-a recipe with a [task] table) gets loss, accuracy, perplexity and bits per character.
+A translation run gets BLEU, chrF, scores by source length and attention AER; a task or
+language-model run gets loss, accuracy, perplexity and bits per character.
 """
 
 from __future__ import annotations
@@ -42,9 +41,10 @@ def check_options(args) -> None:
 
 def run(args) -> int:
     from seqlab.cli import evaluate_lm, evaluate_mt
+    from seqlab.recipe import is_translation
     from seqlab.train.run_folder import read_recipe
 
     check_options(args)
-    if "data" in read_recipe(args.run_dir):
+    if is_translation(read_recipe(args.run_dir)):
         return evaluate_mt.run(args)
     return evaluate_lm.run(args)

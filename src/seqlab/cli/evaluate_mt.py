@@ -19,7 +19,7 @@ def run(args) -> int:
     device = next(model.parameters()).device
     corpus = load_pairs(recipe.data)
     scores = evaluate_split(model, corpus, args.split, src_tok, tgt_tok, device, beam=args.beam, alpha=args.alpha,
-                            max_len_ratio=recipe.train.max_len_ratio, limit=args.limit, aer=not args.no_aer)
+                            max_len_ratio=recipe.task.max_len_ratio, limit=args.limit, aer=not args.no_aer)
     print(f"{recipe.model.arch} on {corpus.name} {args.split} ({scores['sentences']} sentences, beam {args.beam})")
     print(f"BLEU  {scores['bleu']:6.2f}   {scores['bleu_signature']}")
     print(f"chrF  {scores['chrf']:6.2f}   {scores['chrf_signature']}")

@@ -1,9 +1,10 @@
 """seqlab train CONFIG [--set key=value ...] [--resume | --overwrite]
 
-A recipe with a [task] table trains a task model with seqlab.train.Trainer; one with a
-[data] table (configs/mt-*.toml) trains a translation model (seqlab.translation).
-A run folder holds one run: a new run into a folder that holds one is refused unless
---resume (continue it exactly) or --overwrite (delete its run files first).
+Every recipe trains with seqlab.train.Trainer: a task or language model as it is, a
+translation recipe ([task] name = "translation", or the older [data] shape) through
+seqlab.translation, which fits its tokenizers first. A run folder holds one run: a new
+run into a folder that holds one is refused unless --resume (continue it exactly) or
+--overwrite (delete its run files first). Under torchrun only rank 0 prints and writes.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ def add_arguments(parser, name: str) -> None:
                         help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
     parser.add_argument("--resume", action="store_true",
                         help="continue from the run folder's newest intact checkpoint (only steps, time "
-                             "budgets and logging may change)")
+                             "budgets, evaluation and logging may change)")
     parser.add_argument("--overwrite", action="store_true",
                         help="start over in a run folder that already holds a run (its run files are deleted)")
     parser.add_argument("--out", default=None, help="run folder (default: the recipe's 'out')")
@@ -25,61 +26,77 @@ def add_arguments(parser, name: str) -> None:
 
 def run(args) -> int:
     import dataclasses
+    import os
     from pathlib import Path
 
-    from seqlab.config import load_file
     from seqlab.errors import SeqlabError
+    from seqlab.recipe import load_recipe
 
     if args.threads is not None and args.threads < 1:
         raise SeqlabError(f"--threads must be at least 1, got {args.threads}")
     if args.out is not None and not args.out.strip():
         raise SeqlabError("--out must name a folder")
-    if "data" in load_file(args.config):  # a translation recipe ([data], [model], [train])
-        from seqlab.cli import train_mt
-
-        return train_mt.run(args)
+    recipe = load_recipe(args.config, args.overrides)
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
+    run_dir = Path(args.out or recipe.out)
+    recipe = dataclasses.replace(recipe, out=str(run_dir))  # recipe.json says where it ran
+    if recipe.translation:
+        from seqlab.translation import loop
 
+        result = loop.train_translator(recipe, run_dir, log=print, resume=args.resume, overwrite=args.overwrite)
+    else:
+        result = _train_task(recipe, run_dir, args.resume, args.overwrite)
+    main = int(os.environ.get("RANK", "0")) == 0
+    if result.stopped == "finished":  # a resumed run that had nothing left to train
+        return 0
+    if main:
+        print(_summary(recipe, result))
+        if result.stopped == "interrupted":
+            print(f"interrupted at step {result.steps}; continue with --resume")
+    return 130 if result.stopped == "interrupted" else 0
+
+
+def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
     from seqlab.build import build_model
-    from seqlab.recipe import load_recipe, resumed_recipe
-    from seqlab.train import Trainer
+    from seqlab.recipe import resumed_recipe
+    from seqlab.train import Trainer, TrainResult
     from seqlab.train.device import seed_everything
     from seqlab.train.run_folder import read_recipe, write_recipe
 
-    recipe = load_recipe(args.config, args.overrides)
-    run_dir = Path(args.out or recipe.out)
-    recipe = dataclasses.replace(recipe, out=str(run_dir))  # recipe.json says where it ran
     changes = []
-    if args.resume and (run_dir / "recipe.json").is_file():
+    if resume and (run_dir / "recipe.json").is_file():
         recipe, changes = resumed_recipe(read_recipe(run_dir), recipe)
     seed_everything(recipe.train.seed, recipe.train.deterministic)  # before the model draws its weights
     model = build_model(recipe.model, recipe.task)
-    trainer = Trainer(model, recipe.task, recipe.train, run_dir=run_dir, resume=args.resume,
-                      overwrite=args.overwrite)
+    trainer = Trainer(model, recipe.task, recipe.train, run_dir=run_dir, resume=resume, overwrite=overwrite)
     steps = recipe.train.steps
     if trainer.dist.is_main:
         write_recipe(run_dir, recipe.to_dict())
         n = sum(p.numel() for p in model.parameters())
         print(f"training {recipe.model.arch} ({n:,} parameters) on {type(recipe.task).__name__} "
               f"for {steps} steps on {trainer.device}, {trainer.dist.describe()}; run folder {run_dir}")
-        if args.resume:
+        if resume:
             print(f"resumed at step {trainer.step} from {trainer.last_checkpoint}"
                   + (f"; changed: {', '.join(changes)}" if changes else ""))
-    if args.resume and trainer.step >= steps:
+    if resume and trainer.finished:
         trainer.close()
         if trainer.dist.is_main:
             print(f"the run had finished already at step {trainer.step} of {steps}: nothing to train "
-                  f"(raise train.steps to go on)")
-        return 0
-    result = trainer.fit()
-    if trainer.dist.is_main:
-        metrics = ", ".join(f"{k} {v:.4g}" for k, v in result.final.items() if k not in ("step", "split", "count"))
-        chance = getattr(recipe.task, "chance_loss", None)
-        print(f"{result.stopped} after {result.steps} steps ({result.updates} updates) in "
-              f"{result.wall_time:.1f} s: {metrics}" + (f" (chance loss {chance:.4g})" if chance else ""))
-        if result.stopped == "interrupted":
-            print(f"interrupted at step {result.steps}; continue with --resume")
-    return 130 if result.stopped == "interrupted" else 0
+                  f"(raise train.steps or train.max_minutes to go on)")
+        return TrainResult(trainer.step, trainer.updates, trainer.elapsed, {}, "finished")
+    return trainer.fit()
+
+
+def _summary(recipe, result) -> str:
+    """One line: how the run ended, the final evaluation, and (translation) the training speed."""
+    shown = {k: v for k, v in result.final.items() if k not in ("step", "split", "count", "minutes", "targets")}
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in shown.items())
+    chance = getattr(recipe.task, "chance_loss", None)
+    line = (f"{result.stopped} after {result.steps} steps ({result.updates} updates) in {result.wall_time:.1f} s: "
+            f"{metrics}" + (f" (chance loss {chance:.4g})" if chance else ""))
+    if recipe.translation:
+        line += f"; {result.targets_per_second:,.0f} target tokens/s in training; run folder {result.run_dir}"
+    return line

@@ -79,7 +79,7 @@ def run(args) -> int:
             print(f"seqlab translate: warning: sentence {i + 1} is empty; its line stays empty", file=sys.stderr)
     sources = [src_tok.encode(texts[i]) for i in todo]
     hyps = translate_ids(model, sources, device, beam=args.beam, alpha=args.alpha,
-                         max_len_ratio=recipe.train.max_len_ratio, batch_size=args.batch_size,
+                         max_len_ratio=recipe.task.max_len_ratio, batch_size=args.batch_size,
                          need_weights=args.attention is not None) if sources else []
     out = [""] * len(texts)
     for i, h in zip(todo, hyps):

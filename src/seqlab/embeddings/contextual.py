@@ -56,10 +56,13 @@ class StreamLM:
 
 
 def make_lm(vocab_size: int, embed_dim: int, hidden: int) -> SequenceModel:
-    from seqlab.nn.recurrent import LSTM
+    """A one-layer LSTM language model over ``vocab_size`` tokens, built by ``seqlab.build``."""
+    from types import SimpleNamespace
 
-    backbone = LSTM(embed_dim, hidden, batch_first=True, backend="fused")
-    return SequenceModel(backbone, hidden, vocab_size, vocab_size=vocab_size, embed_dim=embed_dim)
+    from seqlab.build import ModelConfig, build_model
+
+    words = SimpleNamespace(vocab_size=vocab_size, output_dim=vocab_size, input_dim=None)  # what build reads of a task
+    return build_model(ModelConfig(arch="lstm", hidden_size=hidden, embed_dim=embed_dim), words)
 
 
 class BiLM(nn.Module):

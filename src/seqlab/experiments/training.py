@@ -20,6 +20,7 @@ import torch
 from seqlab.build import ModelConfig, build_model
 from seqlab.errors import TrainingDivergedError
 from seqlab.train import TrainConfig, Trainer
+from seqlab.train.losses import masked_loss
 
 ADDING_TOLERANCE = 0.04  # an adding-problem answer counts as right within +-0.04
 
@@ -83,12 +84,11 @@ def score(model: torch.nn.Module, task, batches: int = 4, batch_size: int = 64, 
     for i in range(batches):
         b = task.sample(batch_size, torch.Generator().manual_seed(seed + i)).to(device)
         out, _ = model(b.x)  # (B, T, O)
+        losses.append(masked_loss(out.float(), b, task.loss_kind)[1]["loss"])  # the trainer's loss
         out, y = out[b.mask].float(), b.y[b.mask]  # (N, O), (N,) or (N, O)
         if task.loss_kind == "ce":
-            losses.append(torch.nn.functional.cross_entropy(out, y).item())
             hits += (out.argmax(-1) == y).sum().item()
         else:
-            losses.append(torch.nn.functional.mse_loss(out, y).item())
             hits += ((out - y).abs() < ADDING_TOLERANCE).all(-1).sum().item()
         count += y.shape[0]
     loss = float(np.mean(losses))

@@ -90,18 +90,21 @@ def top_hidden(state: RnnState) -> torch.Tensor:
     return h[-1]
 
 
-def sequence_loss(logits: torch.Tensor, target: torch.Tensor, pad_id: int, label_smoothing: float = 0.0):
-    """Mean token cross-entropy, padding ignored, with optional label smoothing.
+def sequence_loss(logits: torch.Tensor, target: torch.Tensor, pad_id: int, label_smoothing: float = 0.0,
+                  reduction: str = "mean"):
+    """Token cross-entropy, padding ignored, with optional label smoothing.
 
     Label smoothing (Szegedy et al. 2016; used by Vaswani et al. 2017, Sec. 5.4) trains
     against (1 - eps) * one_hot + eps / V.
-    logits (B, T, V), target (B, T) long -> scalar.
+    logits (B, T, V), target (B, T) long -> scalar: the mean over real tokens, or their
+    sum with ``reduction="sum"`` (data-parallel training divides by the global count).
     """
     return F.cross_entropy(
         logits.reshape(-1, logits.size(-1)),
         target.reshape(-1),
         ignore_index=pad_id,
         label_smoothing=label_smoothing,
+        reduction=reduction,
     )
 
 

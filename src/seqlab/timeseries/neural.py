@@ -43,11 +43,10 @@ def make_forecaster(arch: str, hidden: int, num_layers: int, horizon: int,
                     backend: str = "fused") -> Forecaster:
     """An LSTM or GRU forecaster built from seqlab's recurrent layers (fused kernels by
     default: same parameters as the cell backend, torch's speed)."""
-    from seqlab.nn.recurrent import GRU, LSTM
+    from seqlab.build import ModelConfig, build_backbone
 
-    layer = {"lstm": LSTM, "gru": GRU}[arch]
-    backbone = layer(1, hidden, num_layers, batch_first=True, backend=backend)
-    return Forecaster(backbone, hidden, horizon)
+    cfg = ModelConfig(arch=arch, hidden_size=hidden, num_layers=num_layers, backend=backend)
+    return Forecaster(build_backbone(cfg, 1), hidden, horizon)
 
 
 class WindowTask:

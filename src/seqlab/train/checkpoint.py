@@ -15,7 +15,9 @@ scanning the ``ckpt-*`` folders. Only when nothing intact is left is it an error
 line naming the folder. Final weights outside a checkpoint (``save_weights``) carry
 the same kind of manifest.
 
-The translation loop and the task trainer both keep their checkpoints here.
+Tied weights (one tensor under two names, as a Transformer's output layer shares the
+target embedding) are stored once, under their first name (safetensors refuses shared
+storage); ``load_model_weights`` accepts the names left out that way, for every model.
 """
 
 from __future__ import annotations
@@ -171,8 +173,7 @@ def save_checkpoint(run_dir: str | Path, step: int, model_state: dict, trainer_s
     tmp = run_dir / f".ckpt-{step:08d}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    tensors = {k: v.detach().cpu().contiguous() for k, v in model_state.items()}
-    save_file(tensors, str(tmp / WEIGHTS))
+    save_file(_stored(model_state), str(tmp / WEIGHTS))
     torch.save(trainer_state, tmp / STATE)
     write_manifest(tmp, [WEIGHTS, STATE])
     _fsync(tmp)
@@ -198,12 +199,41 @@ def save_weights(tensors: dict[str, torch.Tensor], folder: str | Path) -> Path:
     folder = Path(folder)
     path = folder / WEIGHTS
     tmp = folder / f".{WEIGHTS}.tmp"
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
+    save_file(_stored(tensors), str(tmp))
     _fsync(tmp)
     os.replace(tmp, path)
     write_manifest(folder, [WEIGHTS])
     _fsync(folder)
     return path
+
+
+def unique_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``state`` without the second name of a tied weight (the first name keeps it)."""
+    seen, out = set(), {}
+    for name, tensor in state.items():
+        key = (tensor.data_ptr(), tuple(tensor.shape)) if tensor.numel() else (name,)
+        if key not in seen:
+            seen.add(key)
+            out[name] = tensor
+    return out
+
+
+def _stored(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k: v.detach().cpu().contiguous() for k, v in unique_state(state).items()}
+
+
+def load_model_weights(model: torch.nn.Module, tensors: dict[str, torch.Tensor], where: str | Path) -> None:
+    """Load ``tensors`` into ``model``; a tied weight saved once under its first name is fine,
+    anything else missing or unexpected is one line naming ``where``."""
+    try:
+        missing, unexpected = model.load_state_dict(tensors, strict=False)
+    except RuntimeError as err:  # a shape that differs
+        raise SeqlabError(f"{where}: the weights do not fit the model ({_first_line(err)})") from None
+    tied = set(model.state_dict()) - set(unique_state(model.state_dict()))
+    missing = [name for name in missing if name not in tied]
+    if missing or unexpected:
+        raise SeqlabError(f"{where}: the weights do not fit the model (missing {missing[:3]}, "
+                          f"unexpected {unexpected[:3]})")
 
 
 # ----------------------------------------------------------------------------- finding

@@ -11,18 +11,25 @@ from seqlab.config import ranged
 @dataclass(frozen=True)
 class TrainConfig:
     """How to train. ``steps`` counts batches; under truncated BPTT one batch makes
-    ceil(T / k1) parameter updates.
+    ceil(T / k1) parameter updates. ``steps`` None trains until ``max_minutes``.
+
+    max_minutes: wall-clock minutes of the whole run, evaluations included and summed
+    over resumes; the run stops with "time_limit" after the step that passes it.
+    eval_every_minutes: evaluate (and checkpoint) every that many minutes of the same
+    clock instead of every ``eval_every`` steps, for runs whose length is a time budget.
+    betas: Adam's (beta1, beta2); Vaswani et al. (2017) train with (0.9, 0.98).
 
     tbptt_k1 / tbptt_k2: update every k1 steps, backpropagate k2 steps (k1 <= k2).
     Leave both unset for full BPTT; setting only k1 means k2 = k1.
     """
 
-    steps: int = ranged(1000, 1)
+    steps: int | None = ranged(1000, 1)
     batch_size: int = ranged(32, 1)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     lr: float = ranged(1e-3, 0.0, 10.0)
     momentum: float = ranged(0.0, 0.0, 1.0)
     weight_decay: float = ranged(0.0, 0.0, 1.0)
+    betas: tuple[float, float] = (0.9, 0.999)
     schedule: Literal["constant", "cosine", "warmup_invsqrt", "plateau"] = "constant"
     warmup_steps: int = ranged(0, 0)
     clip_norm: float | None = ranged(None, 0.0)
@@ -30,6 +37,7 @@ class TrainConfig:
     tbptt_k1: int | None = ranged(None, 1)
     tbptt_k2: int | None = ranged(None, 1)
     eval_every: int = ranged(100, 1)
+    eval_every_minutes: float | None = ranged(None, 0.0)
     eval_batches: int = ranged(4, 1)
     early_stop_patience: int | None = ranged(None, 1)
     target_loss: float | None = None
@@ -55,6 +63,12 @@ class TrainConfig:
             )
         if self.clip_norm is not None and self.clip_value is not None:
             raise ConfigError("set at most one of 'clip_norm' and 'clip_value'")
+        if self.steps is None and self.max_minutes is None:
+            raise ConfigError("set 'train.steps' or 'train.max_minutes': a run needs a budget")
+        if self.steps is None and self.schedule == "cosine":
+            raise ConfigError("the cosine schedule spans 'train.steps': set it")
+        if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
+            raise ConfigError(f"'train.betas' is {list(self.betas)}; it must be two numbers in [0, 1)")
 
     @property
     def tbptt(self) -> tuple[int, int] | None:

@@ -62,3 +62,22 @@ def all_reduce_mean(value: float, info: DistInfo) -> float:
     t = torch.tensor([value], dtype=torch.float64)
     dist.all_reduce(t)
     return (t / info.world).item()
+
+
+def rank_zero_says(flags: tuple[bool, ...], info: DistInfo, device: torch.device) -> tuple[bool, ...]:
+    """Rank 0's ``flags`` on every rank: decisions taken on a clock or a signal (evaluate now,
+    out of time, Ctrl-C) must be the same everywhere, or one process would wait forever."""
+    if not info.active:
+        return flags
+    t = torch.tensor([int(f) for f in flags], dtype=torch.int32, device=device)
+    dist.broadcast(t, src=0)
+    return tuple(bool(v) for v in t.tolist())
+
+
+def from_rank_zero(obj, info: DistInfo):
+    """Rank 0's ``obj`` (anything picklable) on every rank, e.g. scores only rank 0 computes."""
+    if not info.active:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]

@@ -1,13 +1,21 @@
 """One trainer for every model and task.
 
 A *task* is anything with ``sample(batch_size, generator) -> SeqBatch`` (or
-``batch_at(step, batch_size)`` for streams), ``loss_kind`` ("mse" or "ce") and
-optionally ``eval_batches(batch_size)`` (a fixed validation set) and ``stateful``
-(carry the hidden state from one batch to the next, as a language-model stream
-needs). The model follows ``model(x, state) -> (out (B, T, O), state)``.
+``batch_at(step, batch_size)`` for streams and epochs of batches), ``loss_kind``
+("mse" or "ce") and optionally ``eval_batches(batch_size)`` (a fixed validation set),
+``stateful`` (carry the hidden state from one batch to the next, as a language-model
+stream needs) and ``loss(model, batch) -> (loss, metrics)``, the task's own loss
+(translation: label-smoothed cross-entropy of an encoder-decoder). Without ``loss`` the
+model follows ``model(x, state) -> (out (B, T, O), state)`` and is scored by
+``masked_loss``. A batch has ``to(device)`` and ``shard(rank, world)`` (its share under DDP).
 
-Batches are drawn from a generator seeded by (seed, step), so a resumed run sees
-exactly the batches the uninterrupted run would have seen.
+Batches are drawn from a generator seeded by (seed, step), or asked for by step, so a
+resumed run sees exactly the batches the uninterrupted run would have seen.
+
+Callbacks may have ``on_step(trainer, step, metrics)``, ``on_eval(trainer, step,
+record)`` and ``evaluate(trainer) -> dict``: extra scores (dev BLEU) computed on rank 0
+and added to every evaluation record. The task's ``watch = (key, higher_is_better)``
+names the score that early stopping follows (default: the evaluation loss).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from seqlab.errors import SeqlabError, TrainingDivergedError
 from seqlab.train import checkpoint as ckpt
 from seqlab.train.config import TrainConfig
 from seqlab.train.device import autocast, pick_device, seed_everything
-from seqlab.train.distributed import DistInfo, init_distributed, wrap_model
+from seqlab.train.distributed import DistInfo, from_rank_zero, init_distributed, rank_zero_says, wrap_model
 from seqlab.train.losses import masked_loss, merge_metrics
 from seqlab.train.metrics_log import MetricsLog
 from seqlab.train.monitor import clip_gradients, gradient_health
@@ -46,22 +54,29 @@ class TrainResult:
     stopped: str  # completed | early_stop | target_reached | time_limit | interrupted
     history: list[dict] = field(default_factory=list)
     run_dir: Path | None = None
+    train_seconds: float = 0.0  # in training batches (evaluations left out), over resumes
+    targets: int = 0  # scored targets trained on (translation: target tokens of the global batches)
+
+    @property
+    def targets_per_second(self) -> float:
+        return self.targets / self.train_seconds if self.train_seconds else 0.0
 
 
 class Trainer:
     """Trains ``model`` on ``task`` as ``cfg`` says; see the module docstring."""
 
     def __init__(self, model: torch.nn.Module, task, cfg: TrainConfig, run_dir: str | Path | None = None,
-                 callbacks=(), resume: bool = False, overwrite: bool = False) -> None:
+                 callbacks=(), resume: bool = False, overwrite: bool = False, folder: RunFolder | None = None) -> None:
         """With ``run_dir``, the run takes the folder's lock until ``fit`` returns (or ``close``);
         a folder that already holds a run needs ``resume`` (continue from its newest intact
-        checkpoint) or ``overwrite`` (delete its run files first)."""
+        checkpoint) or ``overwrite`` (delete its run files first). A caller that had to write
+        in the folder before (translation's tokenizers) passes the ``folder`` it holds."""
         self.cfg, self.task, self.callbacks = cfg, task, list(callbacks)
         self.device = pick_device(cfg.device)
         self.dist: DistInfo = init_distributed(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
-        self.folder = None
-        if self.run_dir is not None and self.dist.is_main:
+        self.folder = folder
+        if self.run_dir is not None and self.dist.is_main and folder is None:
             self.folder = RunFolder.open(self.run_dir, resume=resume, overwrite=overwrite)
         self.log = None
         try:
@@ -74,6 +89,8 @@ class Trainer:
             self.carry = None  # hidden state carried between batches of a stateful task
             self.best, self.bad_evals = math.inf, 0
             self.history: list[dict] = []
+            self.elapsed = self.train_seconds = 0.0  # wall-clock seconds of fit (over resumes); in batches
+            self.targets = 0
             self.last_grad_norm = float("nan")
             self.last_checkpoint: Path | None = None
             self._stop_requested = False
@@ -104,7 +121,17 @@ class Trainer:
             batch = batch.shard(self.dist.rank, self.dist.world)
         return batch.to(self.device)
 
-    def _loss(self, out: torch.Tensor, batch: SeqBatch):
+    def _loss(self, model, batch, state=None):
+        """(loss, metrics, state): the task's ``loss(model, batch)`` if it has one, else the
+        masked loss of ``model(x, state)``."""
+        if hasattr(self.task, "loss"):
+            with autocast(self.device, self.cfg.bf16):
+                loss, metrics = self.task.loss(model, batch)
+            return loss, metrics, None
+        out, state = self._forward(model, batch.x, state, batch.lengths)
+        return (*self._masked(out, batch), state)
+
+    def _masked(self, out: torch.Tensor, batch: SeqBatch):
         return masked_loss(out.float(), batch, self.task.loss_kind)
 
     def _forward(self, model, x, state, lengths=None):
@@ -121,14 +148,13 @@ class Trainer:
         state = self.carry if getattr(self.task, "stateful", False) else None
         parts = []
         if self.cfg.tbptt is None:
-            out, state = self._forward(self.model, batch.x, state, batch.lengths)
-            loss, metrics = self._loss(out, batch)
+            loss, metrics, state = self._loss(self.model, batch, state)
             self._update(loss)
             parts.append(metrics)
         else:
             k1, k2 = self.cfg.tbptt
             model = lambda x, h: self._forward(self.model, x, h)  # noqa: E731
-            for loss, metrics, state in tbptt_windows(model, batch, k1, k2, self._loss, state):
+            for loss, metrics, state in tbptt_windows(model, batch, k1, k2, self._masked, state):
                 self._update(loss)
                 parts.append(metrics)
         self.carry = detach_state(state) if getattr(self.task, "stateful", False) else None
@@ -161,14 +187,14 @@ class Trainer:
 
     # ----------------------------------------------------------------- evaluation
     @torch.no_grad()
-    def evaluate(self, num_batches: int | None = None) -> dict:
-        """Mean metrics over the fixed validation batches (full batches, no sharding)."""
+    def evaluate(self, num_batches: int | None = None, batches=None) -> dict:
+        """Mean metrics over the fixed validation batches (full batches, no sharding), or
+        over ``batches`` (another split, as ``seqlab evaluate`` asks for)."""
         self.raw_model.eval()
         parts, state = [], None
-        for batch in self._eval_batches(num_batches or self.cfg.eval_batches):
-            batch = batch.to(self.device)
-            out, state = self._forward(self.raw_model, batch.x, state, batch.lengths)
-            parts.append(self._loss(out, batch)[1])
+        for batch in batches if batches is not None else self._eval_batches(num_batches or self.cfg.eval_batches):
+            _, metrics, state = self._loss(self.raw_model, batch.to(self.device), state)
+            parts.append(metrics)
             if not getattr(self.task, "stateful", False):
                 state = None
         return merge_metrics(parts)
@@ -185,42 +211,80 @@ class Trainer:
         """Finish the current batch, write a checkpoint, and return (as Ctrl-C does)."""
         self._stop_requested = True
 
+    @property
+    def finished(self) -> bool:
+        """Whether the budget is spent already (a resumed run that has nothing left to train)."""
+        cfg = self.cfg
+        return (cfg.steps is not None and self.step >= cfg.steps) or self._out_of_time()
+
+    def _out_of_time(self) -> bool:
+        return self.cfg.max_minutes is not None and self.elapsed >= 60 * self.cfg.max_minutes
+
     def fit(self) -> TrainResult:
-        """Train to ``cfg.steps`` (or an earlier stop); with a run folder, end on a checkpoint
-        and release the folder."""
+        """Train to ``cfg.steps`` or ``cfg.max_minutes`` (or an earlier stop); with a run
+        folder, end on a checkpoint and the final weights (``model.safetensors``), and
+        release the folder."""
         try:
             result = self._fit()
-            if result.stopped != "interrupted":  # an interrupt has saved already
+            if result.stopped != "interrupted":  # an interrupt has saved already, and is no end
                 self.save()
+                if self.run_dir is not None and self.dist.is_main:
+                    ckpt.save_weights(self.raw_model.state_dict(), self.run_dir)  # the final weights
             return result
         finally:
             self.close()
 
     def _fit(self) -> TrainResult:
-        cfg, start = self.cfg, time.perf_counter()
-        stopped = "completed"
+        cfg, stopped = self.cfg, "completed"
+        start = time.perf_counter() - self.elapsed  # the clock goes on from where a resumed run stopped
+        self._next_eval = self._timed_eval_after(self.elapsed)
         with self._sigint_stops(), self._progress() as bar:
-            while self.step < cfg.steps:
+            while cfg.steps is None or self.step < cfg.steps:
+                tic = time.perf_counter()
                 metrics = self.train_batch()
+                self.train_seconds += time.perf_counter() - tic
+                self.targets += int(metrics.get("targets", metrics.get("count", 0)))
                 self.step += 1
+                self.elapsed = time.perf_counter() - start
                 bar.update(1)
                 bar.set_postfix(loss=f"{metrics['loss']:.4g}", refresh=False)
                 self._after_step(metrics)
-                if self.step % cfg.eval_every == 0 or self.step == cfg.steps:
+                evaluate, stop, out_of_time = rank_zero_says(
+                    (self._eval_due(), self._stop_requested, self._out_of_time()), self.dist, self.device)
+                if evaluate:
                     stopped = self._after_eval() or stopped
-                if cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0:
+                timed = evaluate and cfg.eval_every_minutes is not None  # a timed evaluation checkpoints too
+                if timed or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0):
                     self.save()
-                if self._stop_requested:
+                if stop:
                     stopped = "interrupted"
                     self.save()
-                elif cfg.max_minutes is not None and time.perf_counter() - start > 60 * cfg.max_minutes:
+                elif out_of_time and stopped == "completed":
                     stopped = "time_limit"
                 if stopped != "completed":
                     break
         final = self.history[-1] if self.history and self.history[-1]["step"] == self.step else self._eval_record()
         self.log.close()
-        return TrainResult(self.step, self.updates, time.perf_counter() - start, final, stopped,
-                           self.history, self.run_dir)
+        return TrainResult(self.step, self.updates, self.elapsed, final, stopped, self.history, self.run_dir,
+                           self.train_seconds, self.targets)
+
+    def _eval_due(self) -> bool:
+        """Every ``eval_every`` steps, or every ``eval_every_minutes``; always after the last step."""
+        if self.step == self.cfg.steps:
+            return True
+        if self.cfg.eval_every_minutes is None:
+            return self.step % self.cfg.eval_every == 0
+        if self.elapsed < self._next_eval:
+            return False
+        self._next_eval = self._timed_eval_after(self.elapsed)
+        return True
+
+    def _timed_eval_after(self, seconds: float) -> float:
+        """The next multiple of ``eval_every_minutes`` after ``seconds`` (inf when not timed)."""
+        if self.cfg.eval_every_minutes is None:
+            return math.inf
+        every = max(60 * self.cfg.eval_every_minutes, 1.0)
+        return (math.floor(seconds / every) + 1) * every
 
     def _after_step(self, metrics: dict) -> None:
         if self.step % self.cfg.log_every == 0 or self.step == 1:
@@ -232,7 +296,15 @@ class Trainer:
                 cb.on_step(self, self.step, metrics)
 
     def _eval_record(self) -> dict:
+        """The evaluation loss, the callbacks' scores (rank 0's, on every rank) and the clock."""
         record = {"step": self.step, "split": "eval", **self.evaluate()}
+        scores = {}
+        if self.dist.is_main:
+            for cb in self.callbacks:
+                if hasattr(cb, "evaluate"):
+                    scores.update(cb.evaluate(self))
+        record.update(from_rank_zero(scores, self.dist))
+        record["minutes"] = self.elapsed / 60
         self.history.append(record)
         self.log.write(record)
         return record
@@ -247,8 +319,12 @@ class Trainer:
             self.sched.step(loss)
         if self.cfg.target_loss is not None and loss <= self.cfg.target_loss:
             return "target_reached"
-        if loss < self.best - 1e-12:
-            self.best, self.bad_evals = loss, 0
+        key, higher = getattr(self.task, "watch", ("loss", False))
+        if key not in record:  # the callback that scores it is not there
+            key, higher = "loss", False
+        value = -record[key] if higher else record[key]  # smaller is better from here
+        if value < self.best - 1e-12:
+            self.best, self.bad_evals = value, 0
         else:
             self.bad_evals += 1
             if self.cfg.early_stop_patience and self.bad_evals >= self.cfg.early_stop_patience:
@@ -285,7 +361,8 @@ class Trainer:
             "step": self.step, "updates": self.updates, "best": self.best, "bad_evals": self.bad_evals,
             "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
             "rng": ckpt.rng_state(), "carry": _to_cpu(self.carry), "history": self.history,
-            "last_grad_norm": self.last_grad_norm,
+            "last_grad_norm": self.last_grad_norm, "elapsed": self.elapsed, "train_seconds": self.train_seconds,
+            "targets": self.targets,
         }
         self.last_checkpoint = ckpt.save_checkpoint(self.run_dir, self.step, self.raw_model.state_dict(), state)
         return self.last_checkpoint
@@ -299,10 +376,7 @@ class Trainer:
                                           set_aside=self.dist.is_main)
         except SeqlabError as err:
             raise SeqlabError(f"cannot resume: {err}") from None
-        try:
-            self.raw_model.load_state_dict(loaded.weights)
-        except RuntimeError as err:
-            raise SeqlabError(f"{loaded.path}: the weights do not fit the model ({str(err).splitlines()[0]})") from None
+        ckpt.load_model_weights(self.raw_model, loaded.weights, loaded.path)
         state = loaded.state
         self.last_checkpoint = loaded.path
         self.opt.load_state_dict(state["optimizer"])
@@ -310,6 +384,8 @@ class Trainer:
         self.step, self.updates = state["step"], state["updates"]
         self.best, self.bad_evals = state["best"], state["bad_evals"]
         self.history, self.last_grad_norm = list(state["history"]), state["last_grad_norm"]
+        self.elapsed, self.train_seconds = state.get("elapsed", 0.0), state.get("train_seconds", 0.0)
+        self.targets = state.get("targets", 0)
         self.carry = _to_device(state["carry"], self.device)
         ckpt.set_rng_state(state["rng"])
 

@@ -1,10 +1,11 @@
-"""Machine translation on the real corpora: recipes, data, training, evaluation.
+"""Machine translation on the real corpora: recipes, data, the task, evaluation.
 
 Built on ``seqlab.nn`` (the encoder-decoders), ``seqlab.decode`` and ``seqlab.metrics``;
-used by the ``train``, ``translate`` and ``evaluate`` commands.
+trained by ``seqlab.train.Trainer`` (``translation.task``) behind the ``train``,
+``translate`` and ``evaluate`` commands.
 """
 
-from seqlab.translation.config import MTData, MTModel, MTRecipe, MTTrain, load_mt_recipe
 from seqlab.translation.build import build_translator
+from seqlab.translation.config import MTData, MTModel, MTTrain, Translation
 
-__all__ = ["MTData", "MTModel", "MTRecipe", "MTTrain", "build_translator", "load_mt_recipe"]
+__all__ = ["MTData", "MTModel", "MTTrain", "Translation", "build_translator"]

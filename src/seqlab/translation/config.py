@@ -1,24 +1,27 @@
-"""Translation recipes: ``[data]``, ``[model]`` and ``[train]`` tables of one TOML/YAML file.
+"""Translation recipes: the one recipe shape (``seqlab.recipe``) with a translation task.
 
 ```toml
 out = "runs/mt-nt-transformer"
-[data]
+[task]
+name = "translation"      # the corpus (MTData) and what training translation needs (MTTrain)
 corpus = "nt_el_en"
-[model]
+max_tokens = 4096
+[model]                   # MTModel: an encoder-decoder
 arch = "transformer"
-[train]
-minutes = 30
+[train]                   # seqlab.train.TrainConfig, as for every task
+max_minutes = 30
 ```
+
+Recipes of the older shape (``[data]``, ``[model]``, ``[train]`` with ``minutes`` and
+``max_steps``) still load: ``from_legacy`` rewrites them into this one.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Literal
 
-from seqlab.config import apply_overrides, check_out, from_dict, load_file, ranged
+from seqlab.config import from_dict, ranged
 from seqlab.errors import ConfigError
 
 
@@ -71,16 +74,28 @@ class MTModel:
 
 @dataclass(frozen=True)
 class MTTrain:
-    """Training budget and optimization.
+    """What training a translation model needs beyond ``TrainConfig``.
 
-    minutes: a training-time budget, a user's option; max_steps caps it. With
-    ``minutes`` None a run trains exactly ``max_steps`` updates: the budget the
-    claims ledger uses, since a time budget depends on how busy the machine is.
-    max_tokens: padded tokens per batch.  warmup_steps > 0: linear warmup then
-    inverse square-root decay (Vaswani Sec. 5.3); 0: constant lr.
-    eval_every_minutes: dev BLEU (greedy, first ``eval_sentences`` dev pairs) for the
-    learning curve; ``eval_every_steps`` replaces it with a point every N updates.
+    max_tokens: padded tokens per batch (a token budget, not a batch size).
+    label_smoothing: of the cross-entropy (Szegedy et al. 2016; Vaswani et al. 2017 Sec. 5.4).
+    eval_sentences: dev BLEU and chrF (greedy) at each evaluation read this many dev pairs.
+    max_len_ratio: decoding stops at this many target tokens per source token.
     """
+
+    max_tokens: int = ranged(4096, 16)
+    label_smoothing: float = ranged(0.1, 0.0, 0.99)
+    eval_sentences: int = ranged(200, 1)
+    max_len_ratio: float = ranged(2.0, 0.0)
+
+
+@dataclass(frozen=True)
+class Translation(MTTrain, MTData):
+    """The [task] table of a translation recipe (``name = "translation"``)."""
+
+
+@dataclass(frozen=True)
+class _LegacyTrain:
+    """The [train] table of the older translation recipes (read by ``from_legacy`` only)."""
 
     minutes: float | None = ranged(30.0, 0.0)
     max_steps: int | None = ranged(None, 1)
@@ -92,52 +107,50 @@ class MTTrain:
     eval_every_minutes: float = ranged(5.0, 0.0)
     eval_every_steps: int | None = ranged(None, 1)
     eval_sentences: int = ranged(200, 1)
-    beam: int = ranged(5, 1, 64)
-    alpha: float = ranged(0.6, 0.0, 10.0)
+    beam: int = ranged(5, 1, 64)  # never read by training
+    alpha: float = ranged(0.6, 0.0, 10.0)  # never read by training
     max_len_ratio: float = ranged(2.0, 0.0)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    bf16: bool = False  # bf16 autocast (CUDA, or CPUs with bf16 units); weights stay float32
-
-    def __post_init__(self) -> None:
-        if self.minutes is None and self.max_steps is None:
-            raise ConfigError("set 'train.max_steps' or 'train.minutes': a run needs a budget")
+    bf16: bool = False
 
 
-@dataclass(frozen=True)
-class MTRecipe:
-    data: MTData = field(default_factory=MTData)
-    model: MTModel = field(default_factory=MTModel)
-    train: MTTrain = field(default_factory=MTTrain)
-    out: str | None = None
+def from_legacy(data: dict) -> dict:
+    """An older translation recipe as a dict of the one shape.
 
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-
-# what --resume may change: where the run lives, its budget, and the dev evaluations along
-# the way (greedy decoding draws no random numbers); never what training computes
-RESUME_KEYS = {"out", "train.minutes", "train.max_steps", "train.eval_every_minutes", "train.eval_every_steps",
-               "train.eval_sentences",
-               "train.beam", "train.alpha", "train.max_len_ratio"}
-
-
-def mt_recipe_from_dict(data: dict) -> MTRecipe:
+    minutes -> train.max_minutes (now wall-clock time, evaluations included), max_steps ->
+    train.steps, warmup_steps > 0 -> the warmup_invsqrt schedule (else constant), Adam's
+    betas (0.9, 0.98), clip_norm 0 -> none, eval_every_steps -> eval_every (with a
+    checkpoint at each), else eval_every_minutes; the corpus and the translation-only
+    keys (max_tokens, label_smoothing, eval_sentences, max_len_ratio) -> [task].
+    """
     unknown = sorted(str(k) for k in data if k not in {"data", "model", "train", "out"})
     if unknown:
-        raise ConfigError(f"unknown key '{unknown[0]}'; allowed keys: data, model, out, train")
-    out = check_out(data.get("out"))
-    return MTRecipe(
-        data=from_dict(MTData, data.get("data", {}), prefix="data."),
-        model=from_dict(MTModel, data.get("model", {}), prefix="model."),
-        train=from_dict(MTTrain, data.get("train", {}), prefix="train."),
-        out=out,
-    )
+        raise ConfigError(f"unknown key '{unknown[0]}'; a recipe with [data] (the older translation shape) "
+                          f"allows: data, model, out, train")
+    old = from_dict(_LegacyTrain, data.get("train", {}), prefix="train.")
+    if old.minutes is None and old.max_steps is None:
+        raise ConfigError("set 'train.max_steps' or 'train.minutes': a run needs a budget")
+    corpus = data.get("data", {})
+    if not isinstance(corpus, dict):
+        raise ConfigError(f"data: expected a table of keys, got {type(corpus).__name__}")
+    task = {"name": "translation", **corpus, "max_tokens": old.max_tokens, "label_smoothing": old.label_smoothing,
+            "eval_sentences": old.eval_sentences, "max_len_ratio": old.max_len_ratio}
+    train = {"steps": old.max_steps, "max_minutes": old.minutes, "lr": old.lr, "betas": [0.9, 0.98],
+             "schedule": "warmup_invsqrt" if old.warmup_steps else "constant", "warmup_steps": old.warmup_steps,
+             "clip_norm": old.clip_norm or None, "seed": old.seed, "device": old.device, "bf16": old.bf16,
+             "progress": False}  # the older runs printed no progress bar
+    if old.eval_every_steps is not None:
+        train.update(eval_every=old.eval_every_steps, checkpoint_every=old.eval_every_steps)
+    else:
+        train["eval_every_minutes"] = old.eval_every_minutes
+    return {"out": data.get("out"), "task": task, "model": data.get("model", {}), "train": train}
 
 
-def load_mt_recipe(path: str | Path, overrides: list[str] = ()) -> MTRecipe:
-    """Read a recipe file, apply ``a.b=value`` overrides, default ``out`` to runs/<stem>."""
-    recipe = mt_recipe_from_dict(apply_overrides(load_file(path), list(overrides)))
-    if recipe.out is None:
-        recipe = dataclasses.replace(recipe, out=str(Path("runs") / Path(path).stem))
-    return recipe
+def mt_recipe_from_dict(data: dict):
+    """A ``seqlab.recipe.Recipe`` from a translation recipe dict of either shape (one
+    without a [task] table is of the older shape)."""
+    from seqlab.recipe import recipe_from_dict
+
+    return recipe_from_dict(data if "task" in data else from_legacy(data))
+
