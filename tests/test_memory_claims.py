@@ -128,10 +128,10 @@ def test_watch_finds_the_first_step_of_competence():
     assert sample_curve([0.5, 0.7], points=4) == [0.5, 0.5, 0.7, 0.7]
 
 
-def _run(reached, held_out=0.0, curve=(0.1,) * 8, trained=100):
+def _run(reached, held_out=0.0, curve=(0.1,) * 8, budget=300):
     from seqlab.experiments.memory_runs import Run
 
-    return Run(reached, trained if reached is None else reached, list(curve), max(curve), held_out)
+    return Run(reached, budget, budget if reached is None else reached, list(curve), max(curve), held_out)
 
 
 # ---------------------------------------------------------------- C7 forget-gate bias
@@ -152,7 +152,7 @@ def test_c7_verdict_needs_a_bias_that_learns():
     from seqlab.experiments import c07_forget_bias as c7
     from seqlab.experiments.base import new_result
 
-    cfg, seeds = c7.Config(delays=(10,)), tuple(range(5))
+    cfg, seeds = c7.Config(delays=(10,), budget=300), tuple(range(5))
     reach = {(10, b): -float(3 - b) for b in cfg.biases}
 
     def verdict(zero, one, two):
@@ -201,14 +201,45 @@ def test_c4_judges_each_gated_architecture():
     assert still.verdict == "inconclusive" and "RNN plateaued" in still.decided_by
 
 
+def _fake_train(reach: dict, calls: list):
+    """A stand-in for memory_runs.train: competent at ``reach[arch]`` updates (None: never); records calls."""
+
+    def train(spec, task, budget, **kw):
+        calls.append((spec.arch, task.length, budget))
+        r = reach.get((spec.arch, task.length), reach.get(spec.arch))
+        return _run(r if r is not None and r <= budget else None, 0.95 if r is not None else 0.0, budget=budget)
+
+    return train
+
+
+def test_c4_rnn_gets_the_updates_the_gated_nets_needed(monkeypatch):
+    from seqlab.experiments import c04_long_dependencies as c4
+
+    cfg = c4.Config(adding=(10, 40), budget=600)
+    calls = []
+    monkeypatch.setattr(c4, "train", _fake_train({"lstm": 420, "gru": 100, ("rnn_tanh", 10): 200}, calls))
+    runs = {}
+    c4._train_seed(runs, "adding", AddingProblem(10), AddingProblem(40), 0, cfg)
+    assert calls == [("lstm", 40, 600), ("gru", 40, 600), ("rnn_tanh", 40, 420), ("rnn_tanh", 10, 600)]
+    calls.clear()  # the LSTM never competent at T = 40: the RNN gets the whole budget, the LSTM a short run
+    monkeypatch.setattr(c4, "train", _fake_train({("lstm", 10): 90, "gru": 100, ("rnn_tanh", 10): 200}, calls))
+    c4._train_seed(runs, "adding", AddingProblem(10), AddingProblem(40), 1, cfg)
+    assert calls == [("lstm", 40, 600), ("gru", 40, 600), ("rnn_tanh", 40, 600), ("rnn_tanh", 10, 600),
+                     ("lstm", 10, 600)]
+    assert c4.learned(runs, "adding", "lstm", 1) and c4.learned(runs, "adding", "gru", 1)
+
+
 # ---------------------------------------------------------------- C25 Transformer on long dependencies
 
 def test_c25_task_rule():
     from seqlab.experiments import c25_transformer_long_dependencies as c25
 
-    cfg = c25.Config(budget=300)  # never = 301
+    cfg = c25.Config(budget=300)
+    assert [c25.recurrent_budget(_run(r), cfg) for r in (90, 120, 200, None)] == [180, 240, 300, 300]
     fast = [_run(90), _run(100), _run(120)]
-    assert c25.task_rule(fast, [_run(None)] * 3, cfg)[:2] == (True, False)  # 0.30 - 0.40
+    assert c25.task_rule(fast, [_run(None, budget=180), _run(None, budget=200), _run(None, budget=240)],
+                         cfg)[:2] == (True, False)  # not competent within twice the Transformer's updates
+    assert c25.task_rule(fast, [_run(None)] * 3, cfg)[:2] == (True, False)  # never in 300: 0.30 - 0.40
     assert c25.task_rule(fast, [_run(200), _run(250), _run(260)], cfg)[:2] == (True, False)
     assert c25.task_rule(fast, [_run(200), _run(150), _run(260)], cfg)[:2] == (False, False)  # 100/150 > 0.5
     assert c25.task_rule([_run(None)] * 3, [_run(80)] * 3, cfg)[:2] == (False, True)  # fails where RNNs learn

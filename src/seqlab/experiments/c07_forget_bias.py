@@ -125,8 +125,8 @@ def run(profile: str = "quick"):
                 for s in seeds:
                     r = train(spec(cfg, b), task, cfg.budget, seed=s, lr=cfg.lr, batch_size=cfg.batch_size,
                               threshold=cfg.competent, window=cfg.window)
-                    steps[d, b, s] = r.steps(cfg.budget)
-                    rows.append([d, b, s, r.steps(cfg.budget), r.competent, r.best, r.held_out])
+                    steps[d, b, s] = r.steps
+                    rows.append([d, b, s, r.steps, r.competent, r.best, r.held_out])
                     if s == seeds[0] and d == max(cfg.delays):
                         curves[f"forget bias {b:g}"] = (np.arange(1, len(r.curve) + 1) * r.trained / len(r.curve),
                                                         r.curve)
@@ -156,6 +156,7 @@ def _verdict(result, steps: dict, reach: dict, cfg: Config, seeds: tuple[int, ..
         notes.append(f"delay {d}: b* = {best:g}, steps(b*) / steps(0) per seed "
                      f"{', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f}); median steps "
                      + ", ".join(f"b={b:g}: {statistics.median(v):g}" for b, v in per_bias.items()))
+    medians = {(d, b): statistics.median(steps[d, b, s] for s in seeds) for d in cfg.delays for b in cfg.biases}
     confirmed = all(c for c, _ in verdicts.values())
     refuted = any(r for _, r in verdicts.values()) and not any(c for c, _ in verdicts.values())
     verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
@@ -171,7 +172,6 @@ def _verdict(result, steps: dict, reach: dict, cfg: Config, seeds: tuple[int, ..
                   f"(r >= 1) in >= {cfg.min_seeds} seeds with median r >= 1 at some delay. Gate: some bias reaches "
                   f"competence in >= {cfg.min_seeds} seeds (else the budget measured no speed).",
                   "; ".join(notes),
-                  "; ".join(f"delay {d}: median steps b=0 {statistics.median(steps[d, 0.0, s] for s in seeds):g} vs "
-                            f"best b>0 {min(statistics.median(steps[d, b, s] for s in seeds) for b in cfg.biases if b > 0):g}"
-                            for d in cfg.delays),
+                  "; ".join(f"delay {d}: median steps b=0 {medians[d, 0.0]:g} vs best b>0 "
+                            f"{min(medians[d, b] for b in cfg.biases if b > 0):g}" for d in cfg.delays),
                   gates=gates)

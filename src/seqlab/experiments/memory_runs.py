@@ -75,18 +75,21 @@ class Watch:
 
 @dataclass
 class Run:
-    """One trained model: steps to competence (``None``: never), the steps trained, its
-    running-skill curve (``CURVE_POINTS`` samples), its best running skill and held-out skill."""
+    """One trained model: steps to competence (``None``: never), the updates it was allowed
+    (``budget``) and trained, its running-skill curve (``CURVE_POINTS`` samples), its best
+    running skill and held-out skill."""
 
     reached: int | None
+    budget: int
     trained: int
     curve: list[float]
     best: float
     held_out: float
 
-    def steps(self, budget: int) -> int:
+    @property
+    def steps(self) -> int:
         """Steps to competence, ``budget + 1`` when never reached."""
-        return budget + 1 if self.reached is None else self.reached
+        return self.budget + 1 if self.reached is None else self.reached
 
     @property
     def competent(self) -> bool:
@@ -111,5 +114,5 @@ def train(spec: ModelConfig, task, budget: int, *, seed: int, lr: float, batch_s
     except _Competent:
         model = watch.trainer.raw_model
     held_out = skill(task, score(model, task, batches=score_batches, batch_size=64))
-    return Run(watch.reached, len(watch.running), sample_curve(watch.running), max(watch.running, default=math.nan),
-               held_out)
+    return Run(watch.reached, budget, len(watch.running), sample_curve(watch.running),
+               max(watch.running, default=math.nan), held_out)
