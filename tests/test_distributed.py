@@ -123,7 +123,7 @@ def test_two_gloo_processes_train_translation_as_one_process_and_resume(tmp_path
     assert len(single_rows) == len(rows[0]) == len(rows[1]) == 4
     for whole, a, b in zip(single_rows, *rows):
         assert a + b == whole and abs(len(a) - len(b)) <= 1  # the global batch, split between the ranks
-    ddp, one = load_file(str(tmp_path / "ddp" / "model.safetensors")), load_file(str(tmp_path / "one" / "model.safetensors"))
+    ddp, one = (load_file(str(tmp_path / name / "model.safetensors")) for name in ("ddp", "one"))
     assert ddp.keys() == one.keys()
     for name, value in one.items():
         torch.testing.assert_close(ddp[name], value, rtol=0, atol=1e-5, msg=name)

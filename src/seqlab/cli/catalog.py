@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# Translation architectures (``model.arch`` of a recipe with a [data] table, configs/mt-*.toml).
+# Translation architectures (``model.arch`` of a recipe with task.name = "translation", configs/mt-*.toml).
 MT_ARCH_HELP = {
     "seq2seq": "encoder-decoder RNN, the source squeezed into one vector (Sutskever et al. 2014)",
     "bahdanau": "RNN encoder-decoder with additive attention (Bahdanau et al. 2015)",
@@ -20,10 +20,10 @@ def run(args) -> int:
     if args._name == "models":
         from seqlab.build import ARCH_HELP
 
-        print("recurrent backbones (recipes with a [task] table, model.arch = ...):")
+        print("recurrent backbones (task recipes and language models, model.arch = ...):")
         for arch, text in ARCH_HELP.items():
             print(f"  {arch:<12} {text}")
-        print("translation models (recipes with a [data] table, model.arch = ...):")
+        print('translation models (recipes with task.name = "translation", model.arch = ...):')
         for arch, text in MT_ARCH_HELP.items():
             print(f"  {arch:<12} {text}")
         return 0

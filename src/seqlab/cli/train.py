@@ -49,10 +49,14 @@ def run(args) -> int:
         result = loop.train_translator(recipe, run_dir, log=print, resume=args.resume, overwrite=args.overwrite)
     else:
         result = _train_task(recipe, run_dir, args.resume, args.overwrite)
-    main = int(os.environ.get("RANK", "0")) == 0
-    if result.stopped == "finished":  # a resumed run that had nothing left to train
-        return 0
-    if main:
+    if int(os.environ.get("RANK", "0")) != 0:
+        pass
+    elif result.stopped == "finished":  # a resumed run that had nothing left to train
+        limit = recipe.train.max_minutes
+        print(f"the run had finished already at step {result.steps} of {recipe.train.steps}"
+              + (f" ({result.wall_time / 60:.1f} of {limit:g} minutes)" if limit is not None else "")
+              + ": nothing to train (raise train.steps or train.max_minutes to go on)")
+    else:
         print(_summary(recipe, result))
         if result.stopped == "interrupted":
             print(f"interrupted at step {result.steps}; continue with --resume")
@@ -62,7 +66,7 @@ def run(args) -> int:
 def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
     from seqlab.build import build_model
     from seqlab.recipe import resumed_recipe
-    from seqlab.train import Trainer, TrainResult
+    from seqlab.train import Trainer
     from seqlab.train.device import seed_everything
     from seqlab.train.run_folder import read_recipe, write_recipe
 
@@ -81,12 +85,6 @@ def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
         if resume:
             print(f"resumed at step {trainer.step} from {trainer.last_checkpoint}"
                   + (f"; changed: {', '.join(changes)}" if changes else ""))
-    if resume and trainer.finished:
-        trainer.close()
-        if trainer.dist.is_main:
-            print(f"the run had finished already at step {trainer.step} of {steps}: nothing to train "
-                  f"(raise train.steps or train.max_minutes to go on)")
-        return TrainResult(trainer.step, trainer.updates, trainer.elapsed, {}, "finished")
     return trainer.fit()
 
 
@@ -95,8 +93,8 @@ def _summary(recipe, result) -> str:
     shown = {k: v for k, v in result.final.items() if k not in ("step", "split", "count", "minutes", "targets")}
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in shown.items())
     chance = getattr(recipe.task, "chance_loss", None)
-    line = (f"{result.stopped} after {result.steps} steps ({result.updates} updates) in {result.wall_time:.1f} s: "
-            f"{metrics}" + (f" (chance loss {chance:.4g})" if chance else ""))
+    line = (f"{result.stopped} after {result.steps} steps ({result.updates} updates) in {result.wall_time:.1f} s"
+            + (f": {metrics}" if metrics else "") + (f" (chance loss {chance:.4g})" if chance else ""))
     if recipe.translation:
         line += f"; {result.targets_per_second:,.0f} target tokens/s in training; run folder {result.run_dir}"
     return line

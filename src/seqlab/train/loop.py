@@ -218,21 +218,32 @@ class Trainer:
         return (cfg.steps is not None and self.step >= cfg.steps) or self._out_of_time()
 
     def _out_of_time(self) -> bool:
-        return self.cfg.max_minutes is not None and self.elapsed >= 60 * self.cfg.max_minutes
+        return self.cfg.max_minutes is not None and self.elapsed > 60 * self.cfg.max_minutes
 
     def fit(self) -> TrainResult:
         """Train to ``cfg.steps`` or ``cfg.max_minutes`` (or an earlier stop); with a run
         folder, end on a checkpoint and the final weights (``model.safetensors``), and
-        release the folder."""
+        release the folder. A resumed run whose budget is spent trains nothing and ends
+        "finished" (writing the final weights if it was cut before them)."""
         try:
+            if self.finished:
+                self._final_weights(only_if_missing=True)
+                final = self.history[-1] if self.history else {}
+                return TrainResult(self.step, self.updates, self.elapsed, final, "finished", self.history,
+                                   self.run_dir, self.train_seconds, self.targets)
             result = self._fit()
             if result.stopped != "interrupted":  # an interrupt has saved already, and is no end
                 self.save()
-                if self.run_dir is not None and self.dist.is_main:
-                    ckpt.save_weights(self.raw_model.state_dict(), self.run_dir)  # the final weights
+                self._final_weights()
             return result
         finally:
             self.close()
+
+    def _final_weights(self, only_if_missing: bool = False) -> None:
+        if self.run_dir is None or not self.dist.is_main:
+            return
+        if not (only_if_missing and (self.run_dir / ckpt.WEIGHTS).is_file()):
+            ckpt.save_weights(self.raw_model.state_dict(), self.run_dir)
 
     def _fit(self) -> TrainResult:
         cfg, stopped = self.cfg, "completed"
@@ -253,20 +264,25 @@ class Trainer:
                     (self._eval_due(), self._stop_requested, self._out_of_time()), self.dist, self.device)
                 if evaluate:
                     stopped = self._after_eval() or stopped
-                timed = evaluate and cfg.eval_every_minutes is not None  # a timed evaluation checkpoints too
-                if timed or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0):
-                    self.save()
                 if stop:
                     stopped = "interrupted"
-                    self.save()
                 elif out_of_time and stopped == "completed":
                     stopped = "time_limit"
+                timed = evaluate and cfg.eval_every_minutes is not None  # a timed evaluation checkpoints too
+                if stop or timed or (cfg.checkpoint_every and self.step % cfg.checkpoint_every == 0):
+                    self.save()
                 if stopped != "completed":
                     break
-        final = self.history[-1] if self.history and self.history[-1]["step"] == self.step else self._eval_record()
+        final = self._final_record(stopped)
         self.log.close()
         return TrainResult(self.step, self.updates, self.elapsed, final, stopped, self.history, self.run_dir,
                            self.train_seconds, self.targets)
+
+    def _final_record(self, stopped: str) -> dict:
+        """The evaluation at the last step, made now if there is none (Ctrl-C waits for none)."""
+        if self.history and (self.history[-1]["step"] == self.step or stopped == "interrupted"):
+            return self.history[-1]
+        return {} if stopped == "interrupted" else self._eval_record()
 
     def _eval_due(self) -> bool:
         """Every ``eval_every`` steps, or every ``eval_every_minutes``; always after the last step."""

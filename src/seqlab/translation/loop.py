@@ -59,8 +59,6 @@ def train_translator(recipe: Recipe, run_dir: str | Path, log=print, resume: boo
             f"{len(task.train.src)} training pairs, device {trainer.device}, {info.describe()}; run folder {run_dir}"
             + (f"; resumed at step {trainer.step} from {trainer.last_checkpoint}" if resume else "")
             + (f"; changed: {', '.join(changes)}" if changes else ""))
-    if resume and trainer.finished:
-        return _nothing_left(trainer, run_dir, log)
     return trainer.fit()
 
 
@@ -103,23 +101,6 @@ def _task(corpus, recipe: Recipe, src_tok, tgt_tok) -> tuple[TranslationTask, in
     return TranslationTask(recipe.task, train, dev, recipe.train.seed), longest
 
 
-def _nothing_left(trainer: Trainer, run_dir: Path, log) -> TrainResult:
-    """A resumed run whose budget is spent: make sure the final weights are there, and say so."""
-    try:
-        if trainer.dist.is_main and not (run_dir / WEIGHTS).is_file():  # cut after its last checkpoint
-            ckpt.save_weights(trainer.raw_model.state_dict(), run_dir)
-    finally:
-        trainer.close()
-    cfg = trainer.cfg
-    budget = " or ".join(([f"{cfg.steps} steps"] if cfg.steps is not None else [])
-                         + ([f"{cfg.max_minutes:g} minutes"] if cfg.max_minutes is not None else []))
-    if trainer.dist.is_main:
-        log(f"the run had finished already at step {trainer.step} ({trainer.elapsed / 60:.1f} minutes, budget "
-            f"{budget}): nothing to train (raise train.steps or train.max_minutes to go on)")
-    return TrainResult(trainer.step, trainer.updates, trainer.elapsed, trainer.history[-1] if trainer.history else {},
-                       "finished", trainer.history, run_dir, trainer.train_seconds, trainer.targets)
-
-
 class _EvalLine:
     """Callback: one line per evaluation (rank 0 only)."""
 
@@ -130,9 +111,9 @@ class _EvalLine:
         if self.log is None:
             return
         rate = trainer.targets / trainer.train_seconds if trainer.train_seconds else 0.0
+        bleu, chrf = record.get("dev_bleu", float("nan")), record.get("dev_chrf", float("nan"))
         self.log(f"step {step:>6}  {record['minutes']:6.1f} min  dev loss {record['loss']:.3f}  "
-                 f"dev BLEU {record.get('dev_bleu', float('nan')):5.2f}  chrF {record.get('dev_chrf', float('nan')):5.2f}"
-                 f"  {rate:,.0f} tgt tok/s")
+                 f"dev BLEU {bleu:5.2f}  chrF {chrf:5.2f}  {rate:,.0f} tgt tok/s")
 
 
 def load_translator(run_dir: str | Path, device=None):
