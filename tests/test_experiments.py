@@ -202,29 +202,6 @@ def _blank(claim_id="CX"):
     return new_result(claim_id, "claim", "setup", "quick", {})
 
 
-def test_verdict_rules_call_small_runs_inconclusive():
-    from seqlab.experiments import c04_long_dependencies as c4
-    from seqlab.experiments import c09_effective_context as c9
-
-    quick = c9.PROFILES["quick"]
-    in_range = {"lstm": {100: 0.95, 200: 0.95, 300: 0.2}, "gru": {100: 0.95, 200: 0.95, 300: 0.2}}
-    ctx = {a: c9.effective_context(v) for a, v in in_range.items()}
-    assert ctx == {"lstm": 200, "gru": 200}
-    assert c9._verdict(_blank(), in_range, ctx, quick).verdict == "inconclusive"  # 200 steps: too few
-    full = c9.Config(distances=(100, 200, 300), steps=3000)
-    assert c9._verdict(_blank(), in_range, ctx, full).verdict == "confirmed"
-
-    cfg = c4.Config(adding_lengths=(10, 100), copy_delays=(2, 40))
-    good = {"normalized": 0.01, "accuracy": 1.0}
-    bad = {"normalized": 0.95, "accuracy": 0.25}
-    scores = {(t, a, n): good for t in ("adding", "copy") for a in c4.ARCHS for n in (10, 100, 2, 40)}
-    for t, n in (("adding", 100), ("copy", 40)):
-        scores[(t, "rnn_tanh", n)], scores[(t, "lstm", n)] = bad, bad
-    assert c4._verdict(_blank(), scores, cfg).verdict == "confirmed"
-    scores[("copy", "rnn_tanh", 2)] = bad  # the RNN cannot even do the short copy: budget too small
-    assert c4._verdict(_blank(), scores, cfg).verdict == "inconclusive"
-
-
 def test_c1_decades_ignores_the_last_step():
     import numpy as np
 
