@@ -131,3 +131,104 @@ def test_c9_full_path_at_tiny_size(monkeypatch):
     ablation = r.tables[1]
     assert [row[0] for row in ablation.rows] == [2, 4, 8] and ablation.rows[-1][2] == pytest.approx(1.0)
     assert "LM effective context" in r.headline
+
+
+# ---------------------------------------------------------------- C19 recency
+
+def _c19_profiles(rnn, lstm, att, seeds=(0, 1, 2)):
+    return {**{("rnn_tanh", s): rnn for s in seeds}, **{("lstm", s): lstm for s in seeds},
+            **{("transformer", s): att for s in seeds}}
+
+
+def _c19_decide(profiles, curve):
+    from seqlab.experiments import c19_recency as c19
+    from seqlab.experiments.base import new_result
+
+    curves = {k: curve for k in profiles}
+    return c19._verdict(new_result("C19", "", "", "quick", {}), profiles, curves, c19.Config(), (0, 1, 2))
+
+
+def test_c19_rule_on_hand_made_profiles():
+    flat, plateau, rising = [1.0] * 5, [0.6] * 5, [0.5, 0.6, 0.7, 0.8, 0.9]
+    recent = [0.6, 0.7, 0.8, 0.9, 1.0]  # gap 0.4
+    assert _c19_decide(_c19_profiles(flat, flat, flat), plateau).verdict == "refuted"  # no recency, competent
+    r = _c19_decide(_c19_profiles(recent, [0.95, 0.96, 0.97, 0.98, 1.0], flat), plateau)
+    assert r.verdict == "confirmed"  # RNN gap 0.4; LSTM 0.05 and attention 0 are >= 0.1 below it
+    assert _c19_decide(_c19_profiles(recent, recent, flat), plateau).verdict == "refuted"  # the LSTM keeps the gap
+    r = _c19_decide(_c19_profiles(recent, flat, flat), rising)
+    assert r.verdict == "inconclusive" and "trained" in r.decided_by  # the RNN was still learning early positions
+    lost = [0.5, 0.5, 0.5, 0.5, 0.7]  # not competent even where the word is recent
+    assert _c19_decide(_c19_profiles(lost, flat, flat), plateau).verdict == "inconclusive"
+
+
+def test_decisive_token_windows_place_the_word():
+    from seqlab.experiments.probe_tasks import DecisiveToken
+
+    task = DecisiveToken(30, 8, 0.8, 1.0)
+    b = task.sample(64, torch.Generator().manual_seed(1))
+    pos = (b.x >= 9).int().argmax(1)  # the one decisive token
+    assert ((pos >= 24) & (pos < 30)).all() and (b.y[:, -1] == 10 - b.x[torch.arange(64), pos]).all()
+
+
+def test_majority_and_distractor_tasks_label_by_the_decisive_word():
+    from seqlab.experiments.probe_tasks import DecisiveAmongDistractors, MajorityPolarity
+
+    m = MajorityPolarity(length=20, fillers=4, pairs=2)
+    b = m.sample(64, torch.Generator().manual_seed(0))
+    good, bad = (b.x == 5).sum(1), (b.x == 6).sum(1)
+    assert ((good + bad) == 5).all() and (b.y[:, -1] == (good > bad).long()).all()
+    d = DecisiveAmongDistractors(length=20, fillers=4, distractors=3)
+    b = d.sample(64, torch.Generator().manual_seed(0))
+    assert ((b.x == 5) | (b.x == 6)).sum(1).eq(1).all() and ((b.x >= 7).sum(1) == 3).all()
+    assert (b.y[:, -1] == (b.x == 5).any(1).long()).all()
+
+
+# ---------------------------------------------------------------- C30 tasks and rule
+
+def test_coreference_layout_and_referent():
+    from seqlab.data.context_tasks import Coreference
+
+    task = Coreference(length=16, gap=10, nouns=4, fillers=5)
+    b = task.sample(128, torch.Generator().manual_seed(0))
+    for i in range(128):
+        spots = [t for t in range(16) if 6 <= int(b.x[i, t]) <= 9]  # the two nouns
+        assert len(spots) == 2 and spots[1] <= 16 - 1 - 10  # the second noun 10+ tokens before the pronoun
+        nouns = [int(b.x[i, t]) - 6 for t in spots]
+        assert nouns[0] != nouns[1]
+        which = int(b.x[i, -1]) - 10  # 0: "it" = the first noun, 1: the second
+        assert which in (0, 1) and int(b.y[i, -1]) == nouns[which]
+    assert task.output_dim == 4 and task.chance_loss == pytest.approx(math.log(4))
+
+
+def test_clause_sentiment_label_is_the_first_clause():
+    from seqlab.data.context_tasks import ClauseSentiment
+
+    b = ClauseSentiment(length=12, fillers=4).sample(128, torch.Generator().manual_seed(0))
+    assert (b.x[:, 6] == 7).all() and (b.x[:, -1] == 8).all()  # "but" in the middle, the full stop last
+    first, second = b.x[:, :6], b.x[:, 7:11]
+    assert ((first == 5) | (first == 6)).sum(1).eq(1).all() and ((second == 5) | (second == 6)).sum(1).eq(1).all()
+    assert (b.y[:, -1] == (first == 5).any(1).long()).all()
+
+
+def _c30_decide(acc_by_arch, control=1.0, curve=(0.5, 0.5, 0.5, 0.5)):
+    from seqlab.experiments import c30_failure_table as c30
+    from seqlab.experiments.base import new_result
+
+    acc = {(row, a, s): acc_by_arch[row][a] for row in c30.ROWS for a in c30.ARCHS for s in (0, 1, 2)}
+    curves = {k: list(curve) for k in acc}
+    ctrl = {(row, s): control for row in c30.ROWS for s in (0, 1, 2)}
+    return c30._verdict(new_result("C30", "", "", "quick", {}), acc, curves, ctrl, c30.Config(), (0, 1, 2))
+
+
+def test_c30_rule_on_hand_made_numbers():
+    as_told = {"rnn_tanh": 0.3, "lstm": 0.6, "transformer": 0.97}
+    both = {"coreference": as_told, "first clause": as_told}
+    assert _c30_decide(both).verdict == "confirmed"
+    assert _c30_decide(both, control=0.6).verdict == "inconclusive"  # the RNN cannot learn even the short version
+    assert _c30_decide(both, curve=(0.2, 0.3, 0.4, 0.5)).verdict == "inconclusive"  # the RNN still improving
+    rnn_solves = {"coreference": as_told, "first clause": {"rnn_tanh": 0.95, "lstm": 1.0, "transformer": 1.0}}
+    assert _c30_decide(rnn_solves).verdict == "refuted"
+    no_help = {"coreference": {"rnn_tanh": 0.3, "lstm": 0.31, "transformer": 0.97}, "first clause": as_told}
+    assert _c30_decide(no_help).verdict == "refuted"
+    weak_attention = {"coreference": {"rnn_tanh": 0.3, "lstm": 0.6, "transformer": 0.8}, "first clause": as_told}
+    assert _c30_decide(weak_attention).verdict == "inconclusive"  # neither solves (>= 0.9) nor fails (< 0.75)

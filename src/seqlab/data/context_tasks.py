@@ -94,6 +94,7 @@ class MixedRecall(DistanceRecall):
     short: int = 48
     long_share: float = 0.25
     long_rows: float = 0.25  # a long batch holds this fraction of batch_size sequences (at least 1)
+    uniform: bool = False  # distances uniform over 1..span instead of ~ 1/d
 
     def __post_init__(self) -> None:
         if self.pairs > min(self.keys, self.span, self.short):
@@ -107,7 +108,7 @@ class MixedRecall(DistanceRecall):
         long = torch.rand((), generator=generator).item() < self.long_share
         span = self.span if long else self.short
         batch_size = max(1, round(batch_size * self.long_rows)) if long else batch_size
-        weight = 1.0 / torch.arange(1, span + 1, dtype=torch.float)  # (span,) distance d ~ 1 / d
+        weight = torch.ones(span) if self.uniform else 1.0 / torch.arange(1, span + 1, dtype=torch.float)  # (span,)
         dist = torch.multinomial(weight.expand(batch_size, -1), self.pairs, generator=generator) + 1  # (B, pairs)
         return recall_batch(dist, span + 1 + self.pairs, self.fillers, self.keys, self.values, generator)
 
@@ -134,3 +135,111 @@ def recall_batch(dist: torch.Tensor, length: int, fillers: int, keys: int, value
     span = torch.full((B, T), -1, dtype=torch.long)
     span[:, marker + 1:] = dist.gather(1, order)
     return SeqBatch(x, y, mask), span
+
+
+@dataclass(frozen=True)
+class Coreference:
+    """Which of two nouns does a later pronoun refer to? (the failure table's coreference row)
+
+    "The trophy doesn't fit in the suitcase because it is too big": two different nouns,
+    filler words, then the pronoun, whose predicate decides the referent. Tokens: 0
+    unused, 1..fillers filler, then ``nouns`` nouns, then two pronoun tokens, "it (first)"
+    (the predicate fits the first noun, like "too big") and "it (second)" ("too small").
+    The first noun sits at a random position before the second; the second sits at least
+    ``gap`` steps before the pronoun, which is the last token. The target at the pronoun
+    is the referent noun (classes 0..nouns-1): chance ln(nouns) without the nouns, and a
+    reader that keeps only the most recent noun is right half the time.
+    """
+
+    length: int = 24
+    gap: int = 10
+    nouns: int = 8
+    fillers: int = 8
+
+    input_dim = None
+    loss_kind = "ce"
+
+    def __post_init__(self) -> None:
+        if self.length < self.gap + 3 or self.nouns < 2:
+            raise ValueError(f"length {self.length} leaves no room for two nouns {self.gap} steps before the end")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.fillers + self.nouns + 3
+
+    @property
+    def output_dim(self) -> int:
+        return self.nouns
+
+    @property
+    def chance_loss(self) -> float:
+        return math.log(self.nouns)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> SeqBatch:
+        B, T, F = batch_size, self.length, self.fillers
+        x = torch.randint(1, F + 1, (B, T), generator=generator)  # (B, T)
+        last = T - 1 - self.gap  # the latest position of the second noun
+        second = torch.randint(1, last + 1, (B,), generator=generator)  # (B,)
+        first = (torch.rand(B, generator=generator) * second).long()  # (B,) uniform in [0, second)
+        pick = torch.argsort(torch.rand(B, self.nouns, generator=generator), dim=1)[:, :2]  # (B, 2) distinct nouns
+        rows = torch.arange(B)
+        x[rows, first] = F + 1 + pick[:, 0]
+        x[rows, second] = F + 1 + pick[:, 1]
+        which = torch.randint(0, 2, (B,), generator=generator)  # 0: the first noun, 1: the second
+        x[:, -1] = F + self.nouns + 1 + which
+        y = torch.zeros(B, T, dtype=torch.long)
+        y[:, -1] = pick[rows, which]
+        mask = torch.zeros(B, T, dtype=torch.bool)
+        mask[:, -1] = True
+        return SeqBatch(x, y, mask)
+
+
+@dataclass(frozen=True)
+class ClauseSentiment:
+    """First clause against last clause (the failure table's sentiment row).
+
+    A sentence of two clauses joined by "but": each clause holds filler words and one
+    polarity word ("good" / "bad", independent between the clauses); a full stop ends
+    it. The label, read at the full stop, is the polarity of the *first* clause, so the
+    last clause is a distractor of the same words. Tokens: 0 unused, 1..fillers filler,
+    fillers+1 good, fillers+2 bad, fillers+3 "but", fillers+4 the full stop. The first
+    clause has ``length // 2`` tokens. Chance 0.5; a reader that follows the most recent
+    polarity word is right half the time.
+    """
+
+    length: int = 24
+    fillers: int = 8
+
+    input_dim = None
+    loss_kind = "ce"
+    output_dim = 2
+
+    def __post_init__(self) -> None:
+        if self.length < 5:
+            raise ValueError(f"length {self.length} < 5 leaves no room for two clauses")
+
+    @property
+    def vocab_size(self) -> int:
+        return self.fillers + 5
+
+    @property
+    def chance_loss(self) -> float:
+        return math.log(2)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> SeqBatch:
+        B, T, F = batch_size, self.length, self.fillers
+        m = T // 2  # "but" sits at m: clause 1 = [0, m), clause 2 = (m, T - 1)
+        x = torch.randint(1, F + 1, (B, T), generator=generator)  # (B, T)
+        rows = torch.arange(B)
+        w1 = torch.randint(0, m, (B,), generator=generator)
+        w2 = torch.randint(m + 1, T - 1, (B,), generator=generator)
+        pol = torch.randint(0, 2, (B, 2), generator=generator)  # 1 = good
+        x[rows, w1] = F + 2 - pol[:, 0]
+        x[rows, w2] = F + 2 - pol[:, 1]
+        x[:, m] = F + 3
+        x[:, -1] = F + 4
+        y = torch.zeros(B, T, dtype=torch.long)
+        y[:, -1] = pol[:, 0]
+        mask = torch.zeros(B, T, dtype=torch.bool)
+        mask[:, -1] = True
+        return SeqBatch(x, y, mask)

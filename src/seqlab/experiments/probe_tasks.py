@@ -127,3 +127,107 @@ class DecisiveToken:
         mask = torch.zeros(B, T, dtype=torch.bool)
         mask[:, -1] = True
         return SeqBatch(x, y, mask)
+
+
+@dataclass(frozen=True)
+class DecisiveAmongDistractors:
+    """Toy sentiment with one decisive word among later and earlier distractors.
+
+    Tokens: 0 unused, 1..fillers neutral words, then "good"/"bad" (the decisive pair,
+    ``fillers + 1`` = good) and "nice"/"meh" (the distractor pair, weaker words of the
+    same two polarities). One decisive word sits at a position drawn from [lo, hi)
+    (fractions of the length); ``distractors`` distractor words of random polarity sit
+    at other random positions. The label is the decisive word's polarity, scored at the
+    last step (chance 0.5). A reader that follows the most recent polarity word is
+    misled by the distractors after the decisive one, so it does worse the earlier the
+    decisive word is.
+    """
+
+    length: int = 50
+    fillers: int = 8
+    distractors: int = 4
+    lo: float = 0.0
+    hi: float = 1.0
+
+    input_dim = None
+    loss_kind = "ce"
+    output_dim = 2
+
+    @property
+    def vocab_size(self) -> int:
+        return self.fillers + 5
+
+    @property
+    def chance_loss(self) -> float:
+        return math.log(2)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> SeqBatch:
+        B, T, F = batch_size, self.length, self.fillers
+        x = torch.randint(1, F + 1, (B, T), generator=generator)  # (B, T)
+        rows = torch.arange(B)[:, None]  # (B, 1)
+        first, last = int(self.lo * (T - 1)), max(int(self.hi * (T - 1)), int(self.lo * (T - 1)) + 1)
+        where = torch.randint(first, min(last, T - 1), (B, 1), generator=generator)  # (B, 1) decisive position
+        # distractor positions: distinct, never the decisive one, never the scored last step
+        score = torch.rand(B, T - 1, generator=generator)
+        score.scatter_(1, where, 2.0)  # sorts last: never picked
+        spots = torch.argsort(score, dim=1)[:, : self.distractors]  # (B, k)
+        x[rows, spots] = F + 3 + torch.randint(0, 2, spots.shape, generator=generator)  # nice / meh
+        label = torch.randint(0, 2, (B, 1), generator=generator)
+        x[rows, where] = F + 2 - label  # good (label 1) = F + 1, bad = F + 2
+        y = torch.zeros(B, T, dtype=torch.long)
+        y[:, -1] = label[:, 0]
+        mask = torch.zeros(B, T, dtype=torch.bool)
+        mask[:, -1] = True
+        return SeqBatch(x, y, mask)
+
+
+@dataclass(frozen=True)
+class MajorityPolarity:
+    """Toy sentiment by majority: ``pairs`` good/bad pairs that cancel, plus one decisive word.
+
+    Tokens: 0 unused, 1..fillers neutral, ``fillers + 1`` = "good", ``fillers + 2`` =
+    "bad". Each sequence holds ``pairs`` "good" and ``pairs`` "bad" words at random
+    positions and one more polarity word, the decisive one, at a position drawn from
+    [lo, hi) (fractions of the length): the label is the majority polarity, i.e. the
+    decisive word's (1 = good), scored at the last step (chance 0.5). The words are
+    alike, so only a count decides: a reader that weighs recent words more (a leaky
+    sum) is right when the decisive word is late and wrong more often the earlier it is.
+    """
+
+    length: int = 40
+    fillers: int = 8
+    pairs: int = 2
+    lo: float = 0.0
+    hi: float = 1.0
+
+    input_dim = None
+    loss_kind = "ce"
+    output_dim = 2
+
+    @property
+    def vocab_size(self) -> int:
+        return self.fillers + 3
+
+    @property
+    def chance_loss(self) -> float:
+        return math.log(2)
+
+    def sample(self, batch_size: int, generator: torch.Generator) -> SeqBatch:
+        B, T, F = batch_size, self.length, self.fillers
+        x = torch.randint(1, F + 1, (B, T), generator=generator)  # (B, T)
+        rows = torch.arange(B)[:, None]  # (B, 1)
+        first = int(self.lo * (T - 1))
+        last = max(int(self.hi * (T - 1)), first + 1)
+        where = torch.randint(first, min(last, T - 1), (B, 1), generator=generator)  # (B, 1) decisive position
+        score = torch.rand(B, T - 1, generator=generator)
+        score.scatter_(1, where, 2.0)  # the decisive spot sorts last: never picked for a pair word
+        spots = torch.argsort(score, dim=1)[:, : 2 * self.pairs]  # (B, 2k) distinct positions
+        x[rows, spots[:, : self.pairs]] = F + 1  # k x good
+        x[rows, spots[:, self.pairs:]] = F + 2  # k x bad
+        label = torch.randint(0, 2, (B, 1), generator=generator)
+        x[rows, where] = F + 2 - label  # good (label 1) = F + 1, bad = F + 2
+        y = torch.zeros(B, T, dtype=torch.long)
+        y[:, -1] = label[:, 0]
+        mask = torch.zeros(B, T, dtype=torch.bool)
+        mask[:, -1] = True
+        return SeqBatch(x, y, mask)
