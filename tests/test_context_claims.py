@@ -114,6 +114,8 @@ def test_context_ablation_finds_the_lag_a_model_needs():
     assert losses[2] == pytest.approx(math.log(7)) and losses[5] == pytest.approx(math.log(7))
     assert losses[7] < 1e-6 and losses[20] < 1e-6 and losses[40] < 1e-6
     assert shortest_within(losses, 40, 0.01) == 7
+    assert context_losses(_LagModel(6, 7), ids, (2, 7), 40, 30, max_tokens=50) == pytest.approx(
+        {k: losses[k] for k in (2, 7, 40)})  # one window per pass at c = 40: the same numbers
     assert shortest_within({2: 3.0, 5: 2.03, 40: 2.0}, 40, 0.01) == 40  # 1.5% off is not within 1%
     assert shortest_within({2: 3.0, 5: 2.019, 40: 2.0}, 40, 0.01) == 5
 

@@ -35,7 +35,7 @@ distances up to 2000, 2000 updates, five seeds, plus the LM ablation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -108,8 +108,8 @@ def recall_by_distance(model: torch.nn.Module, task: DistanceRecall, sequences: 
     """Accuracy of the queries at each distance, on ``sequences`` seeded test sequences."""
     model.eval()
     batch, span = task.sample_detailed(sequences, torch.Generator().manual_seed(seed))
-    out, _ = model(batch.x)  # (B, T, values)
-    hit = out.argmax(-1) == batch.y  # (B, T)
+    out, _ = model(batch.x.to(next(model.parameters()).device))  # (B, T, values)
+    hit = out.argmax(-1).cpu() == batch.y  # (B, T)
     return {d: hit[span == d].float().mean().item() for d in task.distances}
 
 
@@ -191,10 +191,11 @@ def _verdict(result, accs: dict, curves: dict, lm, cfg: Config, seeds):
     lm_in_range = lm is None or LOW <= lm.effective <= HIGH
     lower_bound = bool(long_arch) or lm_far  # decided by what a model did: no gate applies
     gates = [] if lower_bound else _gates(accs, curves, spans, lm, cfg, seeds)
-    verdict = decide(enough=lower_bound or rules.gates_pass(gates), confirmed=in_range and lm_in_range and bool(far),
-                     refuted=lower_bound or too_short)
+    verdict = decide(enough=lower_bound or rules.gates_pass(gates),
+                     confirmed=in_range and lm_in_range and bool(far), refuted=lower_bound or too_short)
     med = {a: float(np.median([spans[a, s] for s in seeds])) for a in cfg.archs}
-    lm_text = "" if lm is None else f"; LM effective context {lm.effective} tokens (losses within {cfg.lm.tolerance:.0%})"
+    lm_text = ("" if lm is None else
+               f"; LM effective context {lm.effective} tokens (losses within {cfg.lm.tolerance:.0%})")
     return finish(result, verdict,
                   f"span = the largest tested distance recalled with accuracy >= {cfg.solid}, per model and seed. "
                   f"Refuted when for some architecture the span is >= {FAR} in a majority of seeds"

@@ -24,8 +24,9 @@ competent where the word is recent (last-fifth accuracy >= 0.9, every seed), and
 branches that rest on a model failing early positions, that model trained (first-fifth dev
 accuracy gaining <= 0.05 over the last quarter).
 
-Quick: sentences of 30 tokens (the chapter's example has 12 words), hidden 32, 200 updates. Full (sized for one GPU, minutes;
-hours on a CPU): 200 tokens, hidden 128, 2,000 updates, five seeds.
+Quick: sentences of 30 tokens (the chapter's example has 12 words), hidden 32, 200 updates.
+Full (sized for one GPU, minutes; hours on a CPU): 200 tokens, hidden 128, 2,000 updates,
+five seeds.
 """
 
 from __future__ import annotations

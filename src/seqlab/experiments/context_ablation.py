@@ -50,12 +50,13 @@ class LMConfig:
 
 @torch.no_grad()
 def context_losses(model: torch.nn.Module, ids: torch.Tensor, contexts, full: int, windows: int,
-                   chunk: int = 250) -> dict[int, float]:
+                   chunk: int = 250, max_tokens: int = 1 << 16) -> dict[int, float]:
     """Mean next-token cross-entropy with only the last c tokens visible, for each c in
     ``contexts`` and for ``full``; one scored token per window, windows evenly spaced over ``ids``.
 
     Window i ends at position p_i; the model reads ids[p_i - c + 1 .. p_i] (c tokens, zero
-    initial state) and is scored on ids[p_i + 1].
+    initial state) and is scored on ids[p_i + 1]. A forward pass holds at most ``chunk``
+    windows and ``max_tokens`` tokens (the model returns logits at every position).
     """
     model.eval()
     device = next(model.parameters()).device
@@ -66,9 +67,9 @@ def context_losses(model: torch.nn.Module, ids: torch.Tensor, contexts, full: in
     out = {}
     for c in (*contexts, full):
         offsets = torch.arange(-c + 1, 1)  # (c,)
-        total = 0.0
-        for lo in range(0, windows, chunk):
-            e = ends[lo: lo + chunk]  # (w,)
+        rows, total = max(1, min(chunk, max_tokens // c)), 0.0
+        for lo in range(0, windows, rows):
+            e = ends[lo: lo + rows]  # (w,)
             x = ids[e[:, None] + offsets[None, :]].to(device)  # (w, c)
             y = ids[e + 1].to(device)  # (w,)
             logits, _ = model(x)  # (w, c, V)
