@@ -4,6 +4,7 @@ afterwards, alone; the numbers do not depend on how many workers ran them."""
 import json
 import types
 
+import pytest
 import torch
 
 from seqlab.experiments import runner
@@ -46,3 +47,35 @@ def test_two_worker_processes_give_the_numbers_of_one(tmp_path):
     again = []
     runner.reproduce(["C2", "C21"], "quick", tmp_path / "two", echo=again.append, jobs=2)
     assert sum("skipped" in line for line in again) == 2 and not any("processes" in line for line in again)
+
+
+def test_a_timed_claims_prepare_runs_with_the_training_claims_and_feeds_its_run(tmp_path, monkeypatch):
+    log = []
+
+    def prepare(profile):
+        log.append(("prepare", torch.get_num_threads()))
+        return {"trained": 42}
+
+    def run(profile, prepared=None):
+        log.append(("run", prepared))
+        return finish(new_result("CT", "c", "s", profile, {}), "inconclusive", "r", "w", "h")
+
+    timed = types.SimpleNamespace(config=lambda p: {}, run=run, prepare=prepare, TIMED=True)
+    mods = {"CT": timed, "CA": _fake("CA", log)}
+    monkeypatch.setattr(runner, "load", lambda cid: mods[cid])
+    runner.reproduce(["CT", "CA"], "quick", tmp_path, echo=lambda s: None, jobs=1)
+    assert log == [("CA", 1), ("prepare", 1), ("run", {"trained": 42})]
+    log.clear()
+    runner.reproduce(["CT", "CA"], "quick", tmp_path, echo=lambda s: None, jobs=1)
+    assert log == []  # both stored: neither prepared nor run again
+
+
+@pytest.mark.parametrize("claim_id", ["C14", "C20"])
+def test_run_with_a_preparation_gives_the_numbers_of_run_alone(claim_id, monkeypatch, one_thread):
+    from seqlab.experiments import load
+
+    module = load(claim_id)
+    monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
+    alone = comparable(module.run("quick").to_dict())
+    split = comparable(module.run("quick", prepared=module.prepare("quick")).to_dict())
+    assert json.dumps(alone, sort_keys=True) == json.dumps(split, sort_keys=True)

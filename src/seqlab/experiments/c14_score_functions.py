@@ -69,33 +69,44 @@ def config(profile: str) -> dict:
     return to_dict(PROFILES[check_profile(profile)])
 
 
-def run(profile: str = "quick"):
+def prepare(profile: str = "quick") -> dict:
+    """The untimed part: every model trained and scored (token accuracy, dev curve, table rows).
+
+    The runner runs it beside the training claims; ``run`` then only times and decides.
+    """
     cfg = PROFILES[check_profile(profile)]
-    seeds = rules.seeds(profile)
     task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len, modifier=cfg.modifier)
-    result = new_result(CLAIM_ID, CLAIM, (
-        f"Luong global attention (GRU, hidden {cfg.hidden}, no input feeding) with the {', '.join(cfg.scores)} "
-        f"scores{' and Bahdanau (reported beside)' if cfg.bahdanau else ''} on synthetic translation with reordering (vocabulary {cfg.vocab}, lengths {cfg.min_len}-"
-        f"{cfg.max_len}), {cfg.steps} updates each, seeds {list(seeds)}; greedy token accuracy on "
-        f"{cfg.test_sentences} fixed test sentences. Cost: the scores of a (B, T, S) = {cfg.timing_shape} batch, "
-        f"forward + backward, {cfg.timing_rounds} interleaved rounds."), profile, to_dict(cfg), seeds=seeds)
     acc, curves, rows = {}, {}, []
     common = {"embed_dim": cfg.embed_dim, "hidden": cfg.hidden, "layers": 1, "cell": "gru"}
     specs = {score: {"arch": "luong", "score": score, "input_feed": False, **common} for score in cfg.scores}
     if cfg.bahdanau:
         specs["bahdanau"] = {"arch": "bahdanau", **common}
-    for seed in seeds:
+    for seed in rules.seeds(profile):
         for score, spec in specs.items():
             t = train(spec, task, cfg.steps, seed, cfg.lr, cfg.batch_size)
             acc[score, seed] = bucket_scores(t.model, task, [(cfg.min_len, cfg.max_len)], cfg.test_sentences)[0]["token"]
             curves[score, seed] = t.curve
             rows.append([score, seed, t.parameters, acc[score, seed], t.train_seconds])
+    return {"acc": acc, "curves": curves, "rows": rows}
+
+
+def run(profile: str = "quick", prepared: dict | None = None):
+    cfg = PROFILES[check_profile(profile)]
+    seeds = rules.seeds(profile)
+    result = new_result(CLAIM_ID, CLAIM, (
+        f"Luong global attention (GRU, hidden {cfg.hidden}, no input feeding) with the {', '.join(cfg.scores)} "
+        f"scores{' and Bahdanau (reported beside)' if cfg.bahdanau else ''} on synthetic translation with "
+        f"reordering (vocabulary {cfg.vocab}, lengths {cfg.min_len}-{cfg.max_len}), {cfg.steps} updates each, seeds "
+        f"{list(seeds)}; greedy token accuracy on {cfg.test_sentences} fixed test sentences. Cost: the scores of a "
+        f"(B, T, S) = {cfg.timing_shape} batch, forward + backward, {cfg.timing_rounds} interleaved rounds."),
+        profile, to_dict(cfg), seeds=seeds)
+    trained = prepared if prepared is not None else prepare(profile)
     result.add_table("quality at equal updates", ["score", "seed", "parameters", "token accuracy", "training s"],
-                     rows, timing=["training s"])
+                     trained["rows"], timing=["training s"])
     times = score_times(cfg)
     result.add_table("cost of the score computation (forward + backward)", ["score", "median ms", "min-max ms"],
                      [[s, median_ms(t), range_ms(t)] for s, t in times.items()], timing=["median ms", "min-max ms"])
-    return _verdict(result, acc, curves, times, cfg, seeds)
+    return _verdict(result, trained["acc"], trained["curves"], times, cfg, seeds)
 
 
 def score_times(cfg: Config) -> dict[str, list[float]]:

@@ -13,7 +13,10 @@ in minutes on a small machine:
   count and whichever claims share it, so a result does not depend on ``jobs``.
 - **timed claims** (a module with ``TIMED = True``: their verdict rests on a
   measured time) run afterwards, one at a time, in this process, alone on the
-  machine, at the thread count the caller set.
+  machine, at the thread count the caller set. A timed claim that also trains
+  may split that off: its ``prepare(profile)`` (the training, nothing timed) runs
+  with the training claims, and ``run(profile, prepared=...)`` then only times
+  and decides. Without ``prepare`` (or when it failed), ``run`` does everything.
 """
 
 from __future__ import annotations
@@ -59,7 +62,7 @@ def is_timed(claim_id: str) -> bool:
 
 
 def run_claim(claim_id: str, profile: str, out: Path, force: bool = False,
-              on_start: Callable[[], None] = lambda: None) -> tuple[Result, str]:
+              on_start: Callable[[], None] = lambda: None, prepared=None) -> tuple[Result, str]:
     """Run (or reuse) one claim's experiment; returns (result, "ran"|"skipped"|"error").
 
     ``on_start`` is called just before the experiment runs (not for a stored result).
@@ -73,7 +76,7 @@ def run_claim(claim_id: str, profile: str, out: Path, force: bool = False,
         if old is not None:
             return old, "skipped"
         on_start()
-        result = module.run(profile)
+        result = module.run(profile) if prepared is None else module.run(profile, prepared=prepared)
         status = "ran"
     except Exception as err:  # record and go on: one failure must not stop the ledger
         result = _error_result(claim_id, profile, err, getattr(module, "CLAIM", None))
@@ -102,6 +105,12 @@ def _run_in_worker(claim_id: str, profile: str, out: str, force: bool) -> tuple[
     return status, time.perf_counter() - t0
 
 
+def _prepare(claim_id: str, profile: str) -> tuple[object, float]:
+    """A timed claim's untimed part (``module.prepare``): (what it returns, seconds)."""
+    t0 = time.perf_counter()
+    return load(claim_id).prepare(profile), time.perf_counter() - t0
+
+
 class _Progress:
     """One line per claim, numbered in the order of ``ids``; collects the Results."""
 
@@ -121,8 +130,9 @@ def reproduce(ids: list[str], profile: str, out: str | Path, force: bool = False
               echo: Callable[[str], None] = print, jobs: int = 1) -> list[Result]:
     """Run ``ids``, printing one line per claim; returns all Results in the order of ``ids``.
 
-    Training claims run first on one thread each (``jobs`` > 1: in that many worker
-    processes), then timed claims one at a time at the current thread count.
+    Training claims (and timed claims' ``prepare``) run first on one thread each
+    (``jobs`` > 1: in that many worker processes), then timed claims one at a time
+    at the current thread count.
     """
     check_profile(profile)
     out = Path(out)
@@ -130,44 +140,69 @@ def reproduce(ids: list[str], profile: str, out: str | Path, force: bool = False
     start, progress = time.perf_counter(), _Progress(ids, echo)
     timed = [c for c in ids if is_timed(c)]
     training = [c for c in ids if c not in timed]
-    if jobs > 1 and len(training) > 1:
-        _run_pool(training, profile, out, force, jobs, progress)
-    else:
-        from seqlab.experiments.training import one_thread
-
-        for claim_id in training:
-            with one_thread():
-                _run_here(claim_id, profile, out, force, progress)
-    for claim_id in timed:
-        _run_here(claim_id, profile, out, force, progress)
-    echo(f"total {time.perf_counter() - start:.1f} s")
-    return [progress.results[c] for c in ids]
-
-
-def _run_here(claim_id: str, profile: str, out: Path, force: bool, progress: _Progress) -> None:
-    t0 = time.perf_counter()
-    result, status = run_claim(claim_id, profile, out, force, on_start=lambda: progress.line(claim_id, "running ..."))
-    progress.done(claim_id, result, status, time.perf_counter() - t0)
-
-
-def _run_pool(ids: list[str], profile: str, out: Path, force: bool, jobs: int, progress: _Progress) -> None:
-    """Training claims in ``jobs`` spawned processes; stored results are reported without a process."""
     todo = []
-    for claim_id in ids:
+    for claim_id in training:  # stored results are reported without a process
         old = None if force else _stored(claim_id, profile, out)
         if old is not None:
             progress.done(claim_id, old, "skipped", 0.0)
         else:
             todo.append(claim_id)
-    if not todo:
-        return
-    jobs = min(jobs, len(todo))
-    progress.echo(f"running {len(todo)} training claim(s) in {jobs} processes, one torch thread each ...")
+    preparable = [c for c in timed if hasattr(load(c), "prepare") and (force or _stored(c, profile, out) is None)]
+    if jobs > 1 and len(todo) + len(preparable) > 1:
+        prepared = _run_pool(todo, preparable, profile, out, force, jobs, progress)
+    else:
+        prepared = _run_serially(todo, preparable, profile, out, force, progress)
+    for claim_id in timed:
+        _run_here(claim_id, profile, out, force, progress, prepared.get(claim_id))
+    echo(f"total {time.perf_counter() - start:.1f} s")
+    return [progress.results[c] for c in ids]
+
+
+def _run_here(claim_id: str, profile: str, out: Path, force: bool, progress: _Progress, prepared=None) -> None:
+    t0 = time.perf_counter()
+    result, status = run_claim(claim_id, profile, out, force, on_start=lambda: progress.line(claim_id, "running ..."),
+                               prepared=prepared)
+    progress.done(claim_id, result, status, time.perf_counter() - t0)
+
+
+def _run_serially(todo: list[str], preparable: list[str], profile: str, out: Path, force: bool,
+                  progress: _Progress) -> dict:
+    """Training claims and preparations here, one after another, on one thread."""
+    from seqlab.experiments.training import one_thread
+
+    prepared = {}
+    with one_thread():
+        for claim_id in todo:
+            _run_here(claim_id, profile, out, force, progress)
+        for claim_id in preparable:
+            try:
+                prepared[claim_id], took = _prepare(claim_id, profile)
+                progress.line(claim_id, f"prepared {took:6.1f} s  (its untimed training)")
+            except Exception:  # run() then does everything, and records the error if it recurs
+                progress.line(claim_id, "prepare failed; run will train too")
+    return prepared
+
+
+def _run_pool(todo: list[str], preparable: list[str], profile: str, out: Path, force: bool, jobs: int,
+              progress: _Progress) -> dict:
+    """Training claims and preparations in ``jobs`` spawned processes; returns the preparations."""
+    jobs = min(jobs, len(todo) + len(preparable))
+    progress.echo(f"running {len(todo)} training claim(s) and {len(preparable)} preparation(s) in {jobs} "
+                  "processes, one torch thread each ...")
+    prepared = {}
     context = multiprocessing.get_context("spawn")  # fork after torch has started threads is unsafe
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_one_thread_worker) as pool:
-        futures = {pool.submit(_run_in_worker, c, profile, str(out), force): c for c in todo}
+        futures = {pool.submit(_prepare, c, profile): (c, "prepare") for c in preparable}  # the long ones first
+        futures.update({pool.submit(_run_in_worker, c, profile, str(out), force): (c, "run") for c in todo})
         for future in as_completed(futures):
-            claim_id = futures[future]
+            claim_id, kind = futures[future]
+            if kind == "prepare":
+                try:
+                    prepared[claim_id], took = future.result()
+                    progress.line(claim_id, f"prepared {took:6.1f} s  (its untimed training)")
+                except (BrokenProcessPool, Exception):
+                    progress.line(claim_id, "prepare failed; run will train too")
+                continue
             try:
                 status, took = future.result()
                 result = Result.load(out / claim_id)
@@ -176,6 +211,7 @@ def _run_pool(ids: list[str], profile: str, out: Path, force: bool, jobs: int, p
                 result.save(out / claim_id)
                 status, took = "error", 0.0
             progress.done(claim_id, result, status, took)
+    return prepared
 
 
 def _stored(claim_id: str, profile: str, out: Path) -> Result | None:
