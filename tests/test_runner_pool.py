@@ -70,7 +70,7 @@ def test_a_timed_claims_prepare_runs_with_the_training_claims_and_feeds_its_run(
     assert log == []  # both stored: neither prepared nor run again
 
 
-@pytest.mark.parametrize("claim_id", ["C14", "C20"])
+@pytest.mark.parametrize("claim_id", ["C11", "C14", "C20"])
 def test_run_with_a_preparation_gives_the_numbers_of_run_alone(claim_id, monkeypatch, one_thread):
     from seqlab.experiments import load
 

@@ -21,7 +21,7 @@ from seqlab.experiments.base import check_profile, decide, finish, new_result
 from seqlab.experiments.probe_tasks import NextToken
 from seqlab.experiments.rules import clearly_faster
 from seqlab.experiments.timing import interleaved, median_ms, range_ms
-from seqlab.experiments.training import fit, score, train_pass
+from seqlab.experiments.training import fit, one_thread, score, train_pass
 from seqlab.train.device import pick_device
 
 CLAIM_ID = "C11"
@@ -74,7 +74,27 @@ def ratio_clearly(low: list[float], high: list[float], factor: float) -> bool:
     return clearly_faster([factor * t for t in low], high, 1.0)
 
 
-def run(profile: str = "quick"):
+def specs_of(cfg: Config) -> dict[bool, ModelConfig]:
+    """bidirectional? -> the LSTM task model's config."""
+    return {bi: ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=16, bidirectional=bi, forget_bias=1.0)
+            for bi in (False, True)}
+
+
+def prepare(profile: str = "quick") -> dict:
+    """The untimed part: both models trained and scored, on one thread (the runner runs it
+    beside the training claims; ``run`` then only times and decides)."""
+    cfg = PROFILES[check_profile(profile)]
+    task = NextToken(cfg.length, cfg.alphabet)
+    acc, params = {}, {}
+    with one_thread():
+        for bi, spec in specs_of(cfg).items():
+            f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0)
+            acc[bi] = score(f.model, task, batches=2)["accuracy"]
+            params[bi] = sum(p.numel() for p in f.model.backbone.parameters())
+    return {"acc": acc, "params": params}
+
+
+def run(profile: str = "quick", prepared: dict | None = None):
     cfg = PROFILES[check_profile(profile)]
     result = new_result(CLAIM_ID, CLAIM, (
         f"LSTM, hidden {cfg.hidden} per direction, task y_t = x_(t+1) over {cfg.alphabet} symbols, length "
@@ -82,15 +102,9 @@ def run(profile: str = "quick"):
         f"Cost: forward + backward of a ({cfg.time_batch}, {cfg.time_length}) batch, {cfg.time_reps} interleaved "
         "rounds (median and min-max)."),
         profile, config(profile), cfg.seed)
-    task = NextToken(cfg.length, cfg.alphabet)
-    acc, params, specs = {}, {}, {}
-    for bi in (False, True):
-        specs[bi] = spec = ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=16, bidirectional=bi,
-                                       forget_bias=1.0)
-        f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0)
-        acc[bi] = score(f.model, task, batches=2)["accuracy"]
-        params[bi] = sum(p.numel() for p in f.model.backbone.parameters())
-    secs = seconds_per_batch(specs, cfg)
+    trained = prepared if prepared is not None else prepare(profile)
+    acc, params = trained["acc"], trained["params"]
+    secs = seconds_per_batch(specs_of(cfg), cfg)
     timed = ["ms per batch (fwd+bwd)", "ms min-max"]
     result.add_table("uni vs bi", ["model", "accuracy", "recurrent parameters", *timed],
                      [["bidirectional" if bi else "left-to-right", acc[bi], params[bi], median_ms(secs[bi]),
