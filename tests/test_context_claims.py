@@ -172,19 +172,6 @@ def test_decisive_token_windows_place_the_word():
     assert ((pos >= 24) & (pos < 30)).all() and (b.y[:, -1] == 10 - b.x[torch.arange(64), pos]).all()
 
 
-def test_majority_and_distractor_tasks_label_by_the_decisive_word():
-    from seqlab.experiments.probe_tasks import DecisiveAmongDistractors, MajorityPolarity
-
-    m = MajorityPolarity(length=20, fillers=4, pairs=2)
-    b = m.sample(64, torch.Generator().manual_seed(0))
-    good, bad = (b.x == 5).sum(1), (b.x == 6).sum(1)
-    assert ((good + bad) == 5).all() and (b.y[:, -1] == (good > bad).long()).all()
-    d = DecisiveAmongDistractors(length=20, fillers=4, distractors=3)
-    b = d.sample(64, torch.Generator().manual_seed(0))
-    assert ((b.x == 5) | (b.x == 6)).sum(1).eq(1).all() and ((b.x >= 7).sum(1) == 3).all()
-    assert (b.y[:, -1] == (b.x == 5).any(1).long()).all()
-
-
 # ---------------------------------------------------------------- C30 tasks and rule
 
 def test_coreference_layout_and_referent():
