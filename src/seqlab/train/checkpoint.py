@@ -22,8 +22,6 @@ storage); ``load_model_weights`` accepts the names left out that way, for every 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import pickle
 import random
@@ -40,11 +38,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from seqlab.errors import SeqlabError
+from seqlab.train.manifest import MANIFEST, check_manifest, fsync_path, write_manifest
 
 WEIGHTS = "model.safetensors"
 STATE = "trainer.pt"
 POINTER = "latest"
-MANIFEST = "manifest.json"
 CKPT_NAME = re.compile(r"ckpt-(\d+)")
 
 # what reading a damaged weights or state file raises (never a bug of ours)
@@ -85,80 +83,6 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-# ----------------------------------------------------------------------------- manifests
-def _fsync(path: Path) -> None:
-    """Flush a file or a folder to disk (best effort: some file systems refuse folders)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def write_manifest(folder: Path, names: list[str]) -> None:
-    """Record the size and SHA-256 of ``names`` in ``folder/manifest.json``, atomically.
-
-    Call it after the files are complete: the manifest is what says they are.
-    """
-    folder = Path(folder)
-    files = {}
-    for name in names:
-        _fsync(folder / name)
-        files[name] = {"size": (folder / name).stat().st_size, "sha256": file_digest(folder / name)}
-    tmp = folder / f".{MANIFEST}.tmp"
-    with open(tmp, "w", encoding="utf-8") as fh:
-        json.dump({"format": 1, "files": files}, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, folder / MANIFEST)
-
-
-def check_manifest(folder: Path, names: list[str] | None = None) -> str | None:
-    """None if every file the manifest lists (or just ``names``) matches it; else why not.
-
-    A folder without a manifest (written before manifests existed) says so; callers
-    then fall back to trying to read the files.
-    """
-    folder = Path(folder)
-    try:
-        manifest = json.loads((folder / MANIFEST).read_bytes())
-        files = manifest["files"]
-        if not isinstance(files, dict):
-            raise TypeError
-    except FileNotFoundError:
-        return f"no {MANIFEST}"
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"{MANIFEST} is damaged"
-    for name in names if names is not None else list(files):
-        entry = files.get(name)
-        if not isinstance(entry, dict):
-            return f"{MANIFEST} does not list {name}"
-        path = folder / name
-        if not path.is_file():
-            return f"{name} is missing"
-        size = path.stat().st_size
-        if size != entry.get("size"):
-            expected = entry.get("size")
-            return f"{name} has {size:,} bytes, the manifest says {expected:,}" if isinstance(expected, int) \
-                else f"{MANIFEST} is damaged"
-        if file_digest(path) != entry.get("sha256"):
-            return f"{name} does not match its SHA-256"
-    return None
-
-
 # ----------------------------------------------------------------------------- saving
 def save_checkpoint(run_dir: str | Path, step: int, model_state: dict, trainer_state: dict, keep: int = 2) -> Path:
     """Write ``ckpt-<step>`` atomically (manifest last), point ``latest`` at it, prune.
@@ -176,13 +100,13 @@ def save_checkpoint(run_dir: str | Path, step: int, model_state: dict, trainer_s
     save_file(_stored(model_state), str(tmp / WEIGHTS))
     torch.save(trainer_state, tmp / STATE)
     write_manifest(tmp, [WEIGHTS, STATE])
-    _fsync(tmp)
+    fsync_path(tmp)
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
     pointer_tmp = run_dir / f".{POINTER}.tmp"
     pointer_tmp.write_text(final.name + "\n")
     os.replace(pointer_tmp, run_dir / POINTER)
-    _fsync(run_dir)
+    fsync_path(run_dir)
     _prune(run_dir, keep, step)
     return final
 
@@ -200,10 +124,10 @@ def save_weights(tensors: dict[str, torch.Tensor], folder: str | Path) -> Path:
     path = folder / WEIGHTS
     tmp = folder / f".{WEIGHTS}.tmp"
     save_file(_stored(tensors), str(tmp))
-    _fsync(tmp)
+    fsync_path(tmp)
     os.replace(tmp, path)
     write_manifest(folder, [WEIGHTS])
-    _fsync(folder)
+    fsync_path(folder)
     return path
 
 
