@@ -1,8 +1,8 @@
 """Training: one trainer for every model and task (truncated BPTT, clipping, gradient
 health, NaN guard, schedules, early stopping, atomic checkpoints, exact resume, DDP)."""
 
-from seqlab.train.config import TrainConfig
-from seqlab.train.loop import Trainer, TrainResult
+from seqlab.train.config import TrainConfig, TrainResult
+from seqlab.train.loop import Trainer
 from seqlab.train.tbptt import plan_windows, tbptt_windows
 
 __all__ = ["TrainConfig", "Trainer", "TrainResult", "plan_windows", "tbptt_windows"]

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from seqlab.config import ranged
@@ -75,3 +76,20 @@ class TrainConfig:
         if self.tbptt_k1 is None:
             return None
         return self.tbptt_k1, self.tbptt_k2 or self.tbptt_k1
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    updates: int
+    wall_time: float
+    final: dict
+    stopped: str  # completed | early_stop | target_reached | time_limit | interrupted
+    history: list[dict] = field(default_factory=list)
+    run_dir: Path | None = None
+    train_seconds: float = 0.0  # in training batches (evaluations left out), over resumes
+    targets: int = 0  # scored targets trained on (translation: target tokens of the global batches)
+
+    @property
+    def targets_per_second(self) -> float:
+        return self.targets / self.train_seconds if self.train_seconds else 0.0

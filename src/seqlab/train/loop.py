@@ -24,7 +24,6 @@ import math
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -32,7 +31,7 @@ import torch
 from seqlab.data.batch import SeqBatch
 from seqlab.errors import SeqlabError, TrainingDivergedError
 from seqlab.train import checkpoint as ckpt
-from seqlab.train.config import TrainConfig
+from seqlab.train.config import TrainConfig, TrainResult
 from seqlab.train.device import autocast, pick_device, seed_everything
 from seqlab.train.distributed import DistInfo, from_rank_zero, init_distributed, rank_zero_says, wrap_model
 from seqlab.train.losses import masked_loss, merge_metrics
@@ -40,26 +39,9 @@ from seqlab.train.metrics_log import MetricsLog
 from seqlab.train.monitor import clip_gradients, gradient_health
 from seqlab.train.optim import make_optimizer, make_scheduler
 from seqlab.train.run_folder import RunFolder
-from seqlab.train.tbptt import detach_state, tbptt_windows
+from seqlab.train.tbptt import detach_state, state_to, tbptt_windows
 
 EVAL_SEED = 1_000_000_007  # validation batches come from their own seeded stream
-
-
-@dataclass
-class TrainResult:
-    steps: int
-    updates: int
-    wall_time: float
-    final: dict
-    stopped: str  # completed | early_stop | target_reached | time_limit | interrupted
-    history: list[dict] = field(default_factory=list)
-    run_dir: Path | None = None
-    train_seconds: float = 0.0  # in training batches (evaluations left out), over resumes
-    targets: int = 0  # scored targets trained on (translation: target tokens of the global batches)
-
-    @property
-    def targets_per_second(self) -> float:
-        return self.targets / self.train_seconds if self.train_seconds else 0.0
 
 
 class Trainer:
@@ -376,7 +358,7 @@ class Trainer:
         state = {
             "step": self.step, "updates": self.updates, "best": self.best, "bad_evals": self.bad_evals,
             "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-            "rng": ckpt.rng_state(), "carry": _to_cpu(self.carry), "history": self.history,
+            "rng": ckpt.rng_state(), "carry": state_to(self.carry, 'cpu'), "history": self.history,
             "last_grad_norm": self.last_grad_norm, "elapsed": self.elapsed, "train_seconds": self.train_seconds,
             "targets": self.targets,
         }
@@ -402,17 +384,5 @@ class Trainer:
         self.history, self.last_grad_norm = list(state["history"]), state["last_grad_norm"]
         self.elapsed, self.train_seconds = state.get("elapsed", 0.0), state.get("train_seconds", 0.0)
         self.targets = state.get("targets", 0)
-        self.carry = _to_device(state["carry"], self.device)
+        self.carry = state_to(state["carry"], self.device)
         ckpt.set_rng_state(state["rng"])
-
-
-def _to_cpu(state):
-    if state is None or isinstance(state, torch.Tensor):
-        return None if state is None else state.detach().cpu()
-    return tuple(_to_cpu(s) for s in state)
-
-
-def _to_device(state, device):
-    if state is None or isinstance(state, torch.Tensor):
-        return None if state is None else state.to(device)
-    return tuple(_to_device(s, device) for s in state)

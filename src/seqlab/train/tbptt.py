@@ -52,6 +52,13 @@ def plan_windows(T: int, k1: int, k2: int) -> list[Window]:
     return windows
 
 
+def state_to(state, device):
+    """A carried recurrent state (a tensor, a tuple of them, or None) moved to ``device``, detached."""
+    if state is None or isinstance(state, torch.Tensor):
+        return None if state is None else state.detach().to(device)
+    return tuple(state_to(s, device) for s in state)
+
+
 def detach_state(state):
     """Cut the graph: the same state values, no history (tensor, tuple or None)."""
     if state is None:
