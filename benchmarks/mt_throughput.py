@@ -28,7 +28,7 @@ import torch
 from seqlab.recipe import load_recipe
 from seqlab.train import Trainer
 from seqlab.train.device import cpu_has_bf16
-from seqlab.translation.build import build_translator
+from seqlab.build import build_translator
 from seqlab.translation.data import encode_split, fit_tokenizers, load_pairs
 from seqlab.translation.task import TranslationTask
 

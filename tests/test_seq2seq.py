@@ -7,6 +7,7 @@ import torch.nn.functional as F
 
 from seqlab.nn.bahdanau import Bahdanau
 from seqlab.nn.luong import Luong
+from seqlab.nn.recurrent import GRU, LSTM
 from seqlab.nn.seq2seq import Seq2Seq, map_state, reverse_padded, sequence_loss
 
 V = 13
@@ -18,9 +19,9 @@ def batch():
 
 MODELS = {
     "seq2seq": lambda: Seq2Seq(V, V, 8, 12, num_layers=2),
-    "seq2seq-rev-gru": lambda: Seq2Seq(V, V, 8, 12, reverse_source=True, cell="gru"),
+    "seq2seq-rev-gru": lambda: Seq2Seq(V, V, 8, 12, reverse_source=True, cell=GRU),
     "bahdanau-gru": lambda: Bahdanau(V, V, 8, 12, 10),
-    "bahdanau-lstm-2": lambda: Bahdanau(V, V, 8, 12, 10, enc_layers=2, dec_layers=2, cell="lstm"),
+    "bahdanau-lstm-2": lambda: Bahdanau(V, V, 8, 12, 10, enc_layers=2, dec_layers=2, cell=LSTM),
     "luong-dot-global": lambda: Luong(V, V, 8, 12, score="dot"),
     "luong-general-nofeed": lambda: Luong(V, V, 8, 12, score="general", input_feed=False),
     "luong-concat-local-m": lambda: Luong(V, V, 8, 12, score="concat", mode="local-m", half_width=1),

@@ -8,7 +8,7 @@ import torch
 
 from seqlab.cli import main
 from seqlab.errors import ConfigError, TrainingDivergedError
-from seqlab.translation.build import build_translator
+from seqlab.build import build_translator
 from seqlab.translation.config import MTModel, from_legacy, mt_recipe_from_dict
 from seqlab.translation.evaluate import translate_texts
 from seqlab.translation.loop import load_translator, train_translator

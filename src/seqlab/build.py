@@ -1,7 +1,8 @@
 """The only factory: frozen config dataclasses -> modules.
 
-Leaf modules take plain numbers; this file is where a config's names become
-constructor calls, through the one literal name -> class map below.
+Leaf modules take plain numbers and classes; this file is where a config's names
+become constructor calls, through the one literal name -> class map below. Task
+models come from ``build_model``, encoder-decoders from ``build_translator``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,15 @@ from seqlab.config import ranged
 from seqlab.errors import ConfigError
 from seqlab.nn import init as inits
 from seqlab.nn.attention_backbone import AttentionBackbone
+from seqlab.nn.bahdanau import Bahdanau
+from seqlab.nn.conv import ConvS2S
+from seqlab.nn.luong import Luong
 from seqlab.nn.recurrent import GRU, LSTM, RNN
 from seqlab.nn.scan import MinGRU, MinLSTM
+from seqlab.nn.seq2seq import EncoderDecoder, Seq2Seq
 from seqlab.nn.sequence import SequenceModel
+from seqlab.nn.transformer import Transformer
+from seqlab.translation.config import MTModel
 
 # The CLI's name -> (class, fixed keyword arguments) map for recurrent backbones.
 ARCHS: dict[str, tuple[type[nn.Module], dict]] = {
@@ -164,3 +171,25 @@ def build_model(cfg: ModelConfig, task) -> SequenceModel:
         input_dim=task.input_dim,
         embed_dim=cfg.embed_dim,
     )
+
+
+def build_translator(cfg: MTModel, src_vocab: int, tgt_vocab: int, max_positions: int = 1024) -> EncoderDecoder:
+    """The encoder-decoder named by ``cfg.arch``; ``cfg.cell`` picks its recurrent layer from ARCHS."""
+    cell = ARCHS[cfg.cell][0]
+    match cfg.arch:
+        case "seq2seq":
+            return Seq2Seq(src_vocab, tgt_vocab, cfg.embed_dim, cfg.hidden, cfg.layers, cfg.dropout,
+                           cfg.reverse_source, cell)
+        case "bahdanau":
+            return Bahdanau(src_vocab, tgt_vocab, cfg.embed_dim, cfg.hidden, cfg.hidden, cfg.layers,
+                            cfg.layers, cfg.dropout, cell)
+        case "luong":
+            return Luong(src_vocab, tgt_vocab, cfg.embed_dim, cfg.hidden, cfg.layers, cfg.score,
+                         cfg.attention, cfg.half_width, cfg.input_feed, cfg.dropout, cell)
+        case "transformer":
+            return Transformer(src_vocab, tgt_vocab, cfg.hidden, cfg.heads, cfg.ff, cfg.layers, cfg.layers,
+                               cfg.dropout, cfg.pre_norm, cfg.tie_embeddings)
+        case "convs2s":
+            return ConvS2S(src_vocab, tgt_vocab, cfg.embed_dim, cfg.hidden, cfg.layers, cfg.layers,
+                           cfg.kernel, cfg.dropout, max_positions)
+    raise AssertionError(f"unreachable: arch {cfg.arch!r} passed validation")

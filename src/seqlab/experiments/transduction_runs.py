@@ -23,7 +23,7 @@ from seqlab.decode import greedy
 from seqlab.experiments.training import one_thread
 from seqlab.metrics import alignment_error, diagonal_links
 from seqlab.train import TrainConfig, Trainer
-from seqlab.translation.build import build_translator
+from seqlab.build import build_translator
 from seqlab.translation.config import MTModel
 
 TEST_SEED = 424_242  # test sources: a stream of their own, the same for every model and seed

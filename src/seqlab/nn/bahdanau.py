@@ -19,7 +19,8 @@ import torch
 from torch import nn
 
 from seqlab.nn.attention import AdditiveAttention, context
-from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, make_rnn, map_state, top_hidden
+from seqlab.nn.recurrent import GRU, LSTM
+from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnClass, make_rnn, map_state, top_hidden
 
 
 class Bahdanau(EncoderDecoder):
@@ -30,13 +31,13 @@ class Bahdanau(EncoderDecoder):
         embed_dim: E.  hidden: H per encoder direction and for the decoder.
         attn_dim: width of the additive score's tanh layer.
         enc_layers, dec_layers: stacked layers; the top decoder layer is the query.
-        cell: "lstm" or "gru" (the paper's gated unit is GRU-like).
+        cell: the LSTM or GRU class (the paper's gated unit is GRU-like).
     """
 
     def __init__(
         self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
         attn_dim: int = 128, enc_layers: int = 1, dec_layers: int = 1, dropout: float = 0.0,
-        cell: str = "gru", pad_id: int = 0,
+        cell: RnnClass = GRU, pad_id: int = 0,
     ) -> None:
         super().__init__()
         self.dec_layers = dec_layers
@@ -48,7 +49,7 @@ class Bahdanau(EncoderDecoder):
         self.decoder = make_rnn(cell, embed_dim + 2 * hidden, hidden, dec_layers, dropout=dropout)
         self.readout_layer = nn.Linear(hidden + embed_dim + 2 * hidden, hidden)  # T
         self.out = nn.Linear(hidden, tgt_vocab)  # W_o
-        self.is_lstm = cell == "lstm"
+        self.is_lstm = issubclass(cell, LSTM)
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
         outputs, final = self.encoder(src, src_mask)  # (B, S, 2H)

@@ -27,7 +27,8 @@ from seqlab.nn.attention import (
     AdditiveAttention, DotAttention, GeneralAttention, MonotonicPosition, PredictivePosition, context,
     gaussian_window, window_positions,
 )
-from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnState, make_rnn, map_state
+from seqlab.nn.recurrent import LSTM
+from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnClass, RnnState, make_rnn, map_state
 
 Score = Literal["dot", "general", "concat"]
 Mode = Literal["global", "local-m", "local-p"]
@@ -81,7 +82,7 @@ class Luong(EncoderDecoder):
     def __init__(
         self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
         num_layers: int = 1, score: Score = "general", mode: Mode = "global", half_width: int = 10,
-        input_feed: bool = True, dropout: float = 0.0, cell: str = "lstm", pad_id: int = 0,
+        input_feed: bool = True, dropout: float = 0.0, cell: RnnClass = LSTM, pad_id: int = 0,
     ) -> None:
         super().__init__()
         self.half_width, self.input_feed, self.hidden = half_width, input_feed, hidden

@@ -31,7 +31,7 @@ from torch import nn
 
 from seqlab.nn.recurrent import GRU, LSTM
 
-RNN_CLASSES: dict[str, type[nn.Module]] = {"lstm": LSTM, "gru": GRU}
+RnnClass = type[LSTM] | type[GRU]  # the recurrent layer of an encoder or decoder (seqlab.build picks it)
 
 RnnState = torch.Tensor | tuple[torch.Tensor, torch.Tensor]
 
@@ -66,12 +66,10 @@ class Memory:
         return replace(self, **changes)
 
 
-def make_rnn(cell: str, input_size: int, hidden: int, num_layers: int = 1,
+def make_rnn(cell: RnnClass, input_size: int, hidden: int, num_layers: int = 1,
              bidirectional: bool = False, dropout: float = 0.0) -> nn.Module:
     """A batch-first seqlab LSTM/GRU on the fused backend (same numbers as the cell backend)."""
-    if cell not in RNN_CLASSES:
-        raise ValueError(f"unknown cell {cell!r}; choose one of {sorted(RNN_CLASSES)}")
-    return RNN_CLASSES[cell](
+    return cell(
         input_size, hidden, num_layers, batch_first=True, bidirectional=bidirectional,
         dropout=dropout if num_layers > 1 else 0.0, backend="fused",
     )
@@ -125,7 +123,7 @@ class RNNEncoder(nn.Module):
 
     def __init__(
         self, vocab_size: int, embed_dim: int, hidden: int, num_layers: int = 1,
-        bidirectional: bool = False, dropout: float = 0.0, cell: str = "lstm", pad_id: int = 0,
+        bidirectional: bool = False, dropout: float = 0.0, cell: RnnClass = LSTM, pad_id: int = 0,
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
@@ -193,7 +191,7 @@ class Seq2Seq(EncoderDecoder):
     def __init__(
         self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
         num_layers: int = 1, dropout: float = 0.0, reverse_source: bool = False,
-        cell: str = "lstm", pad_id: int = 0,
+        cell: RnnClass = LSTM, pad_id: int = 0,
     ) -> None:
         super().__init__()
         self.reverse_source = reverse_source

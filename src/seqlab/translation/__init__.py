@@ -5,7 +5,6 @@ trained by ``seqlab.train.Trainer`` (``translation.task``) behind the ``train``,
 ``translate`` and ``evaluate`` commands.
 """
 
-from seqlab.translation.build import build_translator
 from seqlab.translation.config import MTData, MTModel, MTTrain, Translation
 
-__all__ = ["MTData", "MTModel", "MTTrain", "Translation", "build_translator"]
+__all__ = ["MTData", "MTModel", "MTTrain", "Translation"]  # models: seqlab.build.build_translator

@@ -22,7 +22,7 @@ from seqlab.train import checkpoint as ckpt
 from seqlab.train.device import pick_device, seed_everything
 from seqlab.train.distributed import DistInfo, init_distributed
 from seqlab.train.run_folder import RunFolder, read_recipe, write_recipe
-from seqlab.translation.build import build_translator
+from seqlab.build import build_translator
 from seqlab.translation.data import encode_split, fit_tokenizers, load_pairs, load_tokenizers
 from seqlab.translation.task import DevScores, TranslationTask
 
