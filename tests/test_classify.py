@@ -32,7 +32,13 @@ def test_padding_does_not_change_the_prediction(arch, pooling, bidirectional):
     torch.testing.assert_close(batched[:1], alone)
 
 
+def needs_sktime():
+    """The Japanese Vowels set ships inside sktime, an optional extra: skip (with the reason) without it."""
+    pytest.importorskip("sktime.datasets", reason="sktime is not installed (pip install sktime)")
+
+
 def test_task_splits_and_standardizes():
+    needs_sktime()
     task = ClassificationTask(load_corpus("japanese_vowels"))
     assert (len(task.train), len(task.dev), len(task.test)) == (243, 27, 370)
     stacked = np.concatenate([x for x, _ in task.train])
@@ -44,6 +50,7 @@ def test_task_splits_and_standardizes():
 
 
 def test_short_training_beats_chance(one_thread):
+    needs_sktime()
     r = train_classifier("japanese_vowels", hidden=16, steps=60, lr=1e-2, device="cpu")
     assert r["test_accuracy"] > 0.5  # chance is 1/9
     assert r["test_items"] == 370

@@ -162,7 +162,13 @@ def test_series_chronological_split(name, steps, period):
     assert t1 - t0 == round(0.2 * steps)
 
 
+def needs_sktime():
+    """The classification sets ship inside sktime, an optional extra: skip (with the reason) without it."""
+    pytest.importorskip("sktime.datasets", reason="sktime is not installed (pip install sktime)")
+
+
 def test_japanese_vowels_official_split():
+    needs_sktime()
     c = load_corpus("japanese_vowels")
     assert c.split_sizes() == {"train": 270, "test": 370}
     assert c.num_channels == 12 and len(c.classes) == 9
@@ -173,6 +179,7 @@ def test_japanese_vowels_official_split():
 
 
 def test_gunpoint_official_split():
+    needs_sktime()
     c = load_corpus("gunpoint")
     assert c.split_sizes() == {"train": 50, "test": 150}
     assert c.splits["train"][0][0].shape == (150, 1) and len(c.classes) == 2

@@ -54,6 +54,8 @@ def test_stream_lm_learns_a_cycle(one_thread):
 
 
 def test_static_vectors_train_and_cache(tmp_path):
+    # the static vectors are gensim's Word2Vec, an optional extra: skip (with the reason) without it
+    pytest.importorskip("gensim.models", reason="gensim is not installed (pip install gensim)")
     verses = [["the", "river", "bank"], ["the", "money", "bank"], ["the", "river", "flows"]] * 30
     a = train_static(verses, dim=8, epochs=2, min_count=1, cache_dir=tmp_path)
     b = train_static(verses, dim=8, epochs=2, min_count=1, cache_dir=tmp_path)
