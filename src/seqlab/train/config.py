@@ -22,6 +22,11 @@ class TrainConfig:
 
     tbptt_k1 / tbptt_k2: update every k1 steps, backpropagate k2 steps (k1 <= k2).
     Leave both unset for full BPTT; setting only k1 means k2 = k1.
+
+    bf16: bf16 autocast of the forward pass (weights and optimizer stay float32). Unset
+    (None): on for CUDA, off elsewhere; true on a CPU needs bf16 units.
+    compile: train through ``torch.compile(model)`` (the first steps compile; checkpoints
+    hold the uncompiled module's weights, so a run resumes or evaluates either way).
     """
 
     steps: int | None = ranged(1000, 1)
@@ -48,7 +53,8 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    bf16: bool = False  # bf16 autocast (CUDA, or CPUs with bf16 units); weights stay float32
+    bf16: bool | None = None  # bf16 autocast; None: on CUDA only. Weights stay float32
+    compile: bool = False  # torch.compile the model for training (evaluation runs it uncompiled)
     progress: bool = True
     monitor_low: float = ranged(1e-7, 0.0)
     monitor_high: float = ranged(1e3, 0.0)

@@ -16,6 +16,10 @@ Callbacks may have ``on_step(trainer, step, metrics)``, ``on_eval(trainer, step,
 record)`` and ``evaluate(trainer) -> dict``: extra scores (dev BLEU) computed on rank 0
 and added to every evaluation record. The task's ``watch = (key, higher_is_better)``
 names the score that early stopping follows (default: the evaluation loss).
+
+Precision and speed: the forward pass runs under bf16 autocast on CUDA (``train.bf16``
+unset) and ``train.compile`` trains through ``torch.compile``; evaluations and
+checkpoints always use the uncompiled ``raw_model``.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from seqlab.data.batch import SeqBatch
 from seqlab.errors import SeqlabError, TrainingDivergedError
 from seqlab.train import checkpoint as ckpt
 from seqlab.train.config import TrainConfig, TrainResult
-from seqlab.train.device import autocast, pick_device, seed_everything
+from seqlab.train.device import autocast, compile_model, pick_device, seed_everything
 from seqlab.train.distributed import DistInfo, from_rank_zero, init_distributed, rank_zero_says, wrap_model
 from seqlab.train.losses import masked_loss, merge_metrics
 from seqlab.train.metrics_log import MetricsLog
@@ -64,7 +68,9 @@ class Trainer:
         try:
             seed_everything(cfg.seed, cfg.deterministic)
             self.raw_model = model.to(self.device)
-            self.model = wrap_model(self.raw_model, self.dist, self.device)
+            self.model = wrap_model(self.raw_model, self.dist, self.device)  # trains; raw_model is saved
+            if cfg.compile:  # the compiled wrapper shares raw_model's parameters
+                self.model = compile_model(self.model)
             self.opt = make_optimizer(self.raw_model.parameters(), cfg)
             self.sched = make_scheduler(self.opt, cfg)
             self.step = self.updates = 0
