@@ -21,7 +21,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqlab.nn.transformer import EncoderLayer, causal_mask, sinusoidal_positions
+from seqlab.nn.transformer import EncoderLayer, causal_self_mask, sinusoidal_positions
 
 
 class AttentionBackbone(nn.Module):
@@ -49,9 +49,10 @@ class AttentionBackbone(nn.Module):
         self.norm = nn.LayerNorm(d_model)
 
     def mask(self, length: int, lengths: torch.Tensor | None, device) -> torch.Tensor | None:
-        """Bool mask broadcastable to (B, heads, T, T), True = may attend; None = all."""
+        """Bool mask broadcastable to (B, heads, T, T), True = may attend; None = all
+        (or, when causal, on CUDA: the kernels' ``is_causal`` masks)."""
         if self.causal:
-            return causal_mask(length, device)  # (T, T); right padding lies in the future of every real step
+            return causal_self_mask(length, device)  # (T, T); right padding lies in the future of every real step
         if lengths is None:
             return None
         keys = torch.arange(length, device=device)[None, :] < lengths.to(device)[:, None]  # (B, T)
@@ -64,5 +65,5 @@ class AttentionBackbone(nn.Module):
         h = self.drop(self.inp(x) + sinusoidal_positions(t, self.d_model, 0, x.device))  # (B, T, D)
         mask = self.mask(t, lengths, x.device)
         for layer in self.layers:
-            h = layer(h, mask)  # (B, T, D)
+            h = layer(h, mask, causal=self.causal)  # (B, T, D)
         return self.norm(h), None
