@@ -4,7 +4,9 @@ The naive version materializes the (B, h, T, T) score and weight matrices, so
 its memory grows like T^2; SDPA picks a fused kernel (flash / memory-efficient
 on CUDA, a blocked kernel on CPU) that never holds them whole. Both run one
 forward + backward to Q, K, V; FLOPs counted as 4 B h T^2 d forward (two
-products) and twice that backward.
+products) and twice that backward. On CUDA SDPA picks among flash, memory-efficient
+and cuDNN as torch ranks them for the device. A variant that runs out of GPU memory
+(naive attention at T = 16k holds tens of GB of weights) gets a row saying so.
 """
 
 from __future__ import annotations
@@ -53,22 +55,32 @@ def run(
         flops = 3 * 4 * batch * heads * T * T * head_dim
         for name, attend in VARIANTS.items():
             fn = attention_step(attend, q, k, v, device)
-            timing = time_call(fn, device, warmup, repeats)
+            try:
+                timing = time_call(fn, device, warmup, repeats)
+                peak = peak_memory(fn, device)
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                section.rows.append({"impl": f"{name} (out of GPU memory)", "T": T})
+                continue
             medians[name, T] = timing.median
             rate = flops / timing.median
             row = {"impl": name, "T": T, **timing.as_dict(), "gflop_s": rate / 1e9, "of_peak": rate / peak_flops}
-            row["peak_bytes"] = peak_memory(fn, device)
+            row["peak_bytes"] = peak
             section.rows.append(row)
     for row in section.rows:
-        row["sdpa_speedup"] = medians["naive", row["T"]] / medians["sdpa", row["T"]] if row["impl"] == "sdpa" else None
-    exps = {n: fit_exponent(list(lengths), [medians[n, T] for T in lengths]) for n in VARIANTS}
+        both = ("naive", row["T"]) in medians and ("sdpa", row["T"]) in medians
+        row["sdpa_speedup"] = medians["naive", row["T"]] / medians["sdpa", row["T"]] \
+            if row["impl"] == "sdpa" and both else None
+    ran = {n: [T for T in lengths if (n, T) in medians] for n in VARIANTS}
+    exps = {n: fit_exponent(ran[n], [medians[n, T] for T in ran[n]]) for n in VARIANTS}
     section.notes.append("time ~ T^p, fitted p: " + ", ".join(f"{n} {p:.2f}" for n, p in exps.items()))
-    peaks = {r["impl"]: r["peak_bytes"] for r in section.rows if r["T"] == lengths[-1]}
-    section.notes.append(
-        f"T={lengths[-1]}: peak memory naive {format_value('peak_bytes', peaks['naive'])}, "
-        f"sdpa {format_value('peak_bytes', peaks['sdpa'])} "
-        f"({peaks['naive'] / max(peaks['sdpa'], 1):.1f}x less with sdpa)"
-    )
+    peaks = {r["impl"]: r["peak_bytes"] for r in section.rows if r["T"] == lengths[-1] and "peak_bytes" in r}
+    if set(peaks) == set(VARIANTS):
+        section.notes.append(
+            f"T={lengths[-1]}: peak memory naive {format_value('peak_bytes', peaks['naive'])}, "
+            f"sdpa {format_value('peak_bytes', peaks['sdpa'])} "
+            f"({peaks['naive'] / max(peaks['sdpa'], 1):.1f}x less with sdpa)"
+        )
     section.notes.append("of_peak: achieved FLOP/s over the GEMM peak of the machine section (same dtype)")
     return section
 

@@ -3,7 +3,8 @@
 - GEMM peak: a large square (n, n) @ (n, n) product, FLOPs = 2 n^3, in fp32
   (and bf16 on CUDA). Every "fraction of peak" in the report divides by this.
 - GEMM at each model's per-step shape: how close a recurrent step (B, H) @ (H, G*H)
-  can come to that peak, against the large GEMMs a Transformer or a ConvS2S runs.
+  can come to that peak, against the large GEMMs a Transformer or a ConvS2S runs
+  (in the dtype the models train in: bf16 on CUDA, fp32 elsewhere).
 - Memory bandwidth: a large tensor copy, counting bytes read plus bytes written.
 """
 
@@ -87,9 +88,11 @@ def run(
         flops, t = gemm_flops(gemm_n, gemm_n, gemm_n, dtype, device, warmup, repeats)
         peaks[name] = flops
         section.rows.append(_row(f"GEMM peak {gemm_n}^3", name, t, flops, 1.0, "GFLOP/s"))
+    model_dtype = "bf16" if "bf16" in peaks else "fp32"  # what autocast runs the models in
     for label, m, k, n in step_shapes:
-        flops, t = gemm_flops(m, k, n, torch.float32, device, warmup, repeats)
-        section.rows.append(_row(f"GEMM {label} ({m}x{k}x{n})", "fp32", t, flops, flops / peaks["fp32"], "GFLOP/s"))
+        flops, t = gemm_flops(m, k, n, peak_dtypes(device)[model_dtype], device, warmup, repeats)
+        section.rows.append(_row(f"GEMM {label} ({m}x{k}x{n})", model_dtype, t, flops, flops / peaks[model_dtype],
+                                 "GFLOP/s"))
     bw, t = copy_bandwidth(copy_mib, device, warmup, repeats)
     section.rows.append(_row(f"copy {copy_mib} MiB", "fp32", t, bw, None, "GB/s"))
     section.notes.append("rate: GFLOP/s for GEMMs (2mkn per product), GB/s for the copy (read + write)")

@@ -6,7 +6,9 @@ mode), "chunked" the linear-space chunked scan (``chunk_size=64``); the "step"
 rows run the same minGRU/minLSTM through ``forward_sequential`` (T dependent
 steps after one input GEMM, as a GRU must); ``nn.GRU`` is torch's fused GRU of
 the same width. Time grows like T^p; the fitted p is in the notes, with the
-parallel modes' speed-ups at the longest T.
+parallel modes' speed-ups at the longest T. ``step_max`` limits the step-by-step
+modes to T <= step_max (on a GPU they are launch-bound: about 0.4 ms per step of
+fwd+bwd, 1.7 s at T = 4096), so the speed-ups are quoted at the longest T both ran.
 """
 
 from __future__ import annotations
@@ -52,9 +54,11 @@ def train_step_fn(module: nn.Module, forward: Callable, x: torch.Tensor, device:
 
 
 def run(
-    device: torch.device, lengths: tuple[int, ...], shapes: tuple[tuple[int, int], ...], warmup: int, repeats: int
+    device: torch.device, lengths: tuple[int, ...], shapes: tuple[tuple[int, int], ...], warmup: int, repeats: int,
+    step_max: int | None = None,
 ) -> Section:
-    """Time and peak memory of one training step per (B, H) shape, variant and length."""
+    """Time and peak memory of one training step per (B, H) shape, variant and length
+    (the step-by-step variants only up to ``step_max``, None: at every length)."""
     section = Section(
         "scan",
         "Parallel recurrences: one training step (fwd+bwd), input size = H",
@@ -67,6 +71,8 @@ def run(
         for T in lengths:
             x = torch.randn(batch, T, hidden, device=device)  # (B, T, H)
             for name, (module, forward) in variants.items():
+                if name.endswith(" step") and step_max is not None and T > step_max:
+                    continue
                 fn = train_step_fn(module, forward, x, device)
                 timing = time_call(fn, device, warmup, repeats)
                 row = {"model": name, "B": batch, "H": hidden, "T": T, **timing.as_dict()}
@@ -77,23 +83,33 @@ def run(
         for row in rows:
             name, T, t = row["model"], row["T"], row["median_s"]
             model, mode = name.split(" ") if " " in name else (name, "")
-            row["vs_step"] = medians[f"{model} step", T] / t if mode in ("scan", "chunked") else None
+            step = medians.get((f"{model} step", T))
+            row["vs_step"] = step / t if mode in ("scan", "chunked") and step is not None else None
             row["vs_nn_gru"] = medians["nn.GRU", T] / t
         section.rows.extend(rows)
         section.notes.extend(_notes(medians, lengths, f"B={batch} H={hidden}"))
+    if step_max is not None and lengths[-1] > step_max:
+        section.notes.append(f"step-by-step modes timed up to T={step_max} only (they take seconds beyond)")
     section.notes.append("vs_step: the same model run step by step / this; vs_nn_gru: nn.GRU / this (time ratios)")
     section.notes.append("peak: tensor bytes alive during one fwd+bwd (see seqlab.bench.measure)")
     return section
 
 
 def _notes(medians: dict[tuple[str, int], float], lengths: tuple[int, ...], shape: str) -> list[str]:
-    """The fitted exponent per variant and the minGRU scan's speed-ups at the longest T."""
+    """The fitted exponent per variant (over the lengths it ran) and the minGRU scan's speed-ups
+    over its step mode at the longest T the step mode ran, and over nn.GRU at the longest T."""
     names = dict.fromkeys(name for name, _ in medians)
-    exps = {n: fit_exponent(list(lengths), [medians[n, T] for T in lengths]) for n in names}
-    longest = lengths[-1]
-    step, gru = medians["minGRU step", longest], medians["nn.GRU", longest]
+    ran = {n: [T for T in lengths if (n, T) in medians] for n in names}
+    exps = {n: fit_exponent(ran[n], [medians[n, T] for T in ran[n]]) for n in names}
     notes = [f"{shape}: time ~ T^p, fitted p: " + ", ".join(f"{n} {p:.2f}" for n, p in exps.items())]
+    step_at, longest = ran["minGRU step"][-1], lengths[-1]
     for mode in ("scan", "chunked"):
-        t = medians[f"minGRU {mode}", longest]
-        notes.append(f"{shape}, T={longest}: minGRU {mode} is {step / t:.1f}x its step mode, {gru / t:.1f}x nn.GRU")
+        name = f"minGRU {mode}"
+        vs_step = medians["minGRU step", step_at] / medians[name, step_at]
+        vs_gru = medians["nn.GRU", longest] / medians[name, longest]
+        if step_at == longest:
+            notes.append(f"{shape}, T={longest}: minGRU {mode} is {vs_step:.1f}x its step mode, {vs_gru:.1f}x nn.GRU")
+        else:
+            notes.append(f"{shape}: minGRU {mode} is {vs_step:.1f}x its step mode at T={step_at}, "
+                         f"{vs_gru:.1f}x nn.GRU at T={longest}")
     return notes

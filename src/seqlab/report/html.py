@@ -90,6 +90,19 @@ def badge(verdict: str) -> str:
     return f'<span class="badge {cls}">{esc(verdict)}</span>'
 
 
+def device_line(results: list[Result]) -> str:
+    """Where the claims ran: the GPU (named) or "CPU only", with the host's processor and CPU count;
+    distinct machines of one run folder (a run resumed elsewhere) are all listed."""
+    seen = []
+    for r in results:
+        m = r.machine or {}
+        host = f"{m.get('processor') or 'unknown processor'}, {m.get('cpu_count', '?')} CPUs"
+        text = f"{m['cuda']} (CUDA); host {host}" if m.get("cuda") else f"CPU only: {host}" if m else "unknown"
+        if text not in seen:
+            seen.append(text)
+    return "; ".join(seen) or "unknown"
+
+
 def render_summary(results: list[Result]) -> str:
     rows = "".join(
         f'<tr><td><a href="#{esc(r.claim_id)}">{esc(r.claim_id)}</a></td><td>{badge(r.verdict)}</td>'
@@ -154,6 +167,7 @@ def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claim
         '<link rel="icon" href="data:,">'
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1><p>Run folder: <code>{esc(run_dir)}</code>; rendered {esc(when)}.</p>"
+        f"<p>Device: {esc(device_line(results))}</p>"
         f"{render_summary(results)}\n{body}\n</body></html>\n"
     )
 
