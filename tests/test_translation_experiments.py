@@ -114,6 +114,25 @@ def test_c14_rule_needs_quality_within_tolerance_and_a_clear_speed_margin():
     assert c14._verdict(_blank("C14"), acc, curves, near, cfg, SEEDS).verdict == "inconclusive"
 
 
+def test_c14_corpus_rule_reads_exact_match_points_and_gates_on_short_numbers():
+    cfg = c14.CorpusConfig()
+    labels = (*cfg.scores, "bahdanau")
+    exact = {(s, k): 90.0 for s in labels for k in SEEDS}  # percent, as seqlab.metrics.exact_match
+    short = {key: 99.0 for key in exact}  # exact match on numbers of 1-10 words: the competence gate
+    curves = {key: [40.0, 80.0, 90.0, 95.0, 95.5, 95.6, 95.6, 95.7] for key in exact}  # dev chrF, flat at the end
+    times = {"dot": [1.0, 1.1, 1.05], "general": [1.0, 1.1, 1.05], "concat": [3.0, 3.2, 3.1]}
+    near = {**exact, **{("dot", k): 87.0 + k for k in SEEDS}}  # 1-3 points below concat: within 5
+    r = c14._verdict(_blank("C14"), near, curves, times, cfg, SEEDS, short)
+    assert r.verdict == "confirmed" and "exact-match points" in r.headline
+    far = {**exact, **{("dot", k): 80.0 for k in SEEDS}}  # 10 points below: refuted
+    assert c14._verdict(_blank("C14"), far, curves, times, cfg, SEEDS, short).verdict == "refuted"
+    r = c14._verdict(_blank("C14"), near, curves, times, cfg, SEEDS, {key: 60.0 for key in short})
+    assert r.verdict == "inconclusive" and "learnable" in r.decided_by and "1-10 words" in r.decided_by
+    r = c14._verdict(_blank("C14"), near, {**curves, ("concat", 2): [10.0 * i for i in range(8)]}, times, cfg,
+                     SEEDS, short)
+    assert r.verdict == "inconclusive" and "concat seed 2 trained (dev chrF)" in r.decided_by
+
+
 def test_c14_times_each_score_function():
     times = c14.score_times(c14.TINY)
     assert set(times) == {"dot", "general", "concat"} and all(len(t) == 3 for t in times.values())
@@ -145,7 +164,7 @@ def test_heatmap_draws_gold_links(tmp_path):
     assert plain.startswith(b"\x89PNG") and marked.startswith(b"\x89PNG") and plain != marked
 
 
-@pytest.mark.parametrize("module", [c12, c13])
+@pytest.mark.parametrize("module", [c12, c13, c14])
 def test_the_corpus_profile_runs_and_an_under_trained_model_is_inconclusive(module, monkeypatch):
     from seqlab.experiments import rules
 
@@ -156,6 +175,13 @@ def test_the_corpus_profile_runs_and_an_under_trained_model_is_inconclusive(modu
     table = result.tables[0]
     if module is c12:  # numbers: exact match and chrF per 10-word band
         assert table.columns[2:4] == ["exact 1-10", "exact 11-20"] and "chrF 1-10" in table.columns
+    elif module is c14:  # numbers: each score and Bahdanau, test exact match (decides) and chrF
+        assert [row[0] for row in table.rows] == ["dot", "general", "concat", "bahdanau"]
+        row = dict(zip(table.columns, table.rows[0]))
+        assert 0.0 <= row["exact match %"] <= 100.0 and 0.0 <= row["chrF"] <= 100.0 and row["parameters"] > 0
+        assert "exact % 1-10" in row and table.timing == ["training s"]
+        assert "learnable" in result.decided_by or "trained (dev chrF)" in result.decided_by
+        assert len(result.tables[1].rows) == 3  # the score computation of each score function, timed
     else:  # NT: attention against the diagonal and Dice, a heatmap with gold links
         assert {"AER attention", "AER diagonal", "AER Dice"} <= set(table.columns)
         row = dict(zip(table.columns, table.rows[0]))

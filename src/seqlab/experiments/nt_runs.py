@@ -1,4 +1,4 @@
-"""Train and score translation models on the real corpora: the full-profile step of C12 and C13.
+"""Train and score translation models on the real corpora: the full-profile step of C12, C13 and C14.
 
 A model trains one translation recipe (``seqlab.translation``) for exactly ``steps``
 updates (``train.minutes`` unset, so a busy machine changes only the wall time), with
@@ -43,6 +43,7 @@ class Scored:
     scores: dict
     alignment: dict = field(default_factory=dict)
     heatmaps: list[tuple[str, bytes]] = field(default_factory=list)
+    parameters: int = 0  # trainable weights of the model
 
 
 def recipe(data: dict, model: dict, steps: int, seed: int, eval_sentences: int, max_tokens: int = 4096,
@@ -69,7 +70,8 @@ def train_and_score(label: str, recipe_dict: dict, limit: int | None, buckets=No
     device = next(model.parameters()).device
     scores = evaluate_split(model, corpus, "test", src_tok, tgt_tok, device, beam=1, limit=limit, aer=False,
                             buckets=buckets)
-    out = Scored(label, rec.train.seed, done.train_seconds, [row[key] for row in done.history], scores)
+    out = Scored(label, rec.train.seed, done.train_seconds, [row[key] for row in done.history], scores,
+                 parameters=sum(p.numel() for p in model.parameters() if p.requires_grad))
     if align:
         out.alignment, out.heatmaps = alignments(model, corpus, src_tok, tgt_tok, device, align, heatmaps, dice)
     return out
