@@ -173,7 +173,7 @@ def _setup(cfg, seeds) -> str:
     data = dict(cfg.data)
     return (f"English -> German number words (numbers of 1-{data['numbers_max_digits']} digits, "
             f"{data['numbers_min_words']}-{data['numbers_max_words']} English words, "
-            f"{data['numbers_size']} drawn). Luong global attention (GRU, embeddings {cfg.embed_dim}, hidden "
+            f"up to {data['numbers_size']} numbers). Luong global attention (GRU, embeddings {cfg.embed_dim}, hidden "
             f"{cfg.hidden}, no input feeding) with the {', '.join(cfg.scores)} scores"
             f"{' and Bahdanau (reported beside)' if cfg.bahdanau else ''}, {cfg.steps} updates of {cfg.max_tokens} "
             f"tokens each (lr {cfg.lr}), seeds {list(seeds)}; greedy decoding of the test split "
