@@ -321,3 +321,17 @@ def test_gpu_plan_pieces_run_tiny_on_cuda():
     meta, sections = run_suite(plan, CUDA, SECTIONS, log=io.StringIO())
     _check_tiny_gpu_run(meta, sections, plan)
     assert set(meta["peak_flops"]) == {"fp32", "bf16"}
+
+
+def test_gpu_check_script_parses_and_the_stall_probe_summarizes():
+    import subprocess
+
+    assert subprocess.run(["bash", "-n", str(ROOT / "scripts/gpu_check.sh")]).returncode == 0
+    sys.path.insert(0, str(ROOT / "scripts"))
+    try:
+        probe = importlib.import_module("stall_probe")
+    finally:
+        sys.path.remove(str(ROOT / "scripts"))
+    run = {"mode": "before", "times": [0.7] * 40 + [0.03] * 60, "distinct_batch_shapes": 52}
+    line = probe.summary(run)
+    assert "steps 1-10 700.0 ms" in line and "41-100 30.0 ms" in line and "all 29.8 s" in line
