@@ -293,6 +293,7 @@ def _verdict(result, times: dict, q: dict, cfg: Config, seeds):
                   "slower than its step mode at every shape. nn.GRU's time is reported, not judged.",
                   f"{per_regime}; adding accuracy {accs}; minGRU within {QUALITY_TOLERANCE} in {ok} of "
                   f"{len(seeds)} seeds; minGRU last-quarter gains {', '.join(f'{g:+.3f}' for g in gains)}",
-                  f"T={step_T}: scan vs its step mode {shapes}; accuracy minGRU {statistics.median(acc['mingru']):.2f} vs "
+                  f"T={step_T}: scan vs its step mode {shapes}; accuracy minGRU "
+                  f"{statistics.median(acc['mingru']):.2f} vs "
                   f"GRU {statistics.median(acc['gru']):.2f} (median of {len(seeds)} seeds), within "
                   f"{QUALITY_TOLERANCE} in {ok}/{len(seeds)}", gates=gates)
