@@ -53,6 +53,28 @@ def test_c12_rule_over_seeds():
     assert r.verdict == "inconclusive" and "attention seed 0 trained" in r.decided_by
 
 
+def test_c12_full_rule_reads_exact_match_in_percent():
+    cfg = c12.CorpusConfig()
+    curves = {(m, s): FLAT for m in (c12.SEQ2SEQ, c12.ATTENTION) for s in SEEDS}
+    cliff = {**{(c12.SEQ2SEQ, s): _buckets(95.0, 60.0, 30.0) for s in SEEDS},
+             **{(c12.ATTENTION, s): _buckets(99.0, 97.0, 90.0) for s in SEEDS}}
+    assert c12._verdict(_blank("C12"), cliff, curves, cfg, SEEDS).verdict == "confirmed"
+    small = {**cliff, **{(c12.SEQ2SEQ, s): _buckets(95.0, 94.0, 90.0) for s in SEEDS}}  # 5 points: no cliff
+    assert c12._verdict(_blank("C12"), small, curves, cfg, SEEDS).verdict == "refuted"
+    weak = {**cliff, (c12.ATTENTION, 0): _buckets(50.0, 45.0, 40.0)}  # 50% on 1-10 words: not competent
+    r = c12._verdict(_blank("C12"), weak, curves, cfg, SEEDS)
+    assert r.verdict == "inconclusive" and "attention competent" in r.decided_by
+
+
+def test_the_numbers_setting_fills_every_10_word_band_up_to_48_words():
+    from seqlab.data.corpora.numbers import english_words, sample_numbers
+    from seqlab.experiments.nt_runs import NUMBERS
+    drawn = sample_numbers(200, NUMBERS["numbers_min_words"], NUMBERS["numbers_max_words"],
+                           NUMBERS["numbers_max_digits"], 0, NUMBERS["numbers_even_width"])
+    bands = [(english_words(words) - 1) // 10 for _, words in drawn]
+    assert len(drawn) == 200 and all(bands.count(b) == 40 for b in range(5))
+
+
 class GoldAttention(torch.nn.Module):
     """A stand-in model whose attention is exactly the task's gold alignment."""
 

@@ -68,10 +68,11 @@ class CorpusConfig:
     lr: float = 1e-3
     eval_sentences: int = 200
     test_limit: int | None = None  # all test pairs
-    competent: float = 0.8  # exact match both models need on the 1-10 word band
+    # exact match is a percentage (seqlab.metrics.exact_match), so these are in points
+    competent: float = 80.0  # exact match % both models need on the 1-10 word band
     converged: float = 1.0  # dev chrF the last quarter may gain over the best earlier point
-    min_drop: float = 0.3  # seq2seq exact match lost from the 1-10 band to the 41+ band
-    min_gap: float = 0.2  # ... and this much more than attention
+    min_drop: float = 30.0  # seq2seq exact match (points) lost from the 1-10 band to the 41+ band
+    min_gap: float = 20.0  # ... and this many points more than attention
     metric: str = "exact"
 
 
