@@ -1,5 +1,5 @@
-"""The GPU paths, on a CPU where they can be: ``train.compile`` equal to eager, bf16 on CUDA by
-default, the Transformer's CUDA attention path and its padding (loss and gradients unchanged),
+"""The GPU paths, on a CPU where they can be: ``train.compile`` equal to eager, ``train.bf16 = "auto"``,
+the Transformer's CUDA attention path and its padding (loss and gradients unchanged),
 the bench's GPU plan (chosen for CUDA, its pieces run at a tiny size), C20's step-mode lengths,
 the GPU recipes, the report's device line. The tests marked ``cuda`` run only where a GPU is
 (``scripts/gpu_check.sh``). No timing is asserted.
@@ -57,7 +57,7 @@ TINY_TASK = {"task": {"name": "adding", "length": 8}, "model": {"arch": "mingru"
 def _train(compile: bool, device: str = "cpu", run_dir=None):
     """(per-step losses, model, result) of the tiny recipe, with or without train.compile."""
     recipe = recipe_from_dict(TINY_TASK)
-    cfg = dataclasses.replace(recipe.train, compile=compile, device=device)
+    cfg = dataclasses.replace(recipe.train, compile=compile, device=device, bf16="auto")
     torch.manual_seed(0)
     model = build_model(recipe.model, recipe.task)
     losses = []
@@ -84,12 +84,18 @@ def test_compile_trains_like_eager_and_saves_plain_weights(tmp_path, one_thread)
 
 
 def test_compile_and_bf16_settings():
-    assert TrainConfig().bf16 is None and TrainConfig().compile is False
-    recipe = recipe_from_dict({**TINY_TASK, "train": {**TINY_TASK["train"], "compile": True, "bf16": False}})
-    assert recipe.train.compile is True and recipe.train.bf16 is False
-    assert bf16_enabled(CUDA, None) and not bf16_enabled(CPU, None)  # unset: on CUDA only
-    assert bf16_enabled(CPU, True) and not bf16_enabled(CUDA, False)
-    assert isinstance(autocast(CPU, None), contextlib.nullcontext)  # CPU training unchanged
+    assert TrainConfig().bf16 is False and TrainConfig().compile is False  # the defaults: as before
+    recipe = recipe_from_dict({**TINY_TASK, "train": {**TINY_TASK["train"], "compile": True, "bf16": "auto"}})
+    assert recipe.train.compile is True and recipe.train.bf16 == "auto"
+    with pytest.raises(Exception, match="bf16"):
+        recipe_from_dict({**TINY_TASK, "train": {**TINY_TASK["train"], "bf16": "maybe"}})
+    transformer = tf.TransformerLM(4, 8, 2, 16, 1)
+    lstm = build_model(recipe_from_dict({**TINY_TASK, "model": {"arch": "lstm", "hidden_size": 4}}).model,
+                       recipe.task)
+    assert bf16_enabled(CUDA, "auto", transformer) and not bf16_enabled(CPU, "auto", transformer)
+    assert not bf16_enabled(CUDA, "auto", lstm)  # autocast would run cuDNN's LSTM in fp16, unscaled
+    assert bf16_enabled(CUDA, True, lstm) and bf16_enabled(CPU, True) and not bf16_enabled(CUDA, False)
+    assert isinstance(autocast(CPU, "auto"), contextlib.nullcontext)  # CPU training unchanged
 
 
 # --- the Transformer: CUDA kernels path, padding -----------------------------------------
@@ -291,11 +297,11 @@ def test_report_names_the_device(tmp_path):
 
 @cuda
 def test_cuda_compile_and_bf16_train():
-    losses, model, result = _train(True, device="cuda")
+    losses, model, result = _train(True, device="cuda")  # mingru: no cuDNN RNN, "auto" is bf16 here
     assert result.steps == 3 and all(torch.isfinite(torch.tensor(losses)))
     assert all(p.dtype == torch.float32 and p.is_cuda for p in model.parameters())
     layer = torch.nn.Linear(4, 4).cuda()
-    with autocast(CUDA, None):
+    with autocast(CUDA, "auto", layer):
         assert layer(torch.randn(2, 4, device="cuda")).dtype == torch.bfloat16
 
 

@@ -45,7 +45,7 @@ class BenchPlan:
     rec_hidden: tuple[int, ...] = (128, 512)
     rec_lengths: tuple[int, ...] = (64, 512)
     rec_compiled: bool = True  # also time the cell backend under torch.compile
-    rec_bf16: bool = False  # under bf16 autocast on CUDA, utilization against the bf16 peak
+    rec_bf16: bool = False  # under autocast on CUDA (cuDNN's RNNs then run in fp16), against the bf16 peak
     # parallel recurrences (minGRU / minLSTM vs step by step vs nn.GRU)
     scan_lengths: tuple[int, ...] = (64, 256, 1024, 4096)
     # (B, H) pairs: a small step (overhead-bound when run step by step) and a wide one

@@ -6,8 +6,9 @@ forward + backward to every weight); this section calls it at each grid point
 and adds the utilization: FLOPs per token of one layer are 2 G H (D + H)
 forward with D = H (G = 1 RNN, 3 GRU, 4 LSTM gate blocks), times 3 for forward
 plus backward; achieved FLOP/s is divided by the fp32 GEMM peak. With ``bf16``
-(the GPU plan) the steps run under bf16 autocast (cuDNN's RNN kernels in bf16 on
-CUDA; nothing changes on a CPU) and the peak given is the bf16 one.
+(the GPU plan) the steps run under bf16 autocast on CUDA, where torch casts cuDNN's
+RNNs to fp16 (the note names the dtype, probed), and the peak given is the bf16 one
+(the same tensor-core rate as fp16); nothing changes on a CPU.
 The script lives in the source tree, not in the installed package: outside a
 checkout the section says so instead of measuring.
 """

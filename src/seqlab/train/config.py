@@ -23,8 +23,9 @@ class TrainConfig:
     tbptt_k1 / tbptt_k2: update every k1 steps, backpropagate k2 steps (k1 <= k2).
     Leave both unset for full BPTT; setting only k1 means k2 = k1.
 
-    bf16: bf16 autocast of the forward pass (weights and optimizer stay float32). Unset
-    (None): on for CUDA, off elsewhere; true on a CPU needs bf16 units.
+    bf16: bf16 autocast of the forward pass (weights and optimizer stay float32); true on a
+    CPU needs bf16 units. "auto": on CUDA, unless the model has recurrent layers with
+    torch's kernels (autocast runs cuDNN's RNNs in fp16, with no loss scaling); off elsewhere.
     compile: train through ``torch.compile(model)`` (the first steps compile; checkpoints
     hold the uncompiled module's weights, so a run resumes or evaluates either way).
     """
@@ -53,7 +54,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    bf16: bool | None = None  # bf16 autocast; None: on CUDA only. Weights stay float32
+    bf16: bool | Literal["auto"] = False  # bf16 autocast ("auto": on CUDA, see above); weights stay float32
     compile: bool = False  # torch.compile the model for training (evaluation runs it uncompiled)
     progress: bool = True
     monitor_low: float = ranged(1e-7, 0.0)

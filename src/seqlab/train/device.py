@@ -41,21 +41,27 @@ def pick_device(name: str = "auto") -> torch.device:
     return device
 
 
-def bf16_enabled(device: torch.device, bf16: bool | None) -> bool:
-    """Whether training on ``device`` runs under bf16 autocast: as asked, or (None) on CUDA only."""
-    return device.type == "cuda" if bf16 is None else bool(bf16)
+def bf16_enabled(device: torch.device, bf16: bool | str, model: torch.nn.Module | None = None) -> bool:
+    """Whether training ``model`` on ``device`` runs under bf16 autocast: true / false as asked;
+    "auto": on CUDA, unless ``model`` has recurrent layers with torch's kernels (``weight_hh_l0``):
+    torch's autocast runs cuDNN's RNNs in fp16, not bf16, and nothing here scales the loss."""
+    if bf16 != "auto":
+        return bool(bf16)
+    if device.type != "cuda":
+        return False
+    return model is None or not any(hasattr(m, "weight_hh_l0") for m in model.modules())
 
 
-def autocast(device: torch.device, bf16: bool | None):
+def autocast(device: torch.device, bf16: bool | str, model: torch.nn.Module | None = None):
     """bf16 autocast on CUDA or CPU when asked (weights and optimizer stay float32); else full precision.
 
-    ``bf16`` None means: on CUDA (tensor cores run bf16 at many times the fp32 rate, and
-    bf16 keeps fp32's exponent range, so no loss scaling is needed), off elsewhere.
-    On CPUs with bf16 matrix units (AVX512-BF16, AMX) the matmuls and the oneDNN LSTM run
-    faster (1.3-1.8x training tokens/s for the translation models on an AVX512-BF16 EPYC);
-    elsewhere bf16 may be slower, which is why it is opt-in there.
+    ``bf16`` "auto" follows ``bf16_enabled``. On CUDA, tensor cores run bf16 at many times the
+    fp32 rate and bf16 keeps fp32's exponent range (no loss scaling needed). On CPUs with bf16
+    matrix units (AVX512-BF16, AMX) the matmuls and the oneDNN LSTM run faster (1.3-1.8x
+    training tokens/s for the translation models on an AVX512-BF16 EPYC); elsewhere bf16 may
+    be slower, which is why it is opt-in there.
     """
-    on = bf16_enabled(device, bf16)
+    on = bf16_enabled(device, bf16, model)
     if on and device.type == "cpu" and not cpu_has_bf16():
         from seqlab.errors import SeqlabError
 

@@ -17,9 +17,9 @@ record)`` and ``evaluate(trainer) -> dict``: extra scores (dev BLEU) computed on
 and added to every evaluation record. The task's ``watch = (key, higher_is_better)``
 names the score that early stopping follows (default: the evaluation loss).
 
-Precision and speed: the forward pass runs under bf16 autocast on CUDA (``train.bf16``
-unset) and ``train.compile`` trains through ``torch.compile``; evaluations and
-checkpoints always use the uncompiled ``raw_model``.
+Precision and speed: ``train.bf16`` (true, or "auto": on CUDA, see ``device.bf16_enabled``)
+runs the forward passes of training and evaluation under bf16 autocast; ``train.compile``
+trains through ``torch.compile``; evaluations and checkpoints use the uncompiled ``raw_model``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from seqlab.data.batch import SeqBatch
 from seqlab.errors import SeqlabError, TrainingDivergedError
 from seqlab.train import checkpoint as ckpt
 from seqlab.train.config import TrainConfig, TrainResult
-from seqlab.train.device import autocast, compile_model, pick_device, seed_everything
+from seqlab.train.device import autocast, bf16_enabled, compile_model, pick_device, seed_everything
 from seqlab.train.distributed import DistInfo, from_rank_zero, init_distributed, rank_zero_says, wrap_model
 from seqlab.train.losses import masked_loss, merge_metrics
 from seqlab.train.metrics_log import MetricsLog
@@ -68,6 +68,7 @@ class Trainer:
         try:
             seed_everything(cfg.seed, cfg.deterministic)
             self.raw_model = model.to(self.device)
+            self.bf16 = bf16_enabled(self.device, cfg.bf16, self.raw_model)  # "auto" resolved once
             self.model = wrap_model(self.raw_model, self.dist, self.device)  # trains; raw_model is saved
             if cfg.compile:  # the compiled wrapper shares raw_model's parameters
                 self.model = compile_model(self.model)
@@ -113,7 +114,7 @@ class Trainer:
         """(loss, metrics, state): the task's ``loss(model, batch)`` if it has one, else the
         masked loss of ``model(x, state)``."""
         if hasattr(self.task, "loss"):
-            with autocast(self.device, self.cfg.bf16):
+            with autocast(self.device, self.bf16):
                 loss, metrics = self.task.loss(model, batch)
             return loss, metrics, None
         out, state = self._forward(model, batch.x, state, batch.lengths)
@@ -123,7 +124,7 @@ class Trainer:
         return masked_loss(out.float(), batch, self.task.loss_kind)
 
     def _forward(self, model, x, state, lengths=None):
-        with autocast(self.device, self.cfg.bf16):
+        with autocast(self.device, self.bf16):
             if lengths is None:
                 return model(x, state)
             return model(x, state, lengths=lengths)

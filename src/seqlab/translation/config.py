@@ -112,7 +112,7 @@ class _LegacyTrain:
     max_len_ratio: float = ranged(2.0, 0.0)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    bf16: bool | None = None  # unset: TrainConfig's default (bf16 autocast on CUDA only)
+    bf16: bool = False
 
 
 def from_legacy(data: dict) -> dict:
