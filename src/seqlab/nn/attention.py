@@ -79,10 +79,14 @@ class AdditiveAttention(nn.Module):
 
     def scores(self, query: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
         """query (B, Q) or (B, T, Q); keys = project_keys(h) (B, S, A); weights (B, S) or (B, T, S)."""
-        q = self.w2(query).unsqueeze(-2)  # (B, 1, A) or (B, T, 1, A)
-        k = keys if query.dim() == 2 else keys.unsqueeze(1)  # (B, S, A) or (B, 1, S, A)
-        e = self.v(torch.tanh(k + q)).squeeze(-1)  # (B, S) or (B, T, S)
-        return masked_softmax(e, _for_query(mask, query))
+        return self.scores_projected(self.w2(query), keys, mask)
+
+    def scores_projected(self, q: torch.Tensor, keys: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """The same from the projected query q = W2 s + b2, (B, A) or (B, T, A), made by the
+        caller (fused decoders form it with the weight collected once per sequence)."""
+        k = keys if q.dim() == 2 else keys.unsqueeze(1)  # (B, S, A) or (B, 1, S, A)
+        e = self.v(torch.tanh(k + q.unsqueeze(-2))).squeeze(-1)  # (B, S) or (B, T, S)
+        return masked_softmax(e, _for_query(mask, q))
 
 
 class DotAttention(nn.Module):

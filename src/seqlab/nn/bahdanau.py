@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from seqlab.nn.attention import AdditiveAttention, context
+from seqlab.nn.fused_decoder import DecoderStack, LoopLinear
 from seqlab.nn.recurrent import GRU, LSTM
 from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnClass, make_rnn, map_state, top_hidden
 
@@ -32,15 +33,16 @@ class Bahdanau(EncoderDecoder):
         attn_dim: width of the additive score's tanh layer.
         enc_layers, dec_layers: stacked layers; the top decoder layer is the query.
         cell: the LSTM or GRU class (the paper's gated unit is GRU-like).
+        fused: teacher forcing by ``forward_fused`` (weights collected once per sequence).
     """
 
     def __init__(
         self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
         attn_dim: int = 128, enc_layers: int = 1, dec_layers: int = 1, dropout: float = 0.0,
-        cell: RnnClass = GRU, pad_id: int = 0,
+        cell: RnnClass = GRU, pad_id: int = 0, fused: bool = False,
     ) -> None:
         super().__init__()
-        self.dec_layers = dec_layers
+        self.dec_layers, self.fused = dec_layers, fused
         self.encoder = RNNEncoder(src_vocab, embed_dim, hidden, enc_layers, True, dropout, cell, pad_id)
         self.attention = AdditiveAttention(hidden, 2 * hidden, attn_dim)
         self.init_proj = nn.Linear(hidden, hidden)  # W_s
@@ -52,7 +54,7 @@ class Bahdanau(EncoderDecoder):
         self.is_lstm = issubclass(cell, LSTM)
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
-        outputs, final = self.encoder(src, src_mask)  # (B, S, 2H)
+        outputs, final = self.encoder(src, src_mask, self.fused)  # (B, S, 2H)
         backward_first = top_hidden(final)  # <-h_1: the last entry is the top backward pass (B, H)
         s0 = torch.tanh(self.init_proj(backward_first))  # (B, H)
         s0 = s0.unsqueeze(0).expand(self.dec_layers, -1, -1).contiguous()  # (L, B, H)
@@ -69,6 +71,30 @@ class Bahdanau(EncoderDecoder):
         ctx = context(weights, memory.outputs)  # c_i (B, 2H)
         out, state = self.decoder(torch.cat([emb, ctx], -1).unsqueeze(1), state)  # (B, 1, H)
         return torch.cat([out.squeeze(1), emb, ctx], -1), state, weights
+
+    def forward_fused(self, src, src_mask, tgt_in):
+        """Teacher forcing as ``forward`` computes it, the weight work done once per sequence:
+        E y_{i-1}'s share of the gates for all i before the loop, inside it only
+        e_i = v^T tanh(W_a s_{i-1} + U_a h_j + b_a) (b_a added to the keys once), c_i, and
+        s_i = f(s_{i-1}, c_i) as one GEMM per layer; the readout after it, for all i at once."""
+        memory = self.encode(src, src_mask)
+        emb = self.drop(self.embed(tgt_in))  # E y_{i-1} for all i (B, T, E)
+        batch, steps = tgt_in.shape
+        stack = DecoderStack(self.decoder, emb, extra=memory.outputs.size(-1), training=self.training)
+        w_a = self.attention.w2
+        query = LoopLinear([w_a.weight], None, steps, batch, stack.dtype)  # W_a s_{i-1}
+        keys = memory.keys if w_a.bias is None else memory.keys + w_a.bias.to(memory.keys.dtype)  # (B, S, A)
+        state = stack.initial(memory.final)
+        outs, contexts, attns = [], [], []
+        for i in range(steps):
+            weights = self.attention.scores_projected(query(i, [stack.top(state)]), keys, memory.mask)  # a_i (B, S)
+            ctx = context(weights, memory.outputs)  # c_i (B, 2H)
+            out, state = stack.step(i, ctx, state)  # s_i (B, H)
+            outs.append(out)
+            contexts.append(ctx)
+            attns.append(weights)
+        features = torch.cat([torch.stack(outs, 1), emb, torch.stack(contexts, 1)], -1)  # (B, T, H + E + 2H)
+        return self.readout(features), torch.stack(attns, 1)  # (B, T, V), (B, T, S)
 
     def readout(self, features: torch.Tensor) -> torch.Tensor:
         """logits = W_o tanh(T [s_i; E y_{i-1}; c_i]), for one step or all steps at once."""

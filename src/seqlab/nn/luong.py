@@ -27,6 +27,7 @@ from seqlab.nn.attention import (
     AdditiveAttention, DotAttention, GeneralAttention, MonotonicPosition, PredictivePosition, context,
     gaussian_window, window_positions,
 )
+from seqlab.nn.fused_decoder import DecoderStack, LoopLinear, run_layers
 from seqlab.nn.recurrent import LSTM
 from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnClass, RnnState, make_rnn, map_state
 
@@ -77,15 +78,17 @@ class Luong(EncoderDecoder):
         mode: "global", "local-m" or "local-p".
         half_width: D, the local window half-width.
         input_feed: feed ~h_{t-1} into the next step (Sec. 3.3).
+        fused: teacher forcing by ``forward_fused`` (weights collected once per sequence).
     """
 
     def __init__(
         self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
         num_layers: int = 1, score: Score = "general", mode: Mode = "global", half_width: int = 10,
         input_feed: bool = True, dropout: float = 0.0, cell: RnnClass = LSTM, pad_id: int = 0,
+        fused: bool = False,
     ) -> None:
         super().__init__()
-        self.half_width, self.input_feed, self.hidden = half_width, input_feed, hidden
+        self.half_width, self.input_feed, self.hidden, self.fused = half_width, input_feed, hidden, fused
         self.encoder = RNNEncoder(src_vocab, embed_dim, hidden, num_layers, False, dropout, cell, pad_id)
         self.score = make_score(score, hidden)
         self.position = make_position(mode, hidden)  # None: global attention
@@ -97,7 +100,7 @@ class Luong(EncoderDecoder):
         self.out = nn.Linear(hidden, tgt_vocab)  # W_s
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
-        outputs, final = self.encoder(src, src_mask)  # (B, S, H)
+        outputs, final = self.encoder(src, src_mask, self.fused)  # (B, S, H)
         return Memory(outputs=outputs, mask=src_mask, keys=self.score.project_keys(outputs), final=final)
 
     def init_state(self, memory: Memory) -> LuongState:
@@ -144,7 +147,11 @@ class Luong(EncoderDecoder):
         if self.input_feed:
             return super().forward(src, src_mask, tgt_in, need_weights)
         memory = self.encode(src, src_mask)
-        h, _ = self.decoder(self.drop(self.embed(tgt_in)), memory.final)  # h_t for all t (B, T, H)
+        emb = self.drop(self.embed(tgt_in))  # (B, T, E)
+        if self.fused:  # the decoder's weight gradients as single GEMMs over all T steps
+            h, _ = run_layers(self.decoder, emb, memory.final, training=self.training)  # h_t for all t (B, T, H)
+        else:
+            h, _ = self.decoder(emb, memory.final)  # h_t for all t (B, T, H)
         if self.position is None:  # global: every step's alignment in one batched call
             weights = self.score.scores(h, memory.keys, memory.mask)  # (B, T, S)
             ctx = context(weights, memory.outputs)  # (B, T, H)
@@ -154,6 +161,38 @@ class Luong(EncoderDecoder):
             weights = torch.stack([a for _, a in steps], 1)  # (B, T, S)
         attentional = torch.tanh(self.combine(torch.cat([ctx, h], -1)))  # ~h_t (B, T, H)
         return self.readout(attentional), weights  # (B, T, V)
+
+    def forward_fused(self, src, src_mask, tgt_in):
+        """Teacher forcing with input feeding, the weight work done once per sequence: E y_{t-1}'s
+        share of the gates for all t before the loop; inside it h_t = LSTM(h_{t-1}, [.; ~h_{t-1}])
+        as one GEMM per layer, the attention read, ~h_t = tanh(W_c [c_t; h_t]); W_s after it.
+        The concat score's W_a h_t is collected too (global attention; local modes score
+        through ``attend``, their position model's weights per step)."""
+        if not self.input_feed:
+            return self.forward(src, src_mask, tgt_in)  # its decoder LSTM runs fused on its own
+        memory = self.encode(src, src_mask)
+        emb = self.drop(self.embed(tgt_in))  # (B, T, E)
+        batch, steps = tgt_in.shape
+        stack = DecoderStack(self.decoder, emb, extra=self.hidden, training=self.training)
+        combine = LoopLinear([self.combine.weight], self.combine.bias, steps, batch, stack.dtype)  # W_c
+        query = None
+        if self.position is None and isinstance(self.score, AdditiveAttention):
+            w_a = self.score.w2
+            query = LoopLinear([w_a.weight], w_a.bias, steps, batch, stack.dtype)  # W_a h_t + b_a
+        feed = memory.outputs.new_zeros(batch, self.hidden)  # ~h_0 = 0
+        state = stack.initial(memory.final)
+        feeds, attns = [], []
+        for t in range(steps):
+            h, state = stack.step(t, feed, state)  # h_t (B, H)
+            if query is not None:
+                weights = self.score.scores_projected(query(t, [h]), memory.keys, memory.mask)  # a_t (B, S)
+                ctx = context(weights, memory.outputs)  # c_t (B, H)
+            else:
+                ctx, weights = self.attend(h, memory, t)
+            feed = torch.tanh(combine(t, [ctx, h]))  # ~h_t (B, H)
+            feeds.append(feed)
+            attns.append(weights)
+        return self.readout(torch.stack(feeds, 1)), torch.stack(attns, 1)  # (B, T, V), (B, T, S)
 
     def reorder_state(self, state: LuongState, index):
         rnn = map_state(state.rnn, lambda t: t.index_select(1, index))

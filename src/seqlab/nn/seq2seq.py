@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqlab.nn.fused_decoder import run_layers
 from seqlab.nn.recurrent import GRU, LSTM
 
 RnnClass = type[LSTM] | type[GRU]  # the recurrent layer of an encoder or decoder (seqlab.build picks it)
@@ -130,10 +131,16 @@ class RNNEncoder(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.rnn = make_rnn(cell, embed_dim, hidden, num_layers, bidirectional, dropout)
 
-    def forward(self, src: torch.Tensor, src_mask: torch.Tensor) -> tuple[torch.Tensor, RnnState]:
-        """Returns outputs (B, S, dirs*H) and the final state (L*dirs, B, H)."""
+    def forward(self, src: torch.Tensor, src_mask: torch.Tensor, fused: bool = False) -> tuple[torch.Tensor, RnnState]:
+        """Returns outputs (B, S, dirs*H) and the final state (L*dirs, B, H).
+
+        ``fused``: the same function with W_hh's gradient one GEMM per layer and direction
+        (``seqlab.nn.fused_decoder.run_layers``) instead of torch's packed-sequence kernel."""
         emb = self.drop(self.embed(src))  # (B, S, E)
-        out, final = self.rnn(emb, lengths=src_mask.sum(1))  # padded steps: zero outputs
+        if fused:
+            out, final = run_layers(self.rnn, emb, lengths=src_mask.sum(1), training=self.training)
+        else:
+            out, final = self.rnn(emb, lengths=src_mask.sum(1))  # padded steps: zero outputs
         return self.drop(out), final  # (B, S, dirs*H)
 
 
@@ -146,7 +153,13 @@ class EncoderDecoder(nn.Module):
     teacher forcing applies to all T steps in one call. Models whose decoder runs all
     target positions at once (Seq2Seq, Transformer, ConvS2S) override ``decode_step``
     and ``forward`` instead.
+
+    ``fused``: teacher forcing takes ``forward_fused``, the same function computed with the
+    decoder's weight work done once per sequence (``seqlab.nn.fused_decoder``); the
+    step-by-step path above stays the reference. ``decode_step`` is the same either way.
     """
+
+    fused: bool = False
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
         raise NotImplementedError
@@ -167,7 +180,12 @@ class EncoderDecoder(nn.Module):
         features, state, attn = self.recur(prev_tokens, state, memory)
         return self.readout(features), state, attn  # (B, V)
 
+    def forward_fused(self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor):
+        raise NotImplementedError(f"{type(self).__name__} has no fused teacher-forced path")
+
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor, need_weights: bool = False):
+        if self.fused:
+            return self.forward_fused(src, src_mask, tgt_in)
         memory = self.encode(src, src_mask)
         state = self.init_state(memory)
         features, attns = [], []
@@ -191,10 +209,10 @@ class Seq2Seq(EncoderDecoder):
     def __init__(
         self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
         num_layers: int = 1, dropout: float = 0.0, reverse_source: bool = False,
-        cell: RnnClass = LSTM, pad_id: int = 0,
+        cell: RnnClass = LSTM, pad_id: int = 0, fused: bool = False,
     ) -> None:
         super().__init__()
-        self.reverse_source = reverse_source
+        self.reverse_source, self.fused = reverse_source, fused
         self.encoder = RNNEncoder(src_vocab, embed_dim, hidden, num_layers, False, dropout, cell, pad_id)
         self.embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
         self.drop = nn.Dropout(dropout)
@@ -204,7 +222,7 @@ class Seq2Seq(EncoderDecoder):
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
         if self.reverse_source:
             src = reverse_padded(src, src_mask)
-        outputs, final = self.encoder(src, src_mask)
+        outputs, final = self.encoder(src, src_mask, self.fused)
         return Memory(outputs=outputs, mask=src_mask, final=final)
 
     def init_state(self, memory: Memory) -> RnnState:
@@ -221,5 +239,8 @@ class Seq2Seq(EncoderDecoder):
     def forward(self, src, src_mask, tgt_in, need_weights=False):
         memory = self.encode(src, src_mask)
         emb = self.drop(self.embed(tgt_in))  # (B, T, E)
-        out, _ = self.decoder(emb, self.init_state(memory))  # (B, T, H)
+        if self.fused:  # the decoder's weight gradients as single GEMMs over all T steps
+            out, _ = run_layers(self.decoder, emb, self.init_state(memory), training=self.training)  # (B, T, H)
+        else:
+            out, _ = self.decoder(emb, self.init_state(memory))  # (B, T, H)
         return self.out(self.drop(out)), None  # (B, T, V)

@@ -1,0 +1,289 @@
+"""Teacher-forced recurrent decoders whose weight work is done once per sequence.
+
+Trained step by step (the reference path: one ``recur`` per target step), a recurrent
+decoder multiplies the same weights T times and, in backward, forms their gradient T times:
+
+    forward    a_t = W_ih x_t + b + W_hh h_{t-1}                  (B, G*H) per step
+    backward   d[x_t ; h_{t-1}] = da_t [W_ih | W_hh]              the chain through time
+               dW_ih += da_t^T x_t,  dW_hh += da_t^T h_{t-1}      T small GEMMs + T adds
+
+Only the chain must run in order. Here, for a sequence of T steps and a batch of B:
+
+* the part of the input known before the loop (the target embeddings) is projected for
+  all steps in one GEMM, biases folded in: ``gates_x = X_emb W_emb^T + b``  (T, B, G*H);
+* a step computes only what depends on the previous one, as one ``addmm``: the blocks of
+  the weights that multiply per-step inputs (the attention context, the fed-back
+  attentional vector, the layer below, h_{t-1}) are concatenated once, W = [W_c | W_hh],
+  and a_t = gates_x[t] + [c_t ; h_{t-1}] W^T;
+* W's gradient is not formed per step. A step's backward returns d[c_t ; h_{t-1}] =
+  da_t W only and files da_t away (its input row block X_t was written in forward);
+  the weights' collector then forms the whole sum as ONE GEMM over T*B rows:
+
+      dW = sum_t da_t^T X_t = dA^T X,   dA (T*B, N), X (T*B, K);   db = column sums of dA.
+
+Mechanism: ``_Collect`` is applied once to the weight blocks before the loop (it
+concatenates and, under autocast, casts them: once per sequence, not per call), ``_Step``
+to its output at every step. Autograd runs a node's backward only after every use of its
+outputs has run backward, so ``_Collect.backward`` comes after the T step backwards, when
+the stash is complete. The cell's pointwise math stays in plain autograd.
+
+``DecoderStack`` runs the L layers of a seqlab ``LSTM``/``GRU`` this way, one target step at
+a time, so an attention read can sit between steps; the models (Seq2Seq, Bahdanau, Luong)
+use it when their ``fused`` attribute is set.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.autograd import Function
+from torch.autograd.function import once_differentiable
+
+from seqlab.errors import SeqlabError
+
+
+def compute_dtype(like: Tensor) -> torch.dtype:
+    """The dtype matrix products run in: autocast's when it is on for ``like``'s device."""
+    device = like.device.type
+    if torch.is_autocast_enabled(device):
+        return torch.get_autocast_dtype(device)
+    return like.dtype
+
+
+class _Stash:
+    """One loop's record: X, each step's input row block (written in forward), and the
+    gradients dA_t of each step's output (written in backward, consumed by ``_Collect``)."""
+
+    def __init__(self, steps: int, batch: int, sizes: list[int], dtype: torch.dtype, device) -> None:
+        self.sizes = sizes  # widths of the weight blocks [W_1 | W_2 | ...]
+        self.inputs = torch.empty(steps, batch, sum(sizes), dtype=dtype, device=device)  # X (T, B, K)
+        self.grads: list[Tensor | None] = [None] * steps  # dA_t (B, N)
+        self.out_features = 0
+
+
+class _Collect(Function):
+    """W = [W_1 | W_2 | ...] (N, K) in the compute dtype (and b (N,)); backward: dW = dA^T X, db."""
+
+    @staticmethod
+    def forward(ctx, stash: _Stash, dtype: torch.dtype, bias: Tensor | None, *blocks: Tensor):
+        ctx.set_materialize_grads(False)  # the steps send no gradient here, only the stash
+        ctx.stash, ctx.has_bias = stash, bias is not None
+        weight = torch.cat(blocks, dim=1).to(dtype)  # (N, K)
+        stash.out_features = weight.size(0)
+        if bias is None:
+            return weight
+        return weight, bias.to(dtype, copy=True)  # (N, K), (N,)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, *unused):
+        stash = ctx.stash
+        x = stash.inputs.flatten(0, 1)  # X (T*B, K)
+        batch = stash.inputs.size(1)
+        zeros = None
+        rows = []
+        for g in stash.grads:  # a step whose output reached no loss got no gradient: zeros
+            if g is None:
+                zeros = x.new_zeros(batch, stash.out_features) if zeros is None else zeros
+            rows.append(zeros if g is None else g)
+        stash.grads = [None] * len(stash.grads)  # a second backward (retain_graph) starts clean
+        d_out = torch.cat(rows, dim=0).to(x.dtype)  # dA (T*B, N)
+        d_weight = d_out.t() @ x  # dW = dA^T X  (N, K): the one big GEMM
+        d_bias = d_out.sum(0) if ctx.has_bias else None  # db (N,)
+        return (None, None, d_bias, *d_weight.split(stash.sizes, dim=1))
+
+
+class _Step(Function):
+    """Step t: y = base + [x_1 | ... | x_k] W^T (+ b), (B, N); W's gradient left to ``_Collect``."""
+
+    @staticmethod
+    def forward(ctx, stash: _Stash, t: int, base: Tensor | None, weight: Tensor, bias: Tensor | None,
+                *pieces: Tensor):
+        x = stash.inputs[t]  # X_t (B, K), a row block of X
+        torch.cat(pieces, dim=1, out=x)  # cast into the compute dtype on the way
+        if base is None and bias is None:
+            y = x @ weight.t()
+        else:
+            y = torch.addmm((bias if base is None else base).to(weight.dtype), x, weight.t())  # (B, N)
+            if base is not None and bias is not None:
+                y = y + bias
+        ctx.save_for_backward(weight)
+        ctx.stash, ctx.t, ctx.has_base = stash, t, base is not None
+        ctx.widths = [p.size(1) for p in pieces]
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_y: Tensor):
+        (weight,) = ctx.saved_tensors
+        ctx.stash.grads[ctx.t] = d_y  # dA_t, for the collector
+        d_x = d_y.to(weight.dtype) @ weight  # d[x_1 | ... | x_k] (B, K)
+        return (None, None, d_y if ctx.has_base else None, None, None, *d_x.split(ctx.widths, dim=1))
+
+
+class LoopLinear:
+    """One weight W = [W_1 | ... | W_k] (N, K), optional bias b, multiplied at each step of one loop.
+
+    ``blocks`` are (N, K_i) weights (parameters or their column slices); ``layer(t, [x_1, ...],
+    base)`` returns base + [x_1 | ...] W^T + b for step t (x_i (B, K_i), base (B, N) or None).
+    Call it at most once per step t < ``steps``, with the same batch size B every time.
+    """
+
+    def __init__(self, blocks: list[Tensor], bias: Tensor | None, steps: int, batch: int,
+                 dtype: torch.dtype) -> None:
+        self._stash = _Stash(steps, batch, [b.size(1) for b in blocks], dtype, blocks[0].device)
+        out = _Collect.apply(self._stash, dtype, bias, *blocks)
+        self.weight, self.bias = (out, None) if bias is None else out
+
+    def __call__(self, t: int, pieces: list[Tensor], base: Tensor | None = None) -> Tensor:
+        return _Step.apply(self._stash, t, base, self.weight, self.bias, *pieces)
+
+
+def lstm_pointwise(a: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
+    """The LSTM's elementwise half (equations in ``seqlab.nn.cells.lstm_step``).
+
+    a (B, 4H) = W_ih x_t + b + W_hh h_{t-1}, blocks i, f, g, o; c (B, H) = c_{t-1}.
+    c_t = sigmoid(f) * c_{t-1} + sigmoid(i) * tanh(g);  h_t = sigmoid(o) * tanh(c_t).
+    """
+    a_i, a_f, a_g, a_o = a.chunk(4, dim=-1)  # 4 x (B, H)
+    c = torch.sigmoid(a_f) * c + torch.sigmoid(a_i) * torch.tanh(a_g)
+    return torch.sigmoid(a_o) * torch.tanh(c), c
+
+
+def gru_pointwise(gx: Tensor, gh: Tensor, h: Tensor) -> Tensor:
+    """The GRU's elementwise half (equations and torch's variant in ``seqlab.nn.cells.gru_step``).
+
+    gx (B, 3H) = W_ih x_t + b_ih, gh (B, 3H) = W_hh h_{t-1} + b_hh, blocks r, z, n; h = h_{t-1}.
+    r = sigmoid(xr + hr), z = sigmoid(xz + hz), n = tanh(xn + r * hn), h_t = (1 - z) n + z h.
+    """
+    xr, xz, xn = gx.chunk(3, dim=-1)  # 3 x (B, H)
+    hr, hz, hn = gh.chunk(3, dim=-1)
+    r = torch.sigmoid(xr + hr)
+    z = torch.sigmoid(xz + hz)
+    n = torch.tanh(xn + r * hn)
+    return n + z * (h - n)
+
+
+def _plus(a: Tensor | None, b: Tensor | None) -> Tensor | None:
+    return b if a is None else a if b is None else a + b
+
+
+class DecoderStack:
+    """The layers of a seqlab ``LSTM``/``GRU`` (unidirectional) run one step at a time with
+    weights collected once per sequence (module docstring).
+
+    Layer 0's input at step t is [x_t ; e_t]: x_t (B, E) is known before the loop (the
+    target embedding, ``inputs`` (B, T, E)), e_t (B, X), ``extra`` wide (0 = none), is made
+    inside it (Bahdanau's context c_i, Luong's fed-back ~h_{t-1}). Layer l > 0 reads the
+    layer below, through dropout p = rnn.dropout in training, as ``torch.nn.LSTM`` does.
+
+    Per step and layer, LSTM: a = gates_x[t] + [e_t ; h_{t-1}] [W_ie | W_hh]^T (layer 0),
+    a = [h^{l-1}_t ; h_{t-1}] [W_ih | W_hh]^T + b (l > 0): one ``addmm`` each. GRU keeps
+    the input and the recurrent products apart (its reset gate scales W_hn h + b_hn only).
+    """
+
+    def __init__(self, rnn, inputs: Tensor, extra: int = 0, training: bool = False) -> None:
+        if rnn.bidirectional or not rnn.batch_first:
+            raise SeqlabError("DecoderStack runs unidirectional, batch-first recurrent layers")
+        batch, steps, width = inputs.shape  # (B, T, E)
+        if width + extra != rnn.input_size:
+            raise SeqlabError(f"decoder input is {width} + {extra} wide, the recurrent layer takes {rnn.input_size}")
+        self.is_lstm = rnn.num_states == 2
+        self.num_layers, self.steps = rnn.num_layers, steps
+        self.dropout = rnn.dropout if training else 0.0
+        self.dtype = dtype = compute_dtype(inputs)
+        self.layers: list[tuple[LoopLinear | None, LoopLinear]] = []  # (input part, recurrent part)
+        for layer in range(rnn.num_layers):
+            w_ih, w_hh, b_ih, b_hh = rnn._layer_weights(layer)
+            if layer == 0:
+                bias = _plus(b_ih, b_hh) if self.is_lstm else b_ih  # GRU keeps b_hh apart
+                x = inputs.transpose(0, 1)  # (T, B, E)
+                self.gates_x = F.linear(x, w_ih[:, :width], bias).unbind(0)  # T x (B, G*H): one GEMM
+                in_blocks, in_bias = ([w_ih[:, width:]] if extra else []), None
+            else:
+                in_blocks, in_bias = [w_ih], _plus(b_ih, b_hh) if self.is_lstm else b_ih
+            if self.is_lstm:  # one GEMM per step: [input ; h_{t-1}] [W_in | W_hh]^T
+                rec = LoopLinear([*in_blocks, w_hh], in_bias, steps, batch, dtype)
+                self.layers.append((None, rec))
+            else:
+                inp = LoopLinear(in_blocks, in_bias, steps, batch, dtype) if in_blocks else None
+                self.layers.append((inp, LoopLinear([w_hh], b_hh, steps, batch, dtype)))
+
+    def initial(self, final) -> list:
+        """(L, B, H) tensors, (h, c) for LSTM, -> per-layer states [(h, c), ...] or [h, ...]."""
+        if self.is_lstm:
+            return [(final[0][layer], final[1][layer]) for layer in range(self.num_layers)]
+        return [final[layer] for layer in range(self.num_layers)]
+
+    @staticmethod
+    def top(state: list) -> Tensor:
+        """h of the last layer (B, H)."""
+        return state[-1][0] if isinstance(state[-1], tuple) else state[-1]
+
+    def step(self, t: int, extra: Tensor | None, state: list) -> tuple[Tensor, list]:
+        """Step t: extra e_t (B, X) or None; returns the top layer's h_t (B, H) and the new state."""
+        pieces, base = ([] if extra is None else [extra]), self.gates_x[t]
+        new = []
+        for layer, (inp, rec) in enumerate(self.layers):
+            if layer > 0:
+                below = new[-1][0] if self.is_lstm else new[-1]
+                pieces, base = [F.dropout(below, self.dropout, training=self.dropout > 0)], None
+            if self.is_lstm:
+                h_prev, c_prev = state[layer]
+                new.append(lstm_pointwise(rec(t, [*pieces, h_prev], base), c_prev))  # (h_t, c_t)
+            else:
+                gx = inp(t, pieces, base) if inp is not None else base  # (B, 3H)
+                new.append(gru_pointwise(gx, rec(t, [state[layer]]), state[layer]))
+        return self.top(new), new
+
+
+
+def run_layers(rnn, x: Tensor, state=None, lengths: Tensor | None = None, training: bool = False):
+    """A seqlab ``LSTM``/``GRU`` (batch-first, any layers and directions) over a whole sequence
+    with nothing fed back, layer by layer: per layer and direction the input projection is one
+    GEMM over all T steps, the loop does h_{t-1} W_hh^T only, W_hh's gradient is one GEMM.
+
+    Same function as ``rnn(x, state, lengths=lengths)``: with ``lengths`` (B,) the steps past a
+    row's length leave its state unchanged and output zeros, so the final state is the one at
+    its last real step and the reverse direction starts there (right padding).
+    Args: x (B, T, I); state as the module takes it, None = zeros. Returns (out (B, T, D*H), final).
+    """
+    if not rnn.batch_first:
+        raise SeqlabError("run_layers takes batch-first recurrent layers")
+    batch, steps, _ = x.shape
+    is_lstm, directions = rnn.num_states == 2, 2 if rnn.bidirectional else 1
+    shape = (rnn.num_layers * directions, batch, rnn.hidden_size)
+    if state is None:
+        state = (x.new_zeros(shape), x.new_zeros(shape)) if is_lstm else x.new_zeros(shape)
+    states = tuple(state) if is_lstm else (state,)
+    mask = None
+    if lengths is not None and int(lengths.min()) < steps:  # else nothing is padded
+        mask = (torch.arange(steps, device=x.device)[:, None] < lengths.to(x.device)[None, :]).unsqueeze(-1)  # (T, B, 1)
+    dtype = compute_dtype(x)
+    layer_in, finals = x.transpose(0, 1), []  # (T, B, I)
+    for layer in range(rnn.num_layers):
+        outs = []
+        for d in range(directions):
+            k = layer * directions + d
+            w_ih, w_hh, b_ih, b_hh = rnn._layer_weights(k)
+            gates_x = F.linear(layer_in, w_ih, _plus(b_ih, b_hh) if is_lstm else b_ih).unbind(0)  # T x (B, G*H)
+            rec = LoopLinear([w_hh], None if is_lstm else b_hh, steps, batch, dtype)  # W_hh h_{t-1} (+ b_hh)
+            cur = tuple(s[k] for s in states)  # (h,) or (h, c), each (B, H)
+            out: list[Tensor] = [None] * steps
+            for t in (range(steps - 1, -1, -1) if d else range(steps)):
+                h = cur[0]
+                new = (lstm_pointwise(rec(t, [h], gates_x[t]), cur[1]) if is_lstm
+                       else (gru_pointwise(gates_x[t], rec(t, [h]), h),))
+                if mask is None:
+                    cur, out[t] = new, new[0]
+                else:  # padded step: state carried, output zero
+                    cur = tuple(torch.where(mask[t], n, c) for n, c in zip(new, cur))
+                    out[t] = torch.where(mask[t], new[0], 0.0)
+            outs.append(torch.stack(out))  # (T, B, H)
+            finals.append(cur)
+        layer_in = outs[0] if directions == 1 else torch.cat(outs, dim=-1)  # (T, B, D*H)
+        if training and rnn.dropout > 0 and layer < rnn.num_layers - 1:
+            layer_in = F.dropout(layer_in, rnn.dropout, training=True)
+    final = tuple(torch.stack(parts) for parts in zip(*finals))  # each (L*D, B, H)
+    return layer_in.transpose(0, 1), final if is_lstm else final[0]
