@@ -59,6 +59,7 @@ def train_once(recipe_path: str, mode: str, steps: int, device: str, overrides: 
                               early_stop_patience=None, checkpoint_every=0, progress=False, device=device)
     dev = torch.device(device if device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
     times: list[float] = []
+    reserved: list[float] = []  # MiB the CUDA caching allocator holds after each step (growth = new blocks)
 
     class Clock:
         def __init__(self) -> None:
@@ -67,6 +68,7 @@ def train_once(recipe_path: str, mode: str, steps: int, device: str, overrides: 
         def on_step(self, trainer, step, metrics) -> None:
             if dev.type == "cuda":
                 torch.cuda.synchronize(dev)
+                reserved.append(torch.cuda.memory_reserved(dev) / 2**20)
             now = time.perf_counter()
             times.append(now - self.last)
             self.last = now
@@ -77,19 +79,35 @@ def train_once(recipe_path: str, mode: str, steps: int, device: str, overrides: 
         torch.cuda.synchronize(dev)
     clock.last = time.perf_counter()
     trainer.fit()
-    shapes = len({tuple(task.batch_at(s).pairs.src.shape) + tuple(task.batch_at(s).pairs.tgt_in.shape)
-                  for s in range(steps)})
+    shapes = []  # (B, S, T) of each step's batch, as collated (before the model pads)
+    for s in range(steps):
+        pairs = task.batch_at(s).pairs
+        shapes.append((pairs.src.size(0), pairs.src.size(1), pairs.tgt_in.size(1)))
+    seen, new = set(), []
+    for shape in shapes:
+        new.append(shape not in seen)
+        seen.add(shape)
     return {"mode": mode, "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
             "torch": torch.__version__, "recipe": recipe_path, "steps": steps, "bf16": cfg.bf16,
-            "distinct_batch_shapes": shapes, "times": times}
+            "distinct_batch_shapes": len(seen), "times": times, "shapes": shapes, "new_shape": new,
+            "reserved_mib": reserved}
 
 
 def summary(run: dict) -> str:
+    """Mean step time over steps 1-10, 11-40, 41-N; the last half's median; steps with a batch shape not
+    seen before against the others (the stall's signature, if it is per shape)."""
     t = run["times"]
     parts = [(f"steps 1-{min(10, len(t))}", t[:10]), ("11-40", t[10:40]), (f"41-{len(t)}", t[40:])]
     means = ", ".join(f"{name} {1e3 * statistics.fmean(x):.1f} ms" for name, x in parts if x)
-    return (f"{run['mode']:8s} mean {means}; median of the last half {1e3 * statistics.median(t[len(t) // 2:]):.1f} ms;"
-            f" all {sum(t):.1f} s ({run['distinct_batch_shapes']} distinct batch shapes)")
+    line = (f"{run['mode']:8s} mean {means}; median of the last half {1e3 * statistics.median(t[len(t) // 2:]):.1f}"
+            f" ms; all {sum(t):.1f} s ({run['distinct_batch_shapes']} distinct batch shapes)")
+    new = run.get("new_shape")
+    if new and any(new) and not all(new):
+        fresh = [x for x, n in zip(t, new) if n]
+        seen = [x for x, n in zip(t, new) if not n]
+        line += (f"; new shape {1e3 * statistics.median(fresh):.1f} ms vs seen {1e3 * statistics.median(seen):.1f} ms"
+                 " (medians)")
+    return line
 
 
 def main(argv: list[str] | None = None) -> int:
