@@ -149,6 +149,10 @@ SHELL: dict[str, Run | Skip] = {
              "at tiny sizes"),
     ".venv/bin/seqlab report runs/quick": Run(check=_wrote("runs/quick/report.html"), setup=_fake_claims,
                                               why="on report_fixtures' claim folders (the reproduce lines are skipped)"),
+    "PYTHONPATH=/path/to/unzipped-wheels OUT=/tmp/seqlab-gpu bash scripts/gpu_check.sh":
+        Skip("needs a CUDA GPU and runs for up to an hour; tests/test_gpu_paths.py checks the CPU side"),
+    'STAGES="bench stall" OUT=/tmp/seqlab-gpu bash scripts/gpu_check.sh':
+        Skip("needs a CUDA GPU; tests/test_gpu_paths.py checks the CPU side"),
     "make bench": Skip("the full measurement (tens of minutes)"),
     ".venv/bin/seqlab bench --quick": Run(),
     ".venv/bin/seqlab bench --only scan,attention --threads 2": Run("--quick --threads 1", ONE_THREAD,

@@ -36,7 +36,7 @@ TASKS = {**SYNTHETIC, "lm": CorpusLM, "translation": Translation}
 # what --resume may change: where the run lives, how long it goes on, how it logs; never
 # what it computes (the learning rate, the model, the task, the seed, ...)
 RESUME_KEYS = {"out", "train.steps", "train.max_minutes", "train.log_every", "train.checkpoint_every",
-               "train.progress"}
+               "train.progress", "train.compile"}
 # ... nor, unless the schedule follows the evaluations (plateau), when and how it evaluates
 EVAL_KEYS = {"train.eval_every", "train.eval_every_minutes", "train.eval_batches", "task.eval_sentences",
              "task.max_len_ratio"}

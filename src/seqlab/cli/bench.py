@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
         raise SeqlabError("--threads must be >= 1")
     import torch
 
-    from seqlab.bench.plan import FULL, QUICK
+    from seqlab.bench.plan import choose
     from seqlab.bench.suite import run_suite
     from seqlab.bench.table import merge_json, read_sections, render
 
@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise SeqlabError(f"--device {args.device}: CUDA is not available here")
     path = args.out / "bench.json"
     earlier = read_sections(path)  # an unreadable file stops us here, before any measuring
-    plan = QUICK if args.quick else FULL
+    plan = choose(device, args.quick)  # quick grids, else the GPU plan on CUDA, the CPU grid elsewhere
     meta, sections = run_suite(plan, device, only)
     meta["quick"] = args.quick
     info = meta["machine"]
