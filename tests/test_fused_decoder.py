@@ -233,3 +233,17 @@ def test_fused_under_bf16_autocast(name):
     assert logits.dtype == torch.bfloat16
     assert abs(loss.item() - ref) < 0.05 * abs(ref)
     assert all(p.grad.dtype == torch.float32 and torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_default_is_fused_while_training_on_cpu():
+    """fused = None: the fused path while gradients are recorded on a CPU, the plain one in
+    no-grad evaluation; an explicit True / False wins."""
+    model = build("bahdanau-lstm", torch.float32)
+    src, _, _ = batch()
+    assert model.fused is None and model.use_fused(src)
+    with torch.no_grad():
+        assert not model.use_fused(src)
+        model.fused = True
+        assert model.use_fused(src)
+    model.fused = False
+    assert not model.use_fused(src)

@@ -33,13 +33,15 @@ class Bahdanau(EncoderDecoder):
         attn_dim: width of the additive score's tanh layer.
         enc_layers, dec_layers: stacked layers; the top decoder layer is the query.
         cell: the LSTM or GRU class (the paper's gated unit is GRU-like).
-        fused: teacher forcing by ``forward_fused`` (weights collected once per sequence).
+        fused: True / False / None (default: while training on a CPU), see ``EncoderDecoder``.
     """
+
+    has_fused = True
 
     def __init__(
         self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
         attn_dim: int = 128, enc_layers: int = 1, dec_layers: int = 1, dropout: float = 0.0,
-        cell: RnnClass = GRU, pad_id: int = 0, fused: bool = False,
+        cell: RnnClass = GRU, pad_id: int = 0, fused: bool | None = None,
     ) -> None:
         super().__init__()
         self.dec_layers, self.fused = dec_layers, fused
@@ -54,7 +56,7 @@ class Bahdanau(EncoderDecoder):
         self.is_lstm = issubclass(cell, LSTM)
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
-        outputs, final = self.encoder(src, src_mask, self.fused)  # (B, S, 2H)
+        outputs, final = self.encoder(src, src_mask, self.use_fused(src))  # (B, S, 2H)
         backward_first = top_hidden(final)  # <-h_1: the last entry is the top backward pass (B, H)
         s0 = torch.tanh(self.init_proj(backward_first))  # (B, H)
         s0 = s0.unsqueeze(0).expand(self.dec_layers, -1, -1).contiguous()  # (L, B, H)

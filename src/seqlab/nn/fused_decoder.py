@@ -259,7 +259,8 @@ def run_layers(rnn, x: Tensor, state=None, lengths: Tensor | None = None, traini
     states = tuple(state) if is_lstm else (state,)
     mask = None
     if lengths is not None and int(lengths.min()) < steps:  # else nothing is padded
-        mask = (torch.arange(steps, device=x.device)[:, None] < lengths.to(x.device)[None, :]).unsqueeze(-1)  # (T, B, 1)
+        positions = torch.arange(steps, device=x.device)[:, None]  # (T, 1)
+        mask = (positions < lengths.to(x.device)[None, :]).unsqueeze(-1)  # (T, B, 1), True = real step
     dtype = compute_dtype(x)
     layer_in, finals = x.transpose(0, 1), []  # (T, B, I)
     for layer in range(rnn.num_layers):

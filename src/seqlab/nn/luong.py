@@ -78,14 +78,16 @@ class Luong(EncoderDecoder):
         mode: "global", "local-m" or "local-p".
         half_width: D, the local window half-width.
         input_feed: feed ~h_{t-1} into the next step (Sec. 3.3).
-        fused: teacher forcing by ``forward_fused`` (weights collected once per sequence).
+        fused: True / False / None (default: while training on a CPU), see ``EncoderDecoder``.
     """
+
+    has_fused = True
 
     def __init__(
         self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
         num_layers: int = 1, score: Score = "general", mode: Mode = "global", half_width: int = 10,
         input_feed: bool = True, dropout: float = 0.0, cell: RnnClass = LSTM, pad_id: int = 0,
-        fused: bool = False,
+        fused: bool | None = None,
     ) -> None:
         super().__init__()
         self.half_width, self.input_feed, self.hidden, self.fused = half_width, input_feed, hidden, fused
@@ -100,7 +102,7 @@ class Luong(EncoderDecoder):
         self.out = nn.Linear(hidden, tgt_vocab)  # W_s
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
-        outputs, final = self.encoder(src, src_mask, self.fused)  # (B, S, H)
+        outputs, final = self.encoder(src, src_mask, self.use_fused(src))  # (B, S, H)
         return Memory(outputs=outputs, mask=src_mask, keys=self.score.project_keys(outputs), final=final)
 
     def init_state(self, memory: Memory) -> LuongState:
@@ -148,7 +150,7 @@ class Luong(EncoderDecoder):
             return super().forward(src, src_mask, tgt_in, need_weights)
         memory = self.encode(src, src_mask)
         emb = self.drop(self.embed(tgt_in))  # (B, T, E)
-        if self.fused:  # the decoder's weight gradients as single GEMMs over all T steps
+        if self.use_fused(src):  # the decoder's weight gradients as single GEMMs over all T steps
             h, _ = run_layers(self.decoder, emb, memory.final, training=self.training)  # h_t for all t (B, T, H)
         else:
             h, _ = self.decoder(emb, memory.final)  # h_t for all t (B, T, H)

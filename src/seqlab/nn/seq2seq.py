@@ -154,12 +154,22 @@ class EncoderDecoder(nn.Module):
     target positions at once (Seq2Seq, Transformer, ConvS2S) override ``decode_step``
     and ``forward`` instead.
 
-    ``fused``: teacher forcing takes ``forward_fused``, the same function computed with the
-    decoder's weight work done once per sequence (``seqlab.nn.fused_decoder``); the
-    step-by-step path above stays the reference. ``decode_step`` is the same either way.
+    ``fused`` (models with ``has_fused``): True = teacher forcing computes the same function
+    with the recurrent weights' work done once per sequence (``seqlab.nn.fused_decoder``;
+    ``forward_fused`` and a fused encoder); False = the step-by-step reference path above;
+    None (default) = fused while gradients are recorded on a CPU, where it was measured
+    equal and faster (benchmarks/mt_throughput.py), plain elsewhere (no-grad evaluation,
+    CUDA's cuDNN kernels: not measured, torch.compile). ``decode_step`` is the same either way.
     """
 
-    fused: bool = False
+    has_fused = False
+    fused: bool | None = None
+
+    def use_fused(self, src: torch.Tensor) -> bool:
+        """Whether this call takes the fused path (``fused``, or its default rule when None)."""
+        if not self.has_fused or self.fused is not None:
+            return self.has_fused and bool(self.fused)
+        return src.device.type == "cpu" and torch.is_grad_enabled() and not torch.compiler.is_compiling()
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
         raise NotImplementedError
@@ -184,7 +194,7 @@ class EncoderDecoder(nn.Module):
         raise NotImplementedError(f"{type(self).__name__} has no fused teacher-forced path")
 
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor, tgt_in: torch.Tensor, need_weights: bool = False):
-        if self.fused:
+        if self.use_fused(src):
             return self.forward_fused(src, src_mask, tgt_in)
         memory = self.encode(src, src_mask)
         state = self.init_state(memory)
@@ -206,10 +216,12 @@ class Seq2Seq(EncoderDecoder):
     the bottleneck whose cost the chapter measures (claim C12).
     """
 
+    has_fused = True
+
     def __init__(
         self, src_vocab: int, tgt_vocab: int, embed_dim: int = 64, hidden: int = 128,
         num_layers: int = 1, dropout: float = 0.0, reverse_source: bool = False,
-        cell: RnnClass = LSTM, pad_id: int = 0, fused: bool = False,
+        cell: RnnClass = LSTM, pad_id: int = 0, fused: bool | None = None,
     ) -> None:
         super().__init__()
         self.reverse_source, self.fused = reverse_source, fused
@@ -222,7 +234,7 @@ class Seq2Seq(EncoderDecoder):
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
         if self.reverse_source:
             src = reverse_padded(src, src_mask)
-        outputs, final = self.encoder(src, src_mask, self.fused)
+        outputs, final = self.encoder(src, src_mask, self.use_fused(src))
         return Memory(outputs=outputs, mask=src_mask, final=final)
 
     def init_state(self, memory: Memory) -> RnnState:
@@ -239,7 +251,7 @@ class Seq2Seq(EncoderDecoder):
     def forward(self, src, src_mask, tgt_in, need_weights=False):
         memory = self.encode(src, src_mask)
         emb = self.drop(self.embed(tgt_in))  # (B, T, E)
-        if self.fused:  # the decoder's weight gradients as single GEMMs over all T steps
+        if self.use_fused(src):  # the decoder's weight gradients as single GEMMs over all T steps
             out, _ = run_layers(self.decoder, emb, self.init_state(memory), training=self.training)  # (B, T, H)
         else:
             out, _ = self.decoder(emb, self.init_state(memory))  # (B, T, H)
