@@ -11,7 +11,7 @@ from mt_fixtures import padded_batch
 
 from seqlab.decode import beam_search, greedy
 from seqlab.nn.bahdanau import Bahdanau
-from seqlab.nn.fused_decoder import DecoderStack, LoopLinear, run_layers
+from seqlab.nn.fused_decoder import DecoderStack, LoopLinear, LoopRead, run_layers
 from seqlab.nn.luong import Luong
 from seqlab.nn.recurrent import GRU, LSTM
 from seqlab.nn.seq2seq import Seq2Seq, sequence_loss
@@ -82,6 +82,26 @@ def test_loop_linear_gradcheck(with_base, with_bias):
         return _loop((wx, wh), b, base, next(it), next(it))
 
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-8)
+
+
+def test_loop_read_gradcheck():
+    """c_t = a_t V at every step, dV = A^T dC once in the collector: against finite differences,
+    with the weights of one step depending on the previous context (a recurrence)."""
+    g = torch.Generator().manual_seed(0)
+    T, B, S, D = 3, 2, 4, 5
+    values = torch.randn(B, S, D, generator=g, dtype=torch.float64, requires_grad=True)
+    scores = torch.randn(T, B, S, generator=g, dtype=torch.float64, requires_grad=True)
+    mix = torch.randn(D, S, generator=g, dtype=torch.float64)
+
+    def fn(values, scores):
+        read, ctx, outs = LoopRead(values, T, values.dtype), None, []
+        for t in range(T):
+            e = scores[t] if ctx is None else scores[t] + ctx @ mix  # the read feeds the next step
+            ctx = read(t, torch.softmax(e, -1))
+            outs.append(ctx)
+        return torch.stack(outs)  # (T, B, D)
+
+    assert torch.autograd.gradcheck(fn, (values, scores), eps=1e-6, atol=1e-8)
 
 
 def test_loop_linear_step_without_gradient():

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from seqlab.nn.attention import AdditiveAttention, context
-from seqlab.nn.fused_decoder import DecoderStack, LoopLinear
+from seqlab.nn.fused_decoder import DecoderStack, LoopLinear, LoopRead
 from seqlab.nn.recurrent import GRU, LSTM
 from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnClass, make_rnn, map_state, top_hidden
 
@@ -86,11 +86,12 @@ class Bahdanau(EncoderDecoder):
         w_a = self.attention.w2
         query = LoopLinear([w_a.weight], None, steps, batch, stack.dtype)  # W_a s_{i-1}
         keys = memory.keys if w_a.bias is None else memory.keys + w_a.bias.to(memory.keys.dtype)  # (B, S, A)
+        read = LoopRead(memory.outputs, steps, stack.dtype)  # c_i = a_i h, dh once
         state = stack.initial(memory.final)
         outs, contexts, attns = [], [], []
         for i in range(steps):
             weights = self.attention.scores_projected(query(i, [stack.top(state)]), keys, memory.mask)  # a_i (B, S)
-            ctx = context(weights, memory.outputs)  # c_i (B, 2H)
+            ctx = read(i, weights)  # c_i (B, 2H)
             out, state = stack.step(i, ctx, state)  # s_i (B, H)
             outs.append(out)
             contexts.append(ctx)

@@ -27,9 +27,19 @@ to its output at every step. Autograd runs a node's backward only after every us
 outputs has run backward, so ``_Collect.backward`` comes after the T step backwards, when
 the stash is complete. The cell's pointwise math stays in plain autograd.
 
+The attention read is handled alike (``LoopRead``): c_t = a_t V over values V (B, S, D)
+that every step reads; backward returns da_t = V dc_t per step and forms
+dV = sum_t a_t^T dc_t = A^T dC once, not as T outer products added into dV one by one.
+
 ``DecoderStack`` runs the L layers of a seqlab ``LSTM``/``GRU`` this way, one target step at
-a time, so an attention read can sit between steps; the models (Seq2Seq, Bahdanau, Luong)
-use it when their ``fused`` attribute is set.
+a time, so an attention read can sit between steps (Bahdanau, Luong with input feeding);
+``run_layers`` runs whole layers when nothing feeds back (the encoders, with padding, and the
+decoders of Seq2Seq and Luong without input feeding). The models use them when their
+``fused`` attribute says so (``seqlab.nn.seq2seq.EncoderDecoder``).
+
+Limits: no double backward (``once_differentiable``); the loop's batch size is fixed; a
+backward that asks for input gradients alone (not the weights') leaves its step gradients
+filed, and the next backward through the graph must then reach the same steps.
 """
 
 from __future__ import annotations
@@ -138,6 +148,75 @@ class LoopLinear:
 
     def __call__(self, t: int, pieces: list[Tensor], base: Tensor | None = None) -> Tensor:
         return _Step.apply(self._stash, t, base, self.weight, self.bias, *pieces)
+
+
+class _CollectValues(Function):
+    """Attention values V (B, S, D) read at every step; backward: dV = A^T dC as one bmm."""
+
+    @staticmethod
+    def forward(ctx, stash: "_ReadStash", dtype: torch.dtype, values: Tensor) -> Tensor:
+        ctx.set_materialize_grads(False)
+        ctx.stash = stash
+        return values.to(dtype).view_as(values)  # cast once per sequence, not per read
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, unused):
+        stash = ctx.stash
+        zeros = None
+        cols = []
+        for g in stash.grads:
+            if g is None:
+                zeros = stash.weights[0].new_zeros(stash.weights[0].size(0), stash.width) if zeros is None else zeros
+            cols.append(zeros if g is None else g)
+        weights = torch.stack(stash.weights, dim=1)  # A (B, T, S)
+        d_ctx = torch.stack(cols, dim=1).to(weights.dtype)  # dC (B, T, D)
+        stash.grads = [None] * len(stash.grads)
+        return None, None, torch.bmm(weights.transpose(1, 2), d_ctx)  # dV = A^T dC (B, S, D)
+
+
+class _ReadStash:
+    """One loop's attention weights a_t (B, S) (forward) and context gradients dc_t (B, D) (backward)."""
+
+    def __init__(self, steps: int, width: int) -> None:
+        self.width = width
+        self.weights: list[Tensor | None] = [None] * steps
+        self.grads: list[Tensor | None] = [None] * steps
+
+
+class _Read(Function):
+    """Step t: c_t = sum_s a_t(s) V_s, (B, D); V's gradient left to ``_CollectValues``."""
+
+    @staticmethod
+    def forward(ctx, stash: _ReadStash, t: int, weights: Tensor, values: Tensor) -> Tensor:
+        a = weights.to(values.dtype)  # (B, S)
+        stash.weights[t] = a
+        ctx.save_for_backward(values)
+        ctx.stash, ctx.t = stash, t
+        return torch.bmm(a.unsqueeze(1), values).squeeze(1)  # (B, D)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, d_ctx: Tensor):
+        (values,) = ctx.saved_tensors
+        ctx.stash.grads[ctx.t] = d_ctx  # dc_t, for the collector
+        d_weights = torch.bmm(values, d_ctx.to(values.dtype).unsqueeze(-1)).squeeze(-1)  # da_t = V dc_t (B, S)
+        return None, None, d_weights, None
+
+
+class LoopRead:
+    """Attention values V (B, S, D) read at each step of one loop: ``read(t, a_t)`` = a_t V.
+
+    The forward is the plain batched product; backward returns da_t = V dc_t per step and
+    forms dV = sum_t a_t^T dc_t once, instead of T outer products added into dV one by one.
+    """
+
+    def __init__(self, values: Tensor, steps: int, dtype: torch.dtype) -> None:
+        self._stash = _ReadStash(steps, values.size(-1))
+        self.values = _CollectValues.apply(self._stash, dtype, values)
+
+    def __call__(self, t: int, weights: Tensor) -> Tensor:
+        return _Read.apply(self._stash, t, weights, self.values)
 
 
 def lstm_pointwise(a: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:

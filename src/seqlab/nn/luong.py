@@ -27,7 +27,7 @@ from seqlab.nn.attention import (
     AdditiveAttention, DotAttention, GeneralAttention, MonotonicPosition, PredictivePosition, context,
     gaussian_window, window_positions,
 )
-from seqlab.nn.fused_decoder import DecoderStack, LoopLinear, run_layers
+from seqlab.nn.fused_decoder import DecoderStack, LoopLinear, LoopRead, run_layers
 from seqlab.nn.recurrent import LSTM
 from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnClass, RnnState, make_rnn, map_state
 
@@ -177,20 +177,25 @@ class Luong(EncoderDecoder):
         batch, steps = tgt_in.shape
         stack = DecoderStack(self.decoder, emb, extra=self.hidden, training=self.training)
         combine = LoopLinear([self.combine.weight], self.combine.bias, steps, batch, stack.dtype)  # W_c
-        query = None
-        if self.position is None and isinstance(self.score, AdditiveAttention):
-            w_a = self.score.w2
-            query = LoopLinear([w_a.weight], w_a.bias, steps, batch, stack.dtype)  # W_a h_t + b_a
+        query = read = None
+        if self.position is None:  # global attention: c_t = a_t h, dh once
+            read = LoopRead(memory.outputs, steps, stack.dtype)
+            if isinstance(self.score, AdditiveAttention):
+                w_a = self.score.w2
+                query = LoopLinear([w_a.weight], w_a.bias, steps, batch, stack.dtype)  # W_a h_t + b_a
         feed = memory.outputs.new_zeros(batch, self.hidden)  # ~h_0 = 0
         state = stack.initial(memory.final)
         feeds, attns = [], []
         for t in range(steps):
             h, state = stack.step(t, feed, state)  # h_t (B, H)
-            if query is not None:
-                weights = self.score.scores_projected(query(t, [h]), memory.keys, memory.mask)  # a_t (B, S)
-                ctx = context(weights, memory.outputs)  # c_t (B, H)
-            else:
+            if read is None:  # local attention: the window's own gather and read
                 ctx, weights = self.attend(h, memory, t)
+            else:
+                if query is not None:
+                    weights = self.score.scores_projected(query(t, [h]), memory.keys, memory.mask)  # a_t (B, S)
+                else:
+                    weights = self.score.scores(h, memory.keys, memory.mask)
+                ctx = read(t, weights)  # c_t (B, H)
             feed = torch.tanh(combine(t, [ctx, h]))  # ~h_t (B, H)
             feeds.append(feed)
             attns.append(weights)
