@@ -166,7 +166,7 @@ class Luong(EncoderDecoder):
 
     def forward_fused(self, src, src_mask, tgt_in):
         """Teacher forcing with input feeding, the weight work done once per sequence: E y_{t-1}'s
-        share of the gates for all t before the loop; inside it h_t = LSTM(h_{t-1}, [.; ~h_{t-1}])
+        share of the gates for all t before the loop; inside it h_t = f(h_{t-1}, [.; ~h_{t-1}])
         as one GEMM per layer, the attention read, ~h_t = tanh(W_c [c_t; h_t]); W_s after it.
         The concat score's W_a h_t is collected too (global attention; local modes score
         through ``attend``, their position model's weights per step)."""
