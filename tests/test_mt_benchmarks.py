@@ -48,17 +48,19 @@ def recipe(tmp_path: Path, arch: str) -> str:
     return str(path)
 
 
-def test_throughput_times_fp32_and_bf16_alike(tmp_path, capsys):
+def test_throughput_times_the_plain_and_fused_paths_alike(tmp_path, capsys):
     module = load_script(BENCH / "mt_throughput.py")
     out = tmp_path / "tp.json"
     assert module.main([recipe(tmp_path, "bahdanau"), "--threads", "1", "--warmup", "1", "--steps", "1",
                         "--rounds", "2", "--baseline", "100", "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
-    assert [r["variant"] for r in rows] == (["fp32", "bf16"] if cpu_has_bf16() else ["fp32"])
+    bf16 = ["plain-bf16", "fused-bf16"] if cpu_has_bf16() else []
+    assert [r["variant"] for r in rows] == ["plain-fp32", "fused-fp32", *bf16]
     assert all(r["parameters"] == rows[0]["parameters"] > 0 for r in rows)
     for r in rows:
         assert len(r["rates"]) == 2 and r["tokens_per_s"] > 0 and r["loss"] == r["loss"]  # not NaN
         assert r["vs_baseline"] == pytest.approx(r["tokens_per_s"] / 100)
+        assert len(r["flops_per_s"]) == 2 and 0 < r["of_peak"]
     assert "threads 1" in capsys.readouterr().out
 
 
