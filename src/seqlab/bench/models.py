@@ -35,7 +35,8 @@ from seqlab.nn.transformer import Transformer
 def builders(vocab: int, max_len: int) -> dict[str, Callable[[int], nn.Module]]:
     """name -> constructor(width); widths are multiples of 8 (4 heads divide them)."""
     return {
-        "lstm seq2seq": lambda w: Seq2Seq(vocab, vocab, embed_dim=w, hidden=w, num_layers=2),
+        # torch's LSTM kernels (fused=False): at small batches and long T, the fastest LSTM here (C16)
+        "lstm seq2seq": lambda w: Seq2Seq(vocab, vocab, embed_dim=w, hidden=w, num_layers=2, fused=False),
         "convs2s": lambda w: ConvS2S(
             vocab, vocab, embed_dim=w, channels=w, enc_layers=4, dec_layers=4, kernel=3, dropout=0.0,
             max_positions=max_len + 2,
