@@ -8,6 +8,7 @@ sources, dropout 0); short Adam runs give the same losses; decoding is untouched
 import pytest
 import torch
 from mt_fixtures import padded_batch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from seqlab.decode import beam_search, greedy
 from seqlab.nn.bahdanau import Bahdanau
@@ -267,3 +268,47 @@ def test_default_is_fused_while_training_on_cpu():
         assert model.use_fused(src)
     model.fused = False
     assert not model.use_fused(src)
+
+
+class _WeightCasts(TorchDispatchMode):
+    """Counts bf16 casts of tensors with no dimension divisible by the batch size: weights,
+    never activations (whose every shape carries B, alone or times T or S)."""
+
+    def __init__(self, batch: int) -> None:
+        super().__init__()
+        self.batch, self.count = batch, 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        if (func is torch.ops.aten._to_copy.default and kwargs.get("dtype") == torch.bfloat16
+                and all(d % self.batch for d in args[0].shape)):
+            self.count += 1
+        return func(*args, **kwargs)
+
+
+CAST_BATCH = (None, 6, 3, 8, 2, 7, 4)  # B = 7 sources; no weight dimension below is a multiple of 7
+CAST_MODELS = {
+    "seq2seq-lstm-2": lambda: Seq2Seq(V, V, 16, 32, num_layers=2),
+    "bahdanau-lstm-2": lambda: Bahdanau(V, V, 16, 32, 32, enc_layers=2, dec_layers=2, cell=LSTM),
+    "bahdanau-gru": lambda: Bahdanau(V, V, 16, 32, 32),
+    "luong-general-2": lambda: Luong(V, V, 16, 32, num_layers=2, score="general"),
+    "luong-concat-gru": lambda: Luong(V, V, 16, 32, score="concat", cell=GRU),
+    "luong-dot-nofeed": lambda: Luong(V, V, 16, 32, score="dot", input_feed=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CAST_MODELS))
+def test_bf16_weights_are_cast_once_per_forward_not_per_step(name):
+    """Under bf16 autocast the fused path casts its weights once per forward (= once per
+    optimizer step), not once per target step: as many weight casts for 4 steps as for 12,
+    and no more than the model has weights and biases."""
+    counts = []
+    for steps in (4, 12):
+        torch.manual_seed(0)
+        model = CAST_MODELS[name]().train()
+        model.fused = True
+        src, mask, tgt = padded_batch(V, 9, steps, lengths=CAST_BATCH)
+        with torch.autocast("cpu", dtype=torch.bfloat16), _WeightCasts(len(CAST_BATCH)) as casts:
+            model(src, mask, tgt)
+        counts.append(casts.count)
+    assert 0 < counts[0] == counts[1] <= len(list(model.parameters())), counts
