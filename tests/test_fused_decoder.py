@@ -286,7 +286,7 @@ class _WeightCasts(TorchDispatchMode):
         return func(*args, **kwargs)
 
 
-CAST_BATCH = (None, 6, 3, 8, 2, 7, 4)  # B = 7 sources; no weight dimension below is a multiple of 7
+CAST_BATCH = (None, 6, 3, 8, 2, 7, 4, 9, 5, 1, 6)  # B = 11 sources; no weight dimension below is a multiple of 11
 CAST_MODELS = {
     "seq2seq-lstm-2": lambda: Seq2Seq(V, V, 16, 32, num_layers=2),
     "bahdanau-lstm-2": lambda: Bahdanau(V, V, 16, 32, 32, enc_layers=2, dec_layers=2, cell=LSTM),
@@ -307,6 +307,7 @@ def test_bf16_weights_are_cast_once_per_forward_not_per_step(name):
         torch.manual_seed(0)
         model = CAST_MODELS[name]().train()
         model.fused = True
+        assert all(d % len(CAST_BATCH) for p in model.parameters() for d in p.shape)  # every weight is seen
         src, mask, tgt = padded_batch(V, 9, steps, lengths=CAST_BATCH)
         with torch.autocast("cpu", dtype=torch.bfloat16), _WeightCasts(len(CAST_BATCH)) as casts:
             model(src, mask, tgt)
