@@ -7,7 +7,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from seqlab.experiments.base import finish, new_result  # noqa: E402
+from seqlab.experiments.core.base import finish, new_result  # noqa: E402
 
 HOSTILE = '<script>window.__pwned = 1; console.error("injected")</script> & "quotes" <b>bold</b>'
 

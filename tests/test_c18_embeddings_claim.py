@@ -14,9 +14,9 @@ import torch
 
 from seqlab.embeddings.contextual import BiLM
 from seqlab.embeddings.words import WordVocab
-from seqlab.experiments import rules
-from seqlab.experiments.base import new_result
-from seqlab.experiments.c18_contextual_embeddings import (
+from seqlab.experiments.core import rules
+from seqlab.experiments.core.base import new_result
+from seqlab.experiments.problem.c18_contextual_embeddings import (
     CLAIM, PROFILES, Labelled, _verdict, config, context_of, label_problems, measure, read_senses, separation,
 )
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from seqlab.data.context_tasks import DistanceRecall, MixedRecall
-from seqlab.experiments import rules
+from seqlab.experiments.core import rules
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
 
@@ -52,7 +52,7 @@ def test_mixed_recall_short_and_long_batches():
 # ---------------------------------------------------------------- C9 rule
 
 def test_c9_span_is_the_largest_recalled_distance():
-    from seqlab.experiments.c09_effective_context import span
+    from seqlab.experiments.limitations.c09_effective_context import span
 
     assert span({20: 1.0, 50: 0.95, 100: 0.5, 600: 0.2}, 0.9) == 50
     assert span({20: 0.8, 600: 0.91}, 0.9) == 600  # a recall far back is a lower bound by itself
@@ -65,8 +65,8 @@ def _c9_accs(profile_by_seed):
 
 
 def _c9_decide(accs, curves):
-    from seqlab.experiments import c09_effective_context as c9
-    from seqlab.experiments.base import new_result
+    from seqlab.experiments.limitations import c09_effective_context as c9
+    from seqlab.experiments.core.base import new_result
 
     r = new_result("C9", "", "", "quick", {})
     return c9._verdict(r, accs, curves, None, c9.Config(), rules.seeds("quick"))
@@ -107,7 +107,7 @@ class _LagModel(torch.nn.Module):
 
 
 def test_context_ablation_finds_the_lag_a_model_needs():
-    from seqlab.experiments.context_ablation import context_losses, shortest_within
+    from seqlab.experiments.limitations.context_ablation import context_losses, shortest_within
 
     ids = torch.arange(600) % 7  # ids[t + 1] = ids[t - 6]: the token 6 steps back decides
     losses = context_losses(_LagModel(6, 7), ids, contexts=(2, 5, 7, 20), full=40, windows=30, chunk=7)
@@ -122,8 +122,8 @@ def test_context_ablation_finds_the_lag_a_model_needs():
 
 def test_c9_full_path_at_tiny_size(monkeypatch):
     """The full profile's LM ablation on bsb_en, at a tiny size (loads the corpus)."""
-    from seqlab.experiments import c09_effective_context as c9
-    from seqlab.experiments.context_ablation import LMConfig
+    from seqlab.experiments.limitations import c09_effective_context as c9
+    from seqlab.experiments.limitations.context_ablation import LMConfig
 
     lm = LMConfig(tokenizer="char", vocab_limit=None, hidden=8, layers=1, embed_dim=8, seq_len=16, steps=4,
                   batch_size=4, contexts=(2, 4), full=8, windows=6, chunk=4, eval_chars=5000)
@@ -143,8 +143,8 @@ def _c19_profiles(rnn, lstm, att, seeds=(0, 1, 2)):
 
 
 def _c19_decide(profiles, curve):
-    from seqlab.experiments import c19_recency as c19
-    from seqlab.experiments.base import new_result
+    from seqlab.experiments.problem import c19_recency as c19
+    from seqlab.experiments.core.base import new_result
 
     curves = {k: curve for k in profiles}
     return c19._verdict(new_result("C19", "", "", "quick", {}), profiles, curves, c19.Config(), (0, 1, 2))
@@ -164,7 +164,7 @@ def test_c19_rule_on_hand_made_profiles():
 
 
 def test_decisive_token_windows_place_the_word():
-    from seqlab.experiments.probe_tasks import DecisiveToken
+    from seqlab.experiments.core.probe_tasks import DecisiveToken
 
     task = DecisiveToken(30, 8, 0.8, 1.0)
     b = task.sample(64, torch.Generator().manual_seed(1))
@@ -200,8 +200,8 @@ def test_clause_sentiment_label_is_the_first_clause():
 
 
 def _c30_decide(acc_by_arch, control=1.0, curve=(0.5, 0.5, 0.5, 0.5)):
-    from seqlab.experiments import c30_failure_table as c30
-    from seqlab.experiments.base import new_result
+    from seqlab.experiments.problem import c30_failure_table as c30
+    from seqlab.experiments.core.base import new_result
 
     acc = {(row, a, s): acc_by_arch[row][a] for row in c30.ROWS for a in c30.ARCHS for s in (0, 1, 2)}
     curves = {k: list(curve) for k in acc}

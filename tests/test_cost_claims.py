@@ -6,12 +6,12 @@ verdict rules on made-up timings. (C20 is in test_speed_experiments.py.)"""
 import pytest
 import torch
 
-from seqlab.experiments import c10_gru_vs_lstm as c10
-from seqlab.experiments import c27_tbptt_cost as c27
-from seqlab.experiments import c28_bidirectional_cost as c28
-from seqlab.experiments import c29_attention_vs_dilated as c29
-from seqlab.experiments.base import new_result
-from seqlab.experiments.saved_memory import saved_bytes
+from seqlab.experiments.gates import c10_gru_vs_lstm as c10
+from seqlab.experiments.gradients import c27_tbptt_cost as c27
+from seqlab.experiments.limitations import c28_bidirectional_cost as c28
+from seqlab.experiments.attention import c29_attention_vs_dilated as c29
+from seqlab.experiments.core.base import new_result
+from seqlab.experiments.core.saved_memory import saved_bytes
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
 

@@ -7,8 +7,8 @@ import pytest
 
 from seqlab.errors import SeqlabError
 from seqlab.experiments import REGISTRY, Result, decide, select
-from seqlab.experiments import runner
-from seqlab.experiments.base import finish, new_result
+from seqlab.experiments.core import runner
+from seqlab.experiments.core.base import finish, new_result
 
 
 def test_decide_never_confirms_a_too_small_run():
@@ -76,7 +76,7 @@ def test_runner_skips_done_claims_and_survives_errors(tmp_path, monkeypatch):
 
 
 def test_c2_power_law_is_exact():
-    from seqlab.experiments import c02_power_law
+    from seqlab.experiments.gradients import c02_power_law
 
     r = c02_power_law.run("quick")
     assert r.verdict == "confirmed"
@@ -112,7 +112,7 @@ def test_every_registered_experiment_declares_its_claim_and_profiles(claim_id):
 def test_probe_tasks_targets():
     import torch
 
-    from seqlab.experiments.probe_tasks import DecisiveToken, DelayedEcho, NextToken
+    from seqlab.experiments.core.probe_tasks import DecisiveToken, DelayedEcho, NextToken
 
     g = torch.Generator().manual_seed(0)
     b = DelayedEcho(delay=3, length=9, alphabet=4).sample(2, g)
@@ -135,7 +135,7 @@ def test_training_scores_and_rank_correlation():
     import torch
 
     from seqlab.data.tasks import AddingProblem
-    from seqlab.experiments.training import score, spearman
+    from seqlab.experiments.core.training import score, spearman
 
     assert spearman([1, 2, 3, 4], [10, 20, 30, 45]) == pytest.approx(1.0)
     assert spearman([1, 2, 3, 4], [4, 3, 2, 1]) == pytest.approx(-1.0)
@@ -161,8 +161,8 @@ def test_tbptt_memory_grows_with_k2_not_with_length():
     import torch
 
     from seqlab.build import ModelConfig, build_model
-    from seqlab.experiments.c08_truncated_bptt import tbptt_memory
-    from seqlab.experiments.probe_tasks import DelayedEcho
+    from seqlab.experiments.gradients.c08_truncated_bptt import tbptt_memory
+    from seqlab.experiments.core.probe_tasks import DelayedEcho
 
     task = DelayedEcho(delay=2, length=32, alphabet=3)
     torch.manual_seed(0)
@@ -179,7 +179,7 @@ def test_diagnostics_callback_inside_the_trainer():
     from seqlab.build import ModelConfig
     from seqlab.data.tasks import AddingProblem
     from seqlab.diagnostics import DiagnosticsCallback
-    from seqlab.experiments.training import fit
+    from seqlab.experiments.core.training import fit
 
     task = AddingProblem(8)
     cb = DiagnosticsCallback(task.sample(2, torch.Generator().manual_seed(0)).x, every=2)
@@ -205,7 +205,7 @@ def _blank(claim_id="CX"):
 def test_c1_decades_ignores_the_last_step():
     import numpy as np
 
-    from seqlab.experiments.c01_gradient_decay import decades
+    from seqlab.experiments.gradients.c01_gradient_decay import decades
 
     norms = np.array([1e-6] * 10 + [1.0] * 9 + [100.0])  # last step excluded from "late"
     assert decades(norms) == pytest.approx(-6.0)
@@ -222,7 +222,7 @@ def test_training_claims_define_a_tiny_config():
 
 
 def test_c11_time_ratio_decides_only_by_a_clear_margin():
-    from seqlab.experiments import c11_bidirectional as c11
+    from seqlab.experiments.limitations import c11_bidirectional as c11
 
     cfg = c11.Config()
     acc, params = {True: 1.0, False: 0.13}, {True: 200, False: 100}

@@ -33,7 +33,7 @@ from seqlab.train.device import autocast, bf16_enabled
 ROOT = Path(__file__).resolve().parents[1]
 CPU, CUDA = torch.device("cpu"), torch.device("cuda")
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-c20 = importlib.import_module("seqlab.experiments.c20_parallel_scan")
+c20 = importlib.import_module("seqlab.experiments.recurrent.c20_parallel_scan")
 
 
 # --- train.compile and bf16 ------------------------------------------------------------
@@ -218,7 +218,7 @@ def test_gpu_plan_pieces_run_tiny_on_cpu(one_thread):
 def test_lm_flop_count_matches_torchs_counter():
     """6 N + 12 L T d against FlopCounterMode on one fwd+bwd (N over the weight matrices: the
     counter sees matmuls only, not biases and norms)."""
-    from seqlab.experiments.c16_parallelism import step_flops
+    from seqlab.experiments.transformer.c16_parallelism import step_flops
 
     torch.manual_seed(0)
     V, d, L, B, T = 64, 16, 2, 2, 8
@@ -281,7 +281,7 @@ def test_report_names_the_device(tmp_path):
         from report_fixtures import make_run
     finally:
         sys.path.remove(str(ROOT / "tests"))
-    from seqlab.experiments.base import Result
+    from seqlab.experiments.core.base import Result
     from seqlab.report.html import device_line, write_report
 
     make_run(tmp_path)

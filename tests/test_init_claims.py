@@ -20,7 +20,7 @@ def _tiny(module, monkeypatch):
 # ---------------------------------------------------------------- init_runs helpers
 
 def test_weight_norm_by_hand():
-    from seqlab.experiments.init_runs import weight_norm
+    from seqlab.experiments.gradients.init_runs import weight_norm
 
     lin = nn.Linear(2, 1)
     with torch.no_grad():
@@ -33,7 +33,7 @@ def test_weight_norm_by_hand():
 
 
 def test_score_curve_first_and_kept():
-    from seqlab.experiments.init_runs import ScoreCurve
+    from seqlab.experiments.gradients.init_runs import ScoreCurve
 
     c = ScoreCurve(task=None, every=10)
     c.steps, c.accuracy = [0, 10, 20, 30, 40], [0.5, 0.95, 0.7, 0.92, 0.99]
@@ -45,8 +45,8 @@ def test_score_curve_first_and_kept():
 
 def test_monitor_log_refuses_clipped_runs():
     from seqlab.build import ModelConfig, build_model
-    from seqlab.experiments.c26_gradient_symptoms import RecallFirst
-    from seqlab.experiments.init_runs import MonitorLog, train_built
+    from seqlab.experiments.gradients.c26_gradient_symptoms import RecallFirst
+    from seqlab.experiments.gradients.init_runs import MonitorLog, train_built
 
     task = RecallFirst(length=4, input_dim=2)
     model = build_model(ModelConfig(arch="rnn_tanh", hidden_size=4, embed_dim=2), task)
@@ -57,7 +57,7 @@ def test_monitor_log_refuses_clipped_runs():
 # ---------------------------------------------------------------- C3 saturation
 
 def test_c3_rank_correlation_with_ties():
-    from seqlab.experiments.c03_saturation import rank_correlation
+    from seqlab.experiments.gradients.c03_saturation import rank_correlation
 
     assert rank_correlation([0.1, 0.2, 0.5, 0.9], [3.0, 1.0, -2.0, -9.0]) == pytest.approx(-1.0)
     # ties share their mean rank: ranks (1.5, 1.5, 3, 4) against (4, 3, 2, 1)
@@ -67,7 +67,7 @@ def test_c3_rank_correlation_with_ties():
 
 
 def test_c3_rule_on_hand_made_numbers():
-    from seqlab.experiments.c03_saturation import Config, seed_rule
+    from seqlab.experiments.gradients.c03_saturation import Config, seed_rule
 
     cfg = Config()
     r = seed_rule([0.0, 0.2, 0.8], [-1.0, -5.0, -20.0], cfg)
@@ -80,7 +80,7 @@ def test_c3_rule_on_hand_made_numbers():
 
 
 def test_c3_gain_drives_saturation_and_cuts_reach():
-    from seqlab.experiments.c03_saturation import TINY, measure, network
+    from seqlab.experiments.gradients.c03_saturation import TINY, measure, network
 
     net = network(TINY, 0)
     x = torch.randn(4, 20, TINY.inputs, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
@@ -92,7 +92,7 @@ def test_c3_gain_drives_saturation_and_cuts_reach():
 
 
 def test_c3_tiny_run(monkeypatch):
-    from seqlab.experiments import c03_saturation as c3
+    from seqlab.experiments.gradients import c03_saturation as c3
 
     r = _tiny(c3, monkeypatch)
     assert len(r.tables[1].rows) == 3 * len(c3.TINY.gains)  # seeds x gains
@@ -100,7 +100,7 @@ def test_c3_tiny_run(monkeypatch):
 
 
 def test_c3_narrow_range_cannot_decide(monkeypatch):
-    from seqlab.experiments import c03_saturation as c3
+    from seqlab.experiments.gradients import c03_saturation as c3
 
     narrow = c3.Config(length=12, hidden=8, inputs=3, batch=4, gains=(1.0, 1.05, 1.1))
     monkeypatch.setitem(c3.PROFILES, "quick", narrow)
@@ -111,7 +111,7 @@ def test_c3_narrow_range_cannot_decide(monkeypatch):
 # ---------------------------------------------------------------- C6 orthogonal / identity init
 
 def test_c6_advantage_and_rule_by_hand():
-    from seqlab.experiments.c06_orthogonal_init import Config, advantage, seed_rule
+    from seqlab.experiments.gradients.c06_orthogonal_init import Config, advantage, seed_rule
 
     assert advantage(-5.0, -1.0) == pytest.approx(4.0)
     assert advantage(-5.0, 2.0) == pytest.approx(3.0)  # growing counts as distortion too
@@ -124,8 +124,8 @@ def test_c6_advantage_and_rule_by_hand():
 
 def test_c6_reach_shrinks_with_the_recurrent_scale():
     from seqlab.build import ModelConfig, build_model
-    from seqlab.experiments.init_runs import reach
-    from seqlab.experiments.probe_tasks import DecisiveToken
+    from seqlab.experiments.gradients.init_runs import reach
+    from seqlab.experiments.core.probe_tasks import DecisiveToken
 
     task = DecisiveToken(12)
     x = task.sample(8, torch.Generator().manual_seed(0)).x
@@ -140,7 +140,7 @@ def test_c6_reach_shrinks_with_the_recurrent_scale():
 
 
 def test_c6_tiny_run(monkeypatch):
-    from seqlab.experiments import c06_orthogonal_init as c6
+    from seqlab.experiments.gradients import c06_orthogonal_init as c6
 
     r = _tiny(c6, monkeypatch)
     assert len(r.tables[0].rows) == 3 * 3 and len(r.tables[1].rows) == 2 * 3  # inits x seeds
@@ -151,7 +151,7 @@ def test_c6_tiny_run(monkeypatch):
 # ---------------------------------------------------------------- C26 gradient symptoms
 
 def test_c26_task_by_hand():
-    from seqlab.experiments.c26_gradient_symptoms import RecallFirst
+    from seqlab.experiments.gradients.c26_gradient_symptoms import RecallFirst
 
     b = RecallFirst(length=5, input_dim=3).sample(4, torch.Generator().manual_seed(0))
     assert b.x.shape == (4, 5, 3) and float(b.x[:, 1:].abs().sum()) == 0.0
@@ -162,8 +162,8 @@ def test_c26_task_by_hand():
 
 def test_c26_monitor_flags_the_first_update():
     """Scale 0.5 over 30 steps starves W_ih (fed by x_1 only); scale 3 blows the gradient up."""
-    from seqlab.experiments.c26_gradient_symptoms import Config, RecallFirst, network
-    from seqlab.experiments.init_runs import MonitorLog, train_built
+    from seqlab.experiments.gradients.c26_gradient_symptoms import Config, RecallFirst, network
+    from seqlab.experiments.gradients.init_runs import MonitorLog, train_built
 
     cfg, task = Config(), RecallFirst(30, 8)
     logs = {}
@@ -177,7 +177,7 @@ def test_c26_monitor_flags_the_first_update():
 
 
 def test_c26_checks_on_hand_made_runs():
-    from seqlab.experiments.c26_gradient_symptoms import Config, checks
+    from seqlab.experiments.gradients.c26_gradient_symptoms import Config, checks
 
     cfg = Config()
     healthy = {"vanishing": [], "exploding": [], "loss0": 1.0, "loss_end": 0.2, "diverged": None, "w0": 10.0,
@@ -195,7 +195,7 @@ def test_c26_checks_on_hand_made_runs():
 
 
 def test_c26_tiny_run(monkeypatch):
-    from seqlab.experiments import c26_gradient_symptoms as c26
+    from seqlab.experiments.gradients import c26_gradient_symptoms as c26
 
     r = _tiny(c26, monkeypatch)
     assert len(r.tables[0].rows) == 3 * 3 and len(r.tables[1].rows) == 3 * 3  # seeds x runs

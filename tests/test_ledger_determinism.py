@@ -1,5 +1,5 @@
 """Same command, same numbers: every training-based claim, run twice at a tiny size, gives the
-same result.json except the fields marked as timings (``seqlab.experiments.base.comparable``).
+same result.json except the fields marked as timings (``seqlab.experiments.core.base.comparable``).
 
 A claim joins by defining ``TINY``, a Config of its own small enough to run in a few
 seconds; the test swaps it in for the quick profile.
@@ -10,7 +10,7 @@ import json
 import pytest
 
 from seqlab.experiments import REGISTRY, load
-from seqlab.experiments.base import comparable
+from seqlab.experiments.core.base import comparable
 
 TRAINING_CLAIMS = [c for c in REGISTRY if hasattr(load(c), "TINY")]
 

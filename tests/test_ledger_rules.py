@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from seqlab.experiments import runner
-from seqlab.experiments.base import Result, comparable, finish, new_result
-from seqlab.experiments.rules import (
+from seqlab.experiments.core import runner
+from seqlab.experiments.core.base import Result, comparable, finish, new_result
+from seqlab.experiments.core.rules import (
     at_least, at_most, bootstrap_interval, clearly_faster, converged, count, gates_pass, seeds,
 )
 

@@ -101,7 +101,7 @@ def test_paired_recall_answers_the_queried_key():
 
 
 def test_skill_and_chance():
-    from seqlab.experiments.memory_runs import chance_skill, skill
+    from seqlab.experiments.core.memory_runs import chance_skill, skill
 
     adding = AddingProblem(10)
     assert skill(adding, {"loss": adding.chance_loss}) == pytest.approx(0.0)
@@ -111,7 +111,7 @@ def test_skill_and_chance():
 
 
 def test_watch_finds_the_first_step_of_competence():
-    from seqlab.experiments.memory_runs import Watch, _Competent, sample_curve
+    from seqlab.experiments.core.memory_runs import Watch, _Competent, sample_curve
 
     task = CopyMemory(5, 1, 8)
     watch = Watch(task, threshold=0.9, window=3, stop=False)
@@ -129,7 +129,7 @@ def test_watch_finds_the_first_step_of_competence():
 
 
 def _run(reached, held_out=0.0, curve=(0.1,) * 8, budget=300):
-    from seqlab.experiments.memory_runs import Run
+    from seqlab.experiments.core.memory_runs import Run
 
     return Run(reached, budget, budget if reached is None else reached, list(curve), max(curve), held_out)
 
@@ -137,7 +137,7 @@ def _run(reached, held_out=0.0, curve=(0.1,) * 8, budget=300):
 # ---------------------------------------------------------------- C7 forget-gate bias
 
 def test_c7_rule_on_hand_made_steps():
-    from seqlab.experiments import c07_forget_bias as c7
+    from seqlab.experiments.gates import c07_forget_bias as c7
 
     cfg = c7.Config()
     assert c7.best_positive({0.0: [301] * 5, 1.0: [100, 120, 90, 301, 80], 2.0: [50, 60, 40, 55, 301]}) == 2.0
@@ -149,8 +149,8 @@ def test_c7_rule_on_hand_made_steps():
 
 
 def test_c7_verdict_needs_a_bias_that_learns():
-    from seqlab.experiments import c07_forget_bias as c7
-    from seqlab.experiments.base import new_result
+    from seqlab.experiments.gates import c07_forget_bias as c7
+    from seqlab.experiments.core.base import new_result
 
     cfg, seeds = c7.Config(delays=(10,), budget=300), tuple(range(5))
     reach = {(10, b): -float(3 - b) for b in cfg.biases}
@@ -179,8 +179,8 @@ def _c4_runs(c4, seeds, long_lstm, rnn_long=None, short_ok=True):
 
 
 def test_c4_judges_each_gated_architecture():
-    from seqlab.experiments import c04_long_dependencies as c4
-    from seqlab.experiments.base import new_result
+    from seqlab.experiments.gates import c04_long_dependencies as c4
+    from seqlab.experiments.core.base import new_result
 
     cfg, seeds = c4.Config(), (0, 1, 2)
     named = c4.tasks(cfg)
@@ -213,7 +213,7 @@ def _fake_train(reach: dict, calls: list):
 
 
 def test_c4_rnn_gets_the_updates_the_gated_nets_needed(monkeypatch):
-    from seqlab.experiments import c04_long_dependencies as c4
+    from seqlab.experiments.gates import c04_long_dependencies as c4
 
     cfg = c4.Config(adding=(10, 40), budget=600)
     calls = []
@@ -232,7 +232,7 @@ def test_c4_rnn_gets_the_updates_the_gated_nets_needed(monkeypatch):
 # ---------------------------------------------------------------- C25 Transformer on long dependencies
 
 def test_c25_task_rule():
-    from seqlab.experiments import c25_transformer_long_dependencies as c25
+    from seqlab.experiments.gradients import c25_transformer_long_dependencies as c25
 
     cfg = c25.Config(budget=300)
     assert [c25.recurrent_budget(_run(r), cfg) for r in (90, 120, 200, None)] == [180, 240, 300, 300]
@@ -248,7 +248,7 @@ def test_c25_task_rule():
 
 
 def test_c25_tiny_run_reports_every_task(monkeypatch):
-    from seqlab.experiments import c25_transformer_long_dependencies as c25
+    from seqlab.experiments.gradients import c25_transformer_long_dependencies as c25
 
     monkeypatch.setitem(c25.PROFILES, "quick", c25.TINY)
     r = c25.run("quick")

@@ -21,7 +21,7 @@ def _tiny(module, monkeypatch):
 # ---------------------------------------------------------------- C21 attention arithmetic
 
 def test_c21_softmax_by_hand():
-    from seqlab.experiments import c21_attention_arithmetic as c21
+    from seqlab.experiments.attention import c21_attention_arithmetic as c21
 
     e = [math.exp(2.1), math.exp(0.2), math.exp(0.1)]  # 8.1662, 1.2214, 1.1052
     assert sum(e) == pytest.approx(10.4928, abs=1e-4)
@@ -32,14 +32,14 @@ def test_c21_softmax_by_hand():
 
 
 def test_c21_rounding_rule():
-    from seqlab.experiments.c21_attention_arithmetic import agrees, wrong
+    from seqlab.experiments.attention.c21_attention_arithmetic import agrees, wrong
 
     assert agrees(0.78, 0.7783, 2) and agrees(0.78, 0.775, 2) and not agrees(0.78, 0.7749, 2)
     assert not wrong(0.78, 0.7749, 2) and wrong(0.82, 0.7783, 2) and wrong(0.09, 0.1164, 2)
 
 
 def test_c21_verdicts(monkeypatch):
-    from seqlab.experiments import c21_attention_arithmetic as c21
+    from seqlab.experiments.attention import c21_attention_arithmetic as c21
 
     assert "C21" in REGISTRY
     r = c21.run("quick")
@@ -61,7 +61,7 @@ def _c22_point(un_w, un_e, un_g, sc_w, sc_e, sc_g):
 
 
 def test_c22_rule_on_hand_made_numbers():
-    from seqlab.experiments.c22_scaled_dot_product import Config, seed_checks
+    from seqlab.experiments.attention.c22_scaled_dot_product import Config, seed_checks
 
     cfg = Config()
     good = {16: _c22_point(0.6, 0.3, 0.7, 0.17, 0.87, 0.20), 1024: _c22_point(0.96, 0.03, 0.001, 0.16, 0.87, 0.22)}
@@ -76,7 +76,7 @@ def test_c22_rule_on_hand_made_numbers():
 
 
 def test_c22_logit_variance_and_tiny_run(monkeypatch):
-    from seqlab.experiments import c22_scaled_dot_product as c22
+    from seqlab.experiments.attention import c22_scaled_dot_product as c22
 
     g = torch.Generator().manual_seed(0)
     q, k = torch.randn(4000, 256, generator=g), torch.randn(4000, 256, generator=g)
@@ -92,7 +92,7 @@ def test_c22_logit_variance_and_tiny_run(monkeypatch):
 # ---------------------------------------------------------------- C23 residual connections
 
 def test_c23_reach_by_hand():
-    from seqlab.experiments.c23_residual_reach import reach
+    from seqlab.experiments.gradients.c23_residual_reach import reach
 
     # one tanh layer with W = 0.5 I, b = 0 at x = 0: dL/dx = 0.5 u plain, 1.5 u residual
     W, b = 0.5 * torch.eye(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
@@ -104,7 +104,7 @@ def test_c23_reach_by_hand():
 
 
 def test_c23_rule_on_hand_made_numbers():
-    from seqlab.experiments.c23_residual_reach import Config, seed_checks
+    from seqlab.experiments.gradients.c23_residual_reach import Config, seed_checks
 
     cfg = Config(activations=("tanh",))
     ok = seed_checks({("tanh", True): [1.2, 3.0, 15.0], ("tanh", False): [1e-2, 1e-5, 1e-9]}, cfg)["tanh"]
@@ -116,7 +116,7 @@ def test_c23_rule_on_hand_made_numbers():
 
 
 def test_c23_tiny_run(monkeypatch):
-    from seqlab.experiments import c23_residual_reach as c23
+    from seqlab.experiments.gradients import c23_residual_reach as c23
 
     r = _tiny(c23, monkeypatch)
     assert r.gates[0]["passed"] and len(r.tables[0].rows) == 3 * 2 * 2 * 2  # seeds x acts x stacks x depths
@@ -126,7 +126,7 @@ def test_c23_tiny_run(monkeypatch):
 # ---------------------------------------------------------------- C24 Xavier vs orthogonal W_hh
 
 def test_c24_twins_differ_only_in_w_hh():
-    from seqlab.experiments.c24_xavier_vs_orthogonal import TINY, spectrum, twins
+    from seqlab.experiments.gradients.c24_xavier_vs_orthogonal import TINY, spectrum, twins
 
     a, b = twins(TINY, 0), twins(TINY, 0)
     assert torch.equal(a["xavier"].weight_hh_l0, b["xavier"].weight_hh_l0)  # seeded
@@ -142,7 +142,7 @@ def test_c24_twins_differ_only_in_w_hh():
 def test_c24_reach_and_rule_by_hand():
     import numpy as np
 
-    from seqlab.experiments.c24_xavier_vs_orthogonal import Config, reach_decades, rule
+    from seqlab.experiments.gradients.c24_xavier_vs_orthogonal import Config, reach_decades, rule
 
     assert reach_decades(np.array([1e-3, 0.1, 1.0])) == pytest.approx(-3.0)
     cfg = Config()
@@ -152,8 +152,8 @@ def test_c24_reach_and_rule_by_hand():
 
 
 def test_c24_model_twins_differ_only_in_w_hh():
-    from seqlab.experiments.c24_xavier_vs_orthogonal import TINY, model_twins, spectrum
-    from seqlab.experiments.probe_tasks import DecisiveToken
+    from seqlab.experiments.gradients.c24_xavier_vs_orthogonal import TINY, model_twins, spectrum
+    from seqlab.experiments.core.probe_tasks import DecisiveToken
 
     pair = model_twins(TINY, DecisiveToken(TINY.train_length), 0)
     x, o = (dict(m.named_parameters()) for m in (pair["xavier"], pair["orthogonal"]))
@@ -165,7 +165,7 @@ def test_c24_model_twins_differ_only_in_w_hh():
 
 
 def test_c24_training_rule_by_hand():
-    from seqlab.experiments.c24_xavier_vs_orthogonal import Config, training_rule
+    from seqlab.experiments.gradients.c24_xavier_vs_orthogonal import Config, training_rule
 
     cfg = Config()
 
@@ -184,7 +184,7 @@ def test_c24_training_rule_by_hand():
 
 
 def test_c24_tiny_run(monkeypatch):
-    from seqlab.experiments import c24_xavier_vs_orthogonal as c24
+    from seqlab.experiments.gradients import c24_xavier_vs_orthogonal as c24
 
     r = _tiny(c24, monkeypatch)
     assert len(r.tables[0].rows) == 3 * 2 * 2  # seeds x lengths x scales

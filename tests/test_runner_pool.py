@@ -7,8 +7,8 @@ import types
 import pytest
 import torch
 
-from seqlab.experiments import runner
-from seqlab.experiments.base import comparable, finish, new_result
+from seqlab.experiments.core import runner
+from seqlab.experiments.core.base import comparable, finish, new_result
 
 
 def _fake(claim_id, log, timed=False):

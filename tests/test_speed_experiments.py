@@ -12,7 +12,7 @@ from seqlab.config import from_dict
 from seqlab.data.tasks import AddingProblem, CopyMemory
 from seqlab.errors import ConfigError
 from seqlab.experiments import VERDICTS, load
-from seqlab.experiments.base import Result
+from seqlab.experiments.core.base import Result
 
 
 def _run_tiny(module, monkeypatch, cfg) -> Result:

@@ -13,7 +13,7 @@ import torch
 from seqlab.bench import models
 from seqlab.bench.measure import fit_exponent
 from seqlab.experiments import load
-from seqlab.experiments.base import Result, comparable, new_result
+from seqlab.experiments.core.base import Result, comparable, new_result
 
 C15, C16 = load("C15"), load("C16")
 

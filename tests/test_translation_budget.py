@@ -9,7 +9,7 @@ from seqlab.errors import ConfigError
 from seqlab.translation.config import mt_recipe_from_dict
 from seqlab.translation.loop import load_translator, train_translator
 
-# the older recipe shape, as seqlab.experiments.nt_runs writes it: minutes None, max_steps
+# the older recipe shape, as seqlab.experiments.core.nt_runs writes it: minutes None, max_steps
 STEPS = {
     "data": {"corpus": "numbers", "tokenizer": "char", "src_vocab": 300, "tgt_vocab": 300,
              "numbers_size": 60, "numbers_max_words": 4},

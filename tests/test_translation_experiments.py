@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from seqlab.data.transduction import BOS, PAD, Transduction
-from seqlab.experiments import c12_length_cliff as c12
-from seqlab.experiments import c13_attention_alignment as c13
-from seqlab.experiments import c14_score_functions as c14
-from seqlab.experiments.base import new_result
-from seqlab.experiments.transduction_runs import alignment_scores, attention_links
+from seqlab.experiments.bottleneck import c12_length_cliff as c12
+from seqlab.experiments.attention import c13_attention_alignment as c13
+from seqlab.experiments.attention import c14_score_functions as c14
+from seqlab.experiments.core.base import new_result
+from seqlab.experiments.core.transduction_runs import alignment_scores, attention_links
 
 SEEDS = (0, 1, 2)
 FLAT = [0.5, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]  # a dev curve that has converged
@@ -68,7 +68,7 @@ def test_c12_full_rule_reads_exact_match_in_percent():
 
 def test_the_numbers_setting_fills_every_10_word_band_up_to_48_words():
     from seqlab.data.corpora.numbers import english_words, sample_numbers
-    from seqlab.experiments.nt_runs import NUMBERS
+    from seqlab.experiments.core.nt_runs import NUMBERS
     drawn = sample_numbers(200, NUMBERS["numbers_min_words"], NUMBERS["numbers_max_words"],
                            NUMBERS["numbers_max_digits"], 0, NUMBERS["numbers_even_width"])
     bands = [(english_words(words) - 1) // 10 for _, words in drawn]
@@ -188,7 +188,7 @@ def test_heatmap_draws_gold_links(tmp_path):
 
 @pytest.mark.parametrize("module", [c12, c13, c14])
 def test_the_corpus_profile_runs_and_an_under_trained_model_is_inconclusive(module, monkeypatch):
-    from seqlab.experiments import rules
+    from seqlab.experiments.core import rules
 
     monkeypatch.setitem(rules.SEEDS, "full", 1)
     monkeypatch.setitem(module.PROFILES, "full", module.TINY_CORPUS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from seqlab.experiments.base import PROFILES
+from seqlab.experiments.core.base import PROFILES
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
 
     from seqlab.errors import SeqlabError
     from seqlab.experiments.registry import select
-    from seqlab.experiments.runner import default_jobs, reproduce, summary_table
+    from seqlab.experiments.core.runner import default_jobs, reproduce, summary_table
 
     if args.threads is not None:
         if args.threads < 1:

@@ -15,7 +15,7 @@ import math
 from pathlib import Path
 
 from seqlab.errors import SeqlabError
-from seqlab.experiments.base import RESULT_FILE, Result, Table
+from seqlab.experiments.core.base import RESULT_FILE, Result, Table
 from seqlab.experiments.registry import REGISTRY
 
 REPORT_FILE = "report.html"

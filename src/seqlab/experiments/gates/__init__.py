@@ -1,0 +1,3 @@
+"""Section 1.4, LSTMs and GRUs: long dependencies (C4), the forget-gate bias (C7), GRU vs LSTM cost
+(C10).
+"""
