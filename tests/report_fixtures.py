@@ -8,6 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from seqlab.experiments.core.base import finish, new_result  # noqa: E402
+from seqlab.experiments.core.rules import Margin  # noqa: E402
 
 HOSTILE = '<script>window.__pwned = 1; console.error("injected")</script> & "quotes" <b>bold</b>'
 
@@ -26,7 +27,9 @@ def make_run(folder):
     a = new_result("C1", "gradients fade with distance", "toy setup", "quick", {"T": [10, 20]})
     a.add_table("norms", ["arch", "ratio"], [["rnn", 1.2e-7], ["lstm", 0.31]])
     a.add_figure("flow", "a log-scale curve", tiny_png())
-    finish(a, "confirmed", "ratio < 1e-3", "rnn ratio 1.2e-07", "rnn ratio 1.2e-07").save(folder / "C1")
+    finish(a, "confirmed", "ratio < 1e-3", "rnn ratio 1.2e-07", "rnn ratio 1.2e-07",
+           margins=[Margin("rnn ratio", 1.2e-7, 1e-3, "gradient ratio", noise=1e-8),
+                    Margin("lstm ratio", 0.31, 0.1, "gradient ratio", noise=0.02)]).save(folder / "C1")
     b = new_result("C4", f"corpus text: {HOSTILE}", f"setup {HOSTILE}", "quick", {"text": HOSTILE})
     b.add_table(f"table {HOSTILE}", ["source", "score"], [[HOSTILE, 0.5]])
     b.notes.append(HOSTILE)

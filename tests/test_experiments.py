@@ -232,8 +232,8 @@ def test_c11_time_ratio_decides_only_by_a_clear_margin():
         return c11._verdict(_blank("C11"), accuracy, {False: uni, True: bi}, params, cfg).verdict
 
     assert verdict([2.0, 2.1, 1.95, 2.05, 2.0]) == "confirmed"  # about twice, ranges apart
-    assert verdict([2.0, 2.1, 1.0, 2.05, 2.0]) == "confirmed"  # one odd round cannot undo it
-    assert verdict([2.0, 2.1, 1.0, 1.1, 2.0]) == "inconclusive"  # rounds not apart
-    assert verdict([1.55, 1.5, 1.52, 1.6, 1.54]) == "inconclusive"  # a range straddles the 1.5 bound
+    assert verdict([2.0, 2.1, 3.9, 2.05, 2.0]) == "confirmed"  # a round that load slowed cannot undo it
+    assert verdict([2.0, 2.1, 1.3, 2.05, 2.0]) == "inconclusive"  # nor one fast round (the second fastest decides)
+    assert verdict([1.45, 1.6, 1.52, 1.6, 1.54]) == "inconclusive"  # the fastest rounds straddle the 1.5 bound
     assert verdict([1.0, 1.02, 0.99, 1.01, 1.0]) == "refuted"  # clearly below 1.2
     assert verdict([2.0, 2.1, 1.95, 2.05, 2.0], {True: 0.13, False: 0.13}) == "refuted"  # never uses the future

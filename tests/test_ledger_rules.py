@@ -7,7 +7,8 @@ import pytest
 from seqlab.experiments.core import runner
 from seqlab.experiments.core.base import Result, comparable, finish, new_result
 from seqlab.experiments.core.rules import (
-    at_least, at_most, bootstrap_interval, clearly_faster, converged, count, gates_pass, seeds,
+    Margin, at_least, at_most, bootstrap_interval, clearly_faster, converged, count, gates_pass, paired,
+    permutation_p, seeds, sign_flip_p, spread,
 )
 
 
@@ -35,19 +36,83 @@ def test_convergence_gate_reads_the_last_quarter():
 
 def test_rules_over_seeds():
     assert count([True, False, True]) == 2
-    lo, hi = bootstrap_interval([0.5, 0.6, 0.7], seed=1)
-    assert 0.5 <= lo <= hi <= 0.7 and (lo, hi) == bootstrap_interval([0.5, 0.6, 0.7], seed=1)
-    lo, hi = bootstrap_interval([-1.0, 1.0, -1.0, 1.0])
+    five = [0.5, 0.6, 0.7, 0.55, 0.65]
+    lo, hi = bootstrap_interval(five, seed=1)
+    assert 0.5 <= lo <= hi <= 0.7 and (lo, hi) == bootstrap_interval(five, seed=1)
+    lo, hi = bootstrap_interval([-1.0, 1.0, -1.0, 1.0, 0.0])
     assert lo < 0 < hi
+
+
+def test_no_percentile_bootstrap_over_fewer_than_five_values():
+    """Over 3 values the percentile interval is [min, max], whatever the level claims: refused."""
+    with pytest.raises(ValueError, match=">= 5"):
+        bootstrap_interval([0.5, 0.6, 0.7])
+    rule = paired([0.5, 0.6, 0.7], threshold=0.0)
+    assert rule.method.startswith("in every one of 3 seeds") and rule.above and not rule.below
+    assert paired([0.5, 0.6, 0.7, 0.55, 0.65]).method.startswith("bootstrap")
+
+
+def test_a_consistently_worse_variant_cannot_confirm_better():
+    worse = [-0.020, -0.025, -0.028]  # worse in every seed
+    assert not paired(worse, 0.0).above and paired(worse, 0.0).below
+    assert not paired([0.05, -0.01, 0.04], 0.0).above  # worse in one seed of 3: no "in every seed"
+    assert not paired([-0.02, -0.025, -0.028, -0.021, -0.03], 0.0).above  # five seeds: the bootstrap neither
+    assert sign_flip_p(worse) == 1.0 and sign_flip_p([0.1, 0.2, 0.3]) == 1 / 8  # 3 seeds: p >= 1/8 at best
+
+
+def test_sign_flip_test_is_exact():
+    """p = share of the 2^n sign patterns whose mean is at least the observed one (hand-counted)."""
+    assert sign_flip_p([1.0, 2.0, 3.0, 4.0, 5.0]) == 1 / 32
+    assert sign_flip_p([1.0, -2.0]) == 3 / 4  # means of +-1 +-2: 1.5, -0.5, 0.5, -1.5 vs observed -0.5
+    assert sign_flip_p([0.3, 0.4, 0.5], threshold=0.35) == sign_flip_p([-0.05, 0.05, 0.15])
+
+
+def test_permutation_test_of_shared_pair_statistics():
+    """A statistic of pairs (not independent values) read by shuffling labels: separated groups give a small p,
+    one group split at random does not."""
+    values = [0.0, 0.1, 0.2, 0.05, 1.0, 1.1, 0.9, 1.05]
+
+    def gap(labels):
+        a = [v for v, lab in zip(values, labels) if lab == "a"]
+        b = [v for v, lab in zip(values, labels) if lab == "b"]
+        return sum(b) / len(b) - sum(a) / len(a)
+
+    assert permutation_p(gap, list("aaaabbbb"), draws=499, seed=0) < 0.05
+    assert permutation_p(gap, list("abababab"), draws=499, seed=0) > 0.2
+    assert permutation_p(gap, list("aaaabbbb"), seed=3) == permutation_p(gap, list("aaaabbbb"), seed=3)
+
+
+def test_margins_record_distance_and_noise_makes_it_inconclusive():
+    m = Margin("gap", 0.12, 0.1, "accuracy", noise=0.01)
+    assert m.distance == pytest.approx(0.02) and m.fraction == pytest.approx(0.2) and not m.within_noise
+    d = m.to_dict()
+    assert {"value", "threshold", "distance", "fraction", "units", "noise"} <= set(d)
+    assert Margin("zero", 0.5, 0.0, "x").fraction is None
+    r = finish(new_result("CX", "c", "s", "quick", {}), "confirmed", "rule", "why", "h",
+               margins=[Margin("gap", 0.102, 0.1, "accuracy", noise=spread([0.09, 0.1, 0.11]))])
+    assert r.verdict == "inconclusive" and r.decided_by.startswith("margin within noise (was confirmed)")
+    r = finish(new_result("CX", "c", "s", "quick", {}), "confirmed", "rule", "why", "h",
+               margins=[Margin("ratio", 1.51, 1.5, "x", noise=0.1, timing=True)])
+    assert r.verdict == "confirmed"  # timings are decided by the clear-margin rule instead
+    assert comparable(r.to_dict())["margins"] == []  # and vary between runs
 
 
 def test_timings_decide_only_by_a_clear_margin():
     fast, slow = [1.0, 1.1, 1.05], [2.0, 2.2, 2.1]
     assert clearly_faster(fast, slow, margin=1.5)
     assert not clearly_faster(fast, slow, margin=2.5)  # the ratio misses the margin
-    assert not clearly_faster([1.0, 1.0, 1.9, 2.0], [1.95, 2.1, 2.2, 2.3], margin=1.5)  # quartiles overlap
+    assert not clearly_faster([1.0, 2.2, 2.3, 2.4], [1.95, 2.1, 2.2, 2.3], margin=1.5)  # one lucky round cannot decide
     assert clearly_faster([1.0, 1.0, 1.05, 1.1, 9.0], [3.0, 3.1, 3.2, 3.3, 3.4], margin=1.5)  # one slowed round cannot decide
     assert not clearly_faster(slow, fast, margin=1.0)
+
+
+def test_load_that_slows_rounds_does_not_move_the_timing_verdict():
+    """Another process only adds time to some rounds, of either variant: the fastest rounds still decide."""
+    fast, slow = [1.0] * 10, [2.0] * 10
+    loaded_fast = [t * (1 + 1.5 * (i % 3 == 0)) for i, t in enumerate(fast)]  # every third round 2.5x slower
+    loaded_slow = [t * (1 + 0.9 * (i % 2 == 0)) for i, t in enumerate(slow)]
+    for f, s in ((fast, slow), (loaded_fast, loaded_slow), (loaded_fast, slow), (fast, loaded_slow)):
+        assert clearly_faster(f, s, margin=1.5) and not clearly_faster(f, s, margin=2.5)
 
 
 def test_a_failed_gate_is_named_in_the_reasons():

@@ -25,6 +25,35 @@ def test_report_has_summary_then_claims_in_registry_order(report):
     assert "ratio &lt; 1e-3" in report  # the criterion, escaped
 
 
+def test_report_shows_margins_per_claim_and_the_nearest_in_the_summary(report):
+    summary = report[report.index("<h2>Summary</h2>"): report.index('id="C1"')]
+    assert "nearest margin" in summary and "rnn ratio: 1.200e-07 vs 0.001 gradient ratio" in summary  # 100% < 210%
+    assert "none recorded" in summary  # C4 recorded none
+    claim = report[report.index('id="C1"'): report.index('id="C4"')]
+    assert "<h4>margins</h4>" in claim and "lstm ratio" in claim and "210.0%" in claim
+
+
+def test_report_lists_the_chapter_errata_with_the_entries_that_show_them(report):
+    from seqlab.errata import ERRATA
+
+    section = report[report.index('id="errata"'): report.index('id="C1"')]
+    assert "Errata and corrections" in section and len(ERRATA) >= 5
+    assert "[0.778, 0.116, 0.105]" in section and "grows logarithmically with depth" in section
+    assert '<a href="#C9">' not in section and "C17" in section  # linked only when the entry ran
+
+
+def test_errata_quote_the_chapter_verbatim():
+    from pathlib import Path
+
+    from seqlab.errata import ERRATA
+
+    chapter = Path(__file__).resolve().parents[1] / "shared" / "seed"
+    texts = [p.read_text() for p in chapter.glob("*.txt")] if chapter.is_dir() else []
+    if not texts:
+        pytest.skip("the chapter text is not in this checkout")
+    assert all(any(e.says in t for t in texts) for e in ERRATA)
+
+
 def test_report_escapes_every_piece_of_result_text(report):
     assert "<script>" not in report and "<b>bold</b>" not in report
     assert report.count("&lt;script&gt;") >= 7  # claim, setup, table title/cell, note, headline, error, config

@@ -14,6 +14,7 @@ import json
 import math
 from pathlib import Path
 
+from seqlab.errata import ERRATA
 from seqlab.errors import SeqlabError
 from seqlab.experiments.core.base import RESULT_FILE, Result, Table
 from seqlab.experiments.registry import REGISTRY
@@ -103,17 +104,54 @@ def device_line(results: list[Result]) -> str:
     return "; ".join(seen) or "unknown"
 
 
+def nearest_margin(margins: list[dict]) -> dict | None:
+    """The deciding number closest to its threshold (by fraction where there is one, else distance)."""
+    if not margins:
+        return None
+    return min(margins, key=lambda m: (m.get("fraction") is None,
+                                       m["fraction"] if m.get("fraction") is not None else m.get("distance", 0)))
+
+
+def margin_text(m: dict | None) -> str:
+    """One margin in words: value vs threshold, distance (and fraction), noise."""
+    if m is None:
+        return "none recorded"
+    frac = m.get("fraction")
+    text = (f"{m.get('name')}: {fmt(m.get('value'))} vs {fmt(m.get('threshold'))} {m.get('units')}; "
+            f"distance {fmt(m.get('distance'))}" + (f" ({frac:.0%})" if frac is not None else ""))
+    if m.get("timing"):
+        return text + " (timing)"
+    return text + f"; noise {fmt(m.get('noise'))}" + (" - within noise" if m.get("within_noise") else "")
+
+
+def render_margins(margins: list[dict]) -> str:
+    """How far each deciding number lies from its rule's threshold."""
+    rows = []
+    for m in margins:
+        frac = "" if m.get("fraction") is None else f"{m['fraction']:.1%}"
+        noise = "timing" if m.get("timing") else fmt(m.get("noise"))
+        within = "<b>yes</b>" if m.get("within_noise") and not m.get("timing") else "no"
+        cells = [esc(fmt(m.get(k))) for k in ("value", "threshold")]
+        rows.append(f"<tr><td>{esc(m.get('name'))}</td><td class=\"num\">{cells[0]}</td>"
+                    f"<td class=\"num\">{cells[1]}</td><td>{esc(m.get('units'))}</td>"
+                    f"<td class=\"num\">{esc(fmt(m.get('distance')))}</td><td class=\"num\">{esc(frac)}</td>"
+                    f"<td class=\"num\">{esc(noise)}</td><td>{within}</td></tr>")
+    return ("<h4>margins</h4><table><tr><th>deciding number</th><th>value</th><th>threshold</th><th>units</th>"
+            f"<th>distance</th><th>fraction</th><th>noise</th><th>within noise</th></tr>{''.join(rows)}</table>")
+
+
 def render_summary(results: list[Result]) -> str:
     rows = "".join(
         f'<tr><td><a href="#{esc(r.claim_id)}">{esc(r.claim_id)}</a></td><td>{badge(r.verdict)}</td>'
-        f'<td>{esc(r.headline)}</td><td class="num">{r.wall_time:.1f} s</td></tr>'
+        f'<td>{esc(r.headline)}</td><td>{esc(margin_text(nearest_margin(r.margins)))}</td>'
+        f'<td class="num">{r.wall_time:.1f} s</td></tr>'
         for r in results
     )
     total = sum(r.wall_time for r in results)
     counts = {v: sum(r.verdict == v for r in results) for v in ("confirmed", "refuted", "inconclusive", "error")}
     line = ", ".join(f"{n} {v}" for v, n in counts.items() if n)
     return (f"<h2>Summary</h2><p>{esc(line)}; experiment time {total:.0f} s.</p>"
-            f"<table><tr><th>claim</th><th>verdict</th><th>headline</th><th>time</th></tr>{rows}</table>")
+            f"<table><tr><th>claim</th><th>verdict</th><th>headline</th><th>nearest margin</th><th>time</th></tr>{rows}</table>")
 
 
 def render_claim(result: Result, folder: Path) -> str:
@@ -137,6 +175,8 @@ def render_claim(result: Result, folder: Path) -> str:
         parts.append(f"<p><b>Seeds.</b> {esc(', '.join(str(s) for s in result.seeds))}</p>")
     if result.gates:
         parts.append(render_gates(result.gates))
+    if result.margins:
+        parts.append(render_margins(result.margins))
     parts += [f"<p><i>Note.</i> {esc(n)}</p>" for n in result.notes]
     if result.error:
         parts.append(f"<p><b>Error.</b></p><pre>{esc(result.error)}</pre>")
@@ -159,6 +199,19 @@ def render_metadata(result: Result) -> str:
     return f"<details><summary>run metadata</summary><pre>{esc(json.dumps(meta, indent=1, default=str))}</pre></details>"
 
 
+def render_errata(shown: set[str]) -> str:
+    """The chapter's errata (:mod:`seqlab.errata`): what it says, what is true, which entries show it
+    (linked when they are in this run)."""
+    rows = []
+    for e in ERRATA:
+        links = ", ".join(f'<a href="#{esc(c)}">{esc(c)}</a>' if c in shown else esc(c) for c in e.shown_by)
+        rows.append(f"<tr><td>{esc(e.where)}</td><td>&ldquo;{esc(e.says)}&rdquo;</td><td>{esc(e.true)}</td>"
+                    f"<td>{links}</td></tr>")
+    return ('<h2 id="errata">Errata and corrections</h2><p>Where the chapter is wrong or inconsistent: its words, '
+            "what is true, and the ledger entries that show it.</p><table><tr><th>where</th><th>the chapter says"
+            f"</th><th>what is true</th><th>shown by</th></tr>{''.join(rows)}</table>")
+
+
 def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claims ledger") -> str:
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     body = "\n".join(render_claim(r, run_dir / r.claim_id) for r in results)
@@ -168,7 +221,7 @@ def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claim
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>"
         f"<h1>{esc(title)}</h1><p>Run folder: <code>{esc(run_dir)}</code>; rendered {esc(when)}.</p>"
         f"<p>Device: {esc(device_line(results))}</p>"
-        f"{render_summary(results)}\n{body}\n</body></html>\n"
+        f"{render_summary(results)}\n{render_errata({r.claim_id for r in results})}\n{body}\n</body></html>\n"
     )
 
 

@@ -31,9 +31,10 @@ from seqlab.experiments.core.base import check_profile, decide, finish, new_resu
 from seqlab.experiments.core.training import one_thread
 
 CLAIM_ID = "C22"
-CLAIM = ("Without the 1/sqrt(d_k) scale, dot-product attention saturates as the key dimension grows (nearly "
-         "one-hot weights) and its gradients shrink; with the scale, saturation and gradient size stay the same "
-         "for every d_k.")
+CLAIM = ('The chapter: "The Transformer\'s \"scaled dot-product attention\" is essentially Luong\'s dot-product '
+         'attention with a scaling factor" (QK^T / sqrt(d_k)); it does not say why. The toolkit tests the usual '
+         'reason, beyond the chapter: without the 1/sqrt(d_k) scale, dot-product attention saturates as the key '
+         'dimension grows (nearly one-hot weights) and its gradients shrink; with it, both stay the same for every d_k.')
 VARIANTS = ("unscaled", "scaled")
 
 

@@ -10,8 +10,8 @@ timings by margin) are in :mod:`seqlab.experiments.core.rules`.
 Reproducibility contract: with the same seed and thread count, two runs give the
 same ``result.json`` except the timing fields: ``started``, ``wall_time``, the
 table columns listed in ``Table.timing`` and the top-level fields listed in
-``Result.timing`` (text that quotes a measured time). :func:`comparable` drops
-exactly those, so tools and tests can compare the rest.
+``Result.timing`` (text that quotes a measured time), and the margins marked
+``timing``. :func:`comparable` drops exactly those, so tools and tests can compare the rest.
 
 This module imports no torch: the report reads Results without it.
 """
@@ -111,6 +111,7 @@ class Result:
     seeds: list[int] = field(default_factory=list)
     gates: list[dict] = field(default_factory=list)
     timing: list[str] = field(default_factory=list)  # top-level fields whose text quotes measured times
+    margins: list[dict] = field(default_factory=list)  # rules.Margin.to_dict() of the deciding numbers
 
     def add_table(self, title: str, columns: list[str], rows: list[list], timing=()) -> None:
         unknown = [c for c in timing if c not in columns]
@@ -195,15 +196,27 @@ def new_result(claim_id: str, claim: str, setup: str, profile: str, config: dict
     return r
 
 
-def finish(result: Result, verdict: str, criterion: str, decided_by: str, headline: str, gates=()) -> Result:
-    """Set the verdict, its rule (``criterion``) and reasons, the gates, and stop the wall clock.
+def finish(result: Result, verdict: str, criterion: str, decided_by: str, headline: str, gates=(),
+           margins=()) -> Result:
+    """Set the verdict, its rule (``criterion``) and reasons, the gates, the margins, and stop the wall clock.
 
     ``gates`` are :class:`seqlab.experiments.core.rules.Gate`; a failed one is named at the
     front of ``decided_by`` (the verdict itself comes from the experiment's rule).
+    ``margins`` are :class:`seqlab.experiments.core.rules.Margin` of the numbers that decided:
+    a confirmed or refuted verdict whose non-timing margin lies within its measured noise
+    becomes "inconclusive" (a change of rounding could flip it), named in ``decided_by``;
+    a timing margin varies from run to run (:func:`comparable` drops it).
     """
     if verdict not in VERDICTS:
         raise ValueError(f"verdict {verdict!r} is not one of {VERDICTS}")
     result.gates = [g.to_dict() for g in gates]
+    result.margins = [m.to_dict() for m in margins]
+    noisy = [m for m in margins if not m.timing and m.within_noise]
+    if noisy and verdict in ("confirmed", "refuted"):
+        decided_by = ("margin within noise (was " + verdict + "): " + "; ".join(
+            f"{m.name} {m.value:.4g} vs {m.threshold:.4g} ({m.units}), distance {m.distance:.3g} <= noise "
+            f"{m.noise:.3g}" for m in noisy) + (f". {decided_by}" if decided_by else ""))
+        verdict = "inconclusive"
     failed = [f"{g.name} ({g.detail})" for g in gates if not g.passed]
     if failed:
         decided_by = "gate failed: " + "; ".join(failed) + (f". {decided_by}" if decided_by else "")
@@ -225,4 +238,5 @@ def comparable(result: dict) -> dict:
         tables.append({**t, "columns": [t["columns"][i] for i in keep],
                        "rows": [[row[i] for i in keep] for row in t["rows"]]})
     out["tables"] = tables
+    out["margins"] = [m for m in result.get("margins", []) if not m.get("timing")]
     return out

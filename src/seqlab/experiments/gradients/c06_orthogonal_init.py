@@ -44,8 +44,10 @@ from seqlab.experiments.core.probe_tasks import DecisiveToken
 from seqlab.experiments.core.training import one_thread, score
 
 CLAIM_ID = "C6"
-CLAIM = ("Orthogonal or identity recurrent weights let gradients travel far at the start of training, but "
-         "training moves the weights away from orthogonality and the advantage fades.")
+CLAIM = ('The chapter: "Orthogonal initialization only helps at the start of training. As weights update, they '
+         'drift away from orthogonality. The gradient problem eventually returns for long sequences" (tested: '
+         'orthogonal or identity W_hh lets gradients travel far at the start; training moves it away from '
+         'orthogonality; the gradient reach it gave is lost again).')
 DEFAULT, ORTHOGONAL, IDENTITY = "default (uniform), tanh", "orthogonal, tanh", "identity, ReLU (IRNN)"
 INITS = {DEFAULT: ("rnn_tanh", "default"), ORTHOGONAL: ("rnn_tanh", "orthogonal"), IDENTITY: ("rnn_relu", "identity")}
 
