@@ -18,6 +18,7 @@ from seqlab.experiments.core import rules
 from seqlab.experiments.core.base import new_result
 from seqlab.experiments.problem.c18_contextual_embeddings import (
     CLAIM, PROFILES, Labelled, _verdict, config, context_of, label_problems, measure, read_senses, separation,
+    separation_p,
 )
 
 CFG = PROFILES["quick"]
@@ -108,10 +109,20 @@ def test_measure_on_a_tiny_untrained_bilm():
     verses, labels = _toy()
     vocab = WordVocab(sorted({w for ws in verses.values() for w in ws}))
     torch.manual_seed(0)
-    out = measure(BiLM(len(vocab), 4, 6).eval(), vocab, labels, verses)
-    static, contextual, d = out["well"]
+    out = measure(BiLM(len(vocab), 4, 6).eval(), vocab, labels, verses, draws=19, seed=0)
+    static, contextual, p = out["well"]
     assert static == pytest.approx(0.0, abs=1e-12)
-    assert np.isfinite(contextual) and d.shape == (4,) and contextual == pytest.approx(d.mean())
+    assert np.isfinite(contextual) and 1 / 20 <= p <= 1.0  # p = (1 + hits) / (1 + draws)
+
+
+def test_permutation_p_of_separation_needs_the_senses_apart():
+    """Two tight sense clusters: no shuffle of 6 + 6 labels separates as well (p = 1 / (1 + draws)); identical
+    vectors: every shuffle ties (p = 1)."""
+    e1, e2 = np.eye(3)[0], np.eye(3)[1]
+    senses = ["a"] * 6 + ["b"] * 6
+    apart = np.stack([e1 + 0.01 * i * e2 for i in range(6)] + [e2 + 0.01 * i * e1 for i in range(6)])
+    assert separation_p(apart, senses, 99, seed=0) == pytest.approx(1 / 100)
+    assert separation_p(np.stack([e1] * 12), senses, 99, seed=0) == 1.0
 
 
 # --- the verdict rule ---------------------------------------------------------------------------------------
@@ -130,8 +141,8 @@ def _sep_from_vectors(make, seeds=(0, 1, 2), n=12):
         out[seed] = {}
         for w in ("well", "left", "lie", "bow", "rest", "lot"):
             senses = ["x"] * n + ["y"] * n
-            s, d = separation(make(rng, senses), senses)
-            out[seed][w] = (0.0, s, *rules.bootstrap_interval(d, CFG.level, seed=seed))
+            vecs = make(rng, senses)
+            out[seed][w] = (0.0, separation(vecs, senses)[0], separation_p(vecs, senses, 199, seed))
     return out
 
 
@@ -150,9 +161,10 @@ def test_static_like_vectors_refute():
 
 
 def test_sense_blind_context_vectors_refute():
-    """Vectors that move with context but not with sense: intervals straddle 0."""
+    """Vectors that move with context but not with sense: the permutation test finds nothing."""
     sep = _sep_from_vectors(lambda rng, senses: rng.normal(size=(len(senses), 32)))
-    assert all(rules.count(lo > 0 for _, _, lo, _ in per.values()) <= CFG.max_words_refuted for per in sep.values())
+    assert all(rules.count(p < CFG.alpha for _, _, p in per.values()) <= CFG.max_words_refuted
+               for per in sep.values())
     assert _decide(sep) == "refuted"
 
 
@@ -161,8 +173,8 @@ def test_a_failed_competence_gate_is_inconclusive():
 
 
 def test_half_the_words_separating_is_inconclusive():
-    sep = {s: {w: (0.0, 0.1, 0.05, 0.15) if i < 3 else (0.0, 0.01, -0.02, 0.04)
+    sep = {s: {w: (0.0, 0.1, 0.001) if i < 3 else (0.0, 0.01, 0.3)
                for i, w in enumerate(("well", "left", "lie", "bow", "rest", "lot"))} for s in (0, 1, 2)}
     assert _decide(sep) == "inconclusive"
-    sep[1] = {w: (0.0, 0.1, 0.05, 0.15) for w in sep[1]}  # all six in one seed is not enough: every seed counts
+    sep[1] = {w: (0.0, 0.1, 0.001) for w in sep[1]}  # all six in one seed is not enough: every seed counts
     assert _decide(sep) == "inconclusive"

@@ -134,6 +134,23 @@ def test_c14_rule_needs_quality_within_tolerance_and_a_clear_speed_margin():
                         SEEDS).verdict == "refuted"
     near = {**times, "concat": [1.2, 1.3, 1.25]}  # faster, but not by the margin: undecided
     assert c14._verdict(_blank("C14"), acc, curves, near, cfg, SEEDS).verdict == "inconclusive"
+    level = {**times, "concat": [1.0, 1.1, 1.05]}  # dot not clearly faster is not a refutation
+    assert c14._verdict(_blank("C14"), acc, curves, level, cfg, SEEDS).verdict == "inconclusive"
+
+
+def test_c14_a_consistently_worse_dot_cannot_confirm():
+    """dot worse in every seed, just inside the tolerance: the worst seed is within the seeds' spread of the
+    threshold, so it does not confirm; worse by more than the tolerance in every seed refutes."""
+    cfg = c14.Config()
+    acc = {(s, k): 0.95 for s in cfg.scores for k in SEEDS}
+    curves = {key: FLAT for key in acc}
+    times = {"dot": [1.0, 1.1, 1.05], "general": [1.0, 1.1, 1.05], "concat": [3.0, 3.2, 3.1]}
+    worse = {**acc, **{("dot", k): 0.95 + d for k, d in zip(SEEDS, (-0.020, -0.025, -0.028))}}
+    r = c14._verdict(_blank("C14"), worse, curves, times, cfg, SEEDS)
+    assert r.verdict == "inconclusive" and "margin within noise" in r.decided_by
+    assert r.margins[0]["value"] == pytest.approx(-0.028) and r.margins[0]["threshold"] == -0.03
+    one_seed = {**acc, ("dot", 0): 0.90}  # worse than the tolerance in one seed of three
+    assert c14._verdict(_blank("C14"), one_seed, curves, times, cfg, SEEDS).verdict == "inconclusive"
 
 
 def test_c14_corpus_rule_reads_exact_match_points_and_gates_on_short_numbers():

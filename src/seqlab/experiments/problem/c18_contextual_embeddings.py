@@ -18,12 +18,13 @@ Sense separation of a word. For each occurrence i with unit vector u_i:
     d_i = mean_{j != i, same sense} cos(u_i, u_j) - mean_{j, other sense} cos(u_i, u_j)
 and the word's separation S = mean_i d_i: > 0 when occurrences of one sense sit closer
 to each other than to the other sense. A static vector has S = 0 by construction
-(every cosine is 1). A 95% percentile bootstrap interval of the mean of the d_i
-(:func:`rules.bootstrap_interval`) says whether S > 0 is more than the choice of
-occurrences (approximate: the d_i share pairs, so they are not independent).
+(every cosine is 1). Whether S > 0 is more than chance is read by a label permutation
+test (:func:`rules.permutation_p`): the sense labels of the word's occurrences are
+shuffled ``draws`` times and S recomputed; p = the share of shuffles with S at least the
+observed. Not a bootstrap of the d_i: they share pairs (each cosine enters two of them),
+so they are not independent, and a bootstrap that treats them as such is too narrow.
 
-Rule (fixed before the run): a word *separates* in a seed when the interval lies above
-0. Confirmed when at least ``min_words`` of the 6 words separate in every seed; refuted
+Rule (fixed before the run): a word *separates* in a seed when p < ``alpha``. Confirmed when at least ``min_words`` of the 6 words separate in every seed; refuted
 when at most ``max_words_refuted`` words separate in every seed (the contextual vectors
 split the senses no better than the static one). Gate: the LM is competent, i.e. its
 held-out next-word loss is at most ``competent`` times the unigram model's, in both
@@ -83,7 +84,8 @@ class Config:
     min_count: int = 3
     dev_verses: int = 400  # evenly spaced dev verses scored for the competence gate
     competent: float = 0.9  # gate: LM dev loss <= 0.9 x the unigram dev loss
-    level: float = 0.95  # bootstrap interval
+    alpha: float = 0.01  # a word separates when its label permutation p-value is below this
+    draws: int = 999  # label shuffles per word and seed
     min_words: int = 5  # confirmed: >= 5 of the 6 words separate in every seed
     max_words_refuted: int = 1  # refuted: <= 1 word separates in every seed
     device: str = "auto"
@@ -158,8 +160,21 @@ def separation(vecs: np.ndarray, senses: list[str]) -> tuple[float, np.ndarray]:
     d_i = mean cos to the other occurrences of its sense - mean cos to the other sense's;
     returns (S = mean_i d_i, d (N,)).
     """
+    return _separation_of(_cosines(vecs), senses)
+
+
+def separation_p(vecs: np.ndarray, senses: list[str], draws: int, seed: int) -> float:
+    """Label permutation p-value of the separation S of ``vecs`` (N, D): S beyond what shuffled senses give."""
+    cos = _cosines(vecs)  # (N, N), once: only the labels move
+    return rules.permutation_p(lambda labels: _separation_of(cos, labels)[0], senses, draws, seed)
+
+
+def _cosines(vecs: np.ndarray) -> np.ndarray:
     u = vecs / np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)  # (N, D) unit rows
-    cos = u @ u.T  # (N, N)
+    return u @ u.T  # (N, N)
+
+
+def _separation_of(cos: np.ndarray, senses) -> tuple[float, np.ndarray]:
     lab = np.asarray(senses)
     same = lab[:, None] == lab[None, :]  # (N, N)
     mates = same & ~np.eye(len(lab), dtype=bool)  # same sense, not itself
@@ -193,8 +208,10 @@ def unigram_loss(train_ids: list[int], verses: list[list[int]], vocab_size: int)
     return float(-logp[targets].mean())
 
 
-def measure(bilm: BiLM, vocab: WordVocab, labels: list[Labelled], verses: dict[str, list[str]]):
-    """Per word: (static S, contextual S, contextual d_i (N,)) for ``bilm``'s vectors of the labelled occurrences."""
+def measure(bilm: BiLM, vocab: WordVocab, labels: list[Labelled], verses: dict[str, list[str]],
+            draws: int = 0, seed: int = 0):
+    """Per word: (static S, contextual S, permutation p of the contextual S (NaN when ``draws`` is 0)) for
+    ``bilm``'s vectors of the labelled occurrences."""
     keys = list(dict.fromkeys(lab.verse for lab in labels))
     encoded = dict(zip(keys, bilm.encode([[vocab.id(w) for w in verses[k]] for k in keys])))  # (n_k, 2H) each
     center = torch.cat(list(encoded.values())).mean(0)  # (2H,): the labelled verses' mean token vector
@@ -205,8 +222,9 @@ def measure(bilm: BiLM, vocab: WordVocab, labels: list[Labelled], verses: dict[s
         senses = [lab.sense for lab in mine]
         ctx = torch.stack([encoded[lab.verse][lab.position] - center for lab in mine]).numpy()  # (N, 2H)
         static = table[[vocab.id(word)] * len(mine)].numpy()  # (N, 2E): one row, repeated
-        s_ctx, d = separation(ctx.astype(np.float64), senses)
-        out[word] = (separation(static.astype(np.float64), senses)[0], s_ctx, d)
+        s_ctx, _ = separation(ctx.astype(np.float64), senses)
+        p = separation_p(ctx.astype(np.float64), senses, draws, seed) if draws else float("nan")
+        out[word] = (separation(static.astype(np.float64), senses)[0], s_ctx, p)
     return out
 
 
@@ -249,15 +267,14 @@ def run(profile: str = "quick"):
             lm_rows.append([seed, fwd, bwd, unigram, max(fwd, bwd) / unigram])
             torch.manual_seed(seed)  # train_bilm's initialisation of this seed, untrained
             untrained = BiLM(len(vocab), cfg.embed_dim, cfg.hidden).eval()
-            found[seed] = {"trained": measure(bilm, vocab, labels, verses),
+            found[seed] = {"trained": measure(bilm, vocab, labels, verses, cfg.draws, seed),
                            "untrained": measure(untrained, vocab, labels, verses)}
-    sep = {seed: {w: (static, s, *rules.bootstrap_interval(d, cfg.level, seed=seed))
-                  for w, (static, s, d) in per["trained"].items()} for seed, per in found.items()}
+    sep = {seed: per["trained"] for seed, per in found.items()}
     result.add_table("sense separation S = mean(within-sense cos - between-sense cos) per word and seed", [
-        "seed", "word", "static S", "contextual S", "interval low", "interval high", "separates",
+        "seed", "word", "static S", "contextual S", "permutation p", "separates",
         "untrained BiLM S (reference)"],
-        [[seed, w, round(st, 9) + 0.0, s, lo, hi, "yes" if lo > 0 else "no", found[seed]["untrained"][w][1]]
-         for seed, per in sep.items() for w, (st, s, lo, hi) in per.items()])
+        [[seed, w, round(st, 9) + 0.0, s, p, "yes" if p < cfg.alpha else "no", found[seed]["untrained"][w][1]]
+         for seed, per in sep.items() for w, (st, s, p) in per.items()])
     result.add_table("language models: held-out next-word loss (nats) on "
                      f"{len(scored)} dev verses", ["seed", "forward", "backward", "unigram", "worse / unigram"],
                      lm_rows)
@@ -285,8 +302,8 @@ def _groups(labels: list[Labelled]) -> dict[tuple[str, str], list[Labelled]]:
 
 
 def _verdict(result, sep: dict[int, dict[str, tuple]], gates, cfg: Config):
-    """``sep[seed][word] = (static S, contextual S, interval low, interval high)``."""
-    separating = {seed: rules.count(lo > 0 for _, _, lo, _ in per.values()) for seed, per in sep.items()}
+    """``sep[seed][word] = (static S, contextual S, permutation p)``."""
+    separating = {seed: rules.count(p < cfg.alpha for _, _, p in per.values()) for seed, per in sep.items()}
     n_words = len(next(iter(sep.values())))
     confirmed = all(n >= cfg.min_words for n in separating.values())
     refuted = all(n <= cfg.max_words_refuted for n in separating.values())
@@ -296,12 +313,24 @@ def _verdict(result, sep: dict[int, dict[str, tuple]], gates, cfg: Config):
     static = max(abs(per[w][0]) for per in sep.values() for w in per)
     return finish(result, verdict,
                   f"per word and seed, S = mean over occurrences of (mean cosine to the same sense's other occurrences "
-                  f"- mean cosine to the other sense's), with a {cfg.level:.0%} bootstrap interval; a word separates "
-                  f"when the interval lies above 0 (the static vector's S is 0 by construction). Confirmed when >= "
+                  f"- mean cosine to the other sense's); a word separates when a label permutation test ({cfg.draws} "
+                  f"shuffles of the senses; its d_i share pairs, so no bootstrap) gives p < {cfg.alpha} (the static "
+                  f"vector's S is 0 by construction). Confirmed when >= "
                   f"{cfg.min_words} of the {n_words} words separate in every seed; refuted when <= "
                   f"{cfg.max_words_refuted} separate in every seed; else inconclusive. Gate: each LM's held-out loss "
                   f"<= {cfg.competent} x the unigram loss, both directions, every seed.",
                   f"words separating per seed: {', '.join(f'seed {s}: {n}/{n_words}' for s, n in separating.items())}; "
                   f"largest |static S| {static:.1g}",
                   "contextual S (median over seeds) " + ", ".join(f"{w} {v:.2f}" for w, v in median.items())
-                  + ("; static S 0 for every word" if static < 1e-9 else f"; static S up to {static:.2g}"), gates=gates)
+                  + ("; static S 0 for every word" if static < 1e-9 else f"; static S up to {static:.2g}"), gates=gates,
+                  margins=[_margin(separating, cfg, refuted and not confirmed)])
+
+
+def _margin(separating: dict[int, int], cfg: Config, refuting: bool) -> rules.Margin:
+    """The count rule's margin: the worst seed's number of separating words against the bound (half a word
+    inside it, so that meeting the bound exactly is a distance of 0.5 words)."""
+    if refuting:
+        return rules.Margin("words separating, most of any seed", max(separating.values()),
+                            cfg.max_words_refuted + 0.5, "words")
+    return rules.Margin("words separating, fewest of any seed", min(separating.values()), cfg.min_words - 0.5,
+                        "words")
