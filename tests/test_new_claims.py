@@ -165,22 +165,47 @@ def test_c24_model_twins_differ_only_in_w_hh():
 
 
 def test_c24_training_rule_by_hand():
+    import math
+
     from seqlab.experiments.gradients.c24_xavier_vs_orthogonal import Config, training_rule
 
-    cfg = Config()
+    cfg = Config()  # 200 updates, evaluated every 10: never competent counts as 210
 
     def judge(*pairs):  # (orthogonal, Xavier) competent-from updates per seed
         return training_rule({s: {"orthogonal": o, "xavier": x} for s, (o, x) in enumerate(pairs)}, cfg)
 
-    r = judge((50, 100), (60, None), (90, 100))  # twice faster, Xavier never, barely faster
-    assert r["better"] == {0: True, 1: True, 2: False} and r["ratio"][1] == 0.0
-    assert r["confirmed"] and not r["refuted"]  # 2 of 3, median ratio 0.5
-    r = judge((50, 70), (110, 70), (90, 120))  # ratios 0.71, 1.57, 0.75: never clearly faster
-    assert not r["confirmed"] and r["refuted"]
-    r = judge((50, 100), (110, 70), (40, 100))  # better in 2 of 3, median ratio 0.5
-    assert r["confirmed"]
-    r = judge((50, 100), (110, 70), (90, 100))  # better in 1 of 3
-    assert r["refuted"]
+    r = judge((50, 100), (60, None), (90, 100), (40, 80), (70, 120))  # faster in every seed of five
+    assert r["log2 ratio"][0] == -1.0 and r["log2 ratio"][1] == pytest.approx(math.log2(60 / 210))
+    assert r["confirmed"] and not r["refuted"] and r["rule"].method.startswith("bootstrap")
+    r = judge((50, 70), (110, 70), (90, 120), (80, 80), (60, 50))  # ratios 0.71, 1.57, 0.75, 1, 1.2: mixed
+    assert not r["confirmed"] and not r["refuted"]  # undecided, and part 2 never refutes
+    r = judge((150, 100), (110, 70), (90, 60), (None, 80), (100, 50))  # orthogonal slower in every seed
+    assert not r["confirmed"] and not r["refuted"]
+
+
+def test_c24_a_weak_training_part_makes_it_inconclusive_never_refuted():
+    from seqlab.experiments.core.base import new_result
+    from seqlab.experiments.core.rules import Gate
+    from seqlab.experiments.gradients.c24_xavier_vs_orthogonal import Config, decide_parts, training_rule
+
+    cfg = Config()
+    ok = Gate("g", True, "")
+    init = {"confirmed": True, "refuted": False, "gate": ok, "advantages": [3.3, 5.5, 4.8],
+            "median": {"xavier": -5.0, "orthogonal": -0.3}}
+
+    def verdict(init, *pairs):
+        trained = {**training_rule({s: {"orthogonal": o, "xavier": x} for s, (o, x) in enumerate(pairs)}, cfg),
+                   "gate": ok}
+        return decide_parts(new_result("C24", "c", "s", "quick", {}), init, trained, cfg)
+
+    faster = [(50, 100), (60, 110), (90, 150), (40, 80), (70, 120)]
+    slower = [(150, 100), (110, 70), (90, 60), (100, 80), (100, 50)]
+    assert verdict(init, *faster).verdict == "confirmed"
+    r = verdict(init, *slower)
+    assert r.verdict == "inconclusive" and r.tables[-1].rows[1][-1] == "undecided"
+    assert len(r.margins) == 2 and r.margins[0]["distance"] == pytest.approx(2.3)
+    no_reach = {**init, "confirmed": False, "refuted": True, "advantages": [0.1, -2.0, 0.2]}
+    assert verdict(no_reach, *faster).verdict == "refuted"
 
 
 def test_c24_tiny_run(monkeypatch):
@@ -188,5 +213,5 @@ def test_c24_tiny_run(monkeypatch):
 
     r = _tiny(c24, monkeypatch)
     assert len(r.tables[0].rows) == 3 * 2 * 2  # seeds x lengths x scales
-    assert len(r.tables[2].rows) == 3 * 2  # seeds x twins, trained
+    assert len(r.tables[2].rows) == 5 * 2  # five paired seeds x twins, trained
     assert [g["passed"] for g in r.gates][:1] == [True] and len(r.gates) == 2
