@@ -188,4 +188,7 @@ def _verdict(result, aer: dict, accuracy: dict, curves: dict, cfg, seeds):
                   "refuted when every model's median attention AER is no better than the diagonal's.",
                   "AER below the better baseline: " + "; ".join(f"{k[0]} seed {k[1]} {v:+.3f}" for k, v in beats.items()),
                   "attention AER " + ", ".join(f"{label} {v:.3f}" for label, v in med.items())
-                  + f" vs diagonal {diag:.3f} (medians of {len(seeds)} seeds)", gates=gates)
+                  + f" vs diagonal {diag:.3f} (medians of {len(seeds)} seeds)", gates=gates,
+                  margins=[rules.Margin("smallest median AER lead over the better baseline", min(med_beat.values()),
+                                        cfg.margin, "AER",
+                                        noise=max(rules.spread(beats[label, s] for s in seeds) for label in labels))])

@@ -200,4 +200,9 @@ def _verdict(result, scores: dict, curves: dict, cfg, seeds):
                   "drop (shortest - longest bucket) per seed: "
                   + "; ".join(f"seed {s}: seq2seq {d[SEQ2SEQ, s]:.2f}, attention {d[ATTENTION, s]:.2f}" for s in seeds),
                   f"seq2seq loses {med[SEQ2SEQ]:.2f} {metric} from short to long sources, attention "
-                  f"{med[ATTENTION]:.2f} (median of {len(seeds)} seeds)", gates=gates)
+                  f"{med[ATTENTION]:.2f} (median of {len(seeds)} seeds)", gates=gates,
+                  margins=[rules.Margin("smallest seq2seq - attention drop gap over seeds", min(gaps.values()),
+                                        cfg.min_gap / 2 if refuted else cfg.min_gap, metric,
+                                        noise=rules.spread(gaps.values())),
+                           rules.Margin("smallest seq2seq drop over seeds", min(d[SEQ2SEQ, s] for s in seeds),
+                                        cfg.min_drop, metric, noise=rules.spread(d[SEQ2SEQ, s] for s in seeds))])

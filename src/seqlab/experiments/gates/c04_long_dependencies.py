@@ -164,7 +164,7 @@ def beats(runs: dict, name: str, arch: str, seed: int, cfg: Config) -> bool:
 
 
 def _verdict(result, runs: dict, cfg: Config, named: dict, seeds):
-    gates, wins, notes = [], {}, []
+    gates, wins, notes, gaps = [], {}, [], []
     for name in named:
         learns = [learned(runs, name, a, s) for a in ARCHS for s in seeds]
         gates.append(rules.at_least(f"{name}: runs that learn the task within the budget (competent at the short "
@@ -178,6 +178,7 @@ def _verdict(result, runs: dict, cfg: Config, named: dict, seeds):
         for arch in GATED:
             wins[name, arch] = [beats(runs, name, arch, s, cfg) for s in seeds]
             gap = [runs[name, "long", arch, s].held_out - runs[name, "long", RNN, s].held_out for s in seeds]
+            gaps.append(gap)
             steps = [runs[name, "long", arch, s].steps for s in seeds]
             notes.append(f"{name}, {arch}: beats the RNN in {rules.count(wins[name, arch])}/{len(seeds)} seeds "
                          f"(held-out skill gap {', '.join(f'{g:+.2f}' for g in gap)}; steps to competence "
@@ -199,4 +200,6 @@ def _verdict(result, runs: dict, cfg: Config, named: dict, seeds):
                   f"competent at the long length, its running skill gained <= {cfg.plateau} over the last quarter.",
                   "; ".join(notes),
                   ", ".join(f"{a.upper()} beats the RNN in {per_arch[a]}/{total} seeds" for a in GATED),
-                  gates=gates)
+                  gates=gates, margins=[rules.Margin("smallest held-out skill gap (gated - RNN) at the long length",
+                                                     min(min(g) for g in gaps), cfg.margin, "skill",
+                                                     noise=max(rules.spread(g) for g in gaps))])

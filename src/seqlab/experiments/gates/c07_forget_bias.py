@@ -143,7 +143,7 @@ def run(profile: str = "quick"):
 
 
 def _verdict(result, steps: dict, reach: dict, cfg: Config, seeds: tuple[int, ...]):
-    gates, verdicts, notes = [], {}, []
+    gates, verdicts, notes, margins = [], {}, [], []
     for d in cfg.delays:
         per_bias = {b: [steps[d, b, s] for s in seeds] for b in cfg.biases}
         best = best_positive(per_bias)
@@ -153,6 +153,8 @@ def _verdict(result, steps: dict, reach: dict, cfg: Config, seeds: tuple[int, ..
                                     reached, cfg.min_seeds))
         confirmed, refuted = rule(ratios, cfg)
         verdicts[d] = (confirmed, refuted)
+        margins.append(rules.Margin(f"delay {d}: median steps(b*) / steps(0)", statistics.median(ratios),
+                                    cfg.ratio if not refuted else 1.0, "ratio", noise=rules.spread(ratios)))
         notes.append(f"delay {d}: b* = {best:g}, steps(b*) / steps(0) per seed "
                      f"{', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f}); median steps "
                      + ", ".join(f"b={b:g}: {statistics.median(v):g}" for b, v in per_bias.items()))
@@ -174,4 +176,4 @@ def _verdict(result, steps: dict, reach: dict, cfg: Config, seeds: tuple[int, ..
                   "; ".join(notes),
                   "; ".join(f"delay {d}: median steps b=0 {medians[d, 0.0]:g} vs best b>0 "
                             f"{min(medians[d, b] for b in cfg.biases if b > 0):g}" for d in cfg.delays),
-                  gates=gates)
+                  gates=gates, margins=margins)

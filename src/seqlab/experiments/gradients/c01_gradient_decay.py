@@ -24,6 +24,7 @@ from seqlab.data.tasks import AddingProblem
 from seqlab.diagnostics import input_gradient_norms
 from seqlab.diagnostics.plots import gradient_flow_plot
 from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.rules import Margin
 from seqlab.nn import SequenceModel
 from seqlab.nn.transformer import TransformerLM
 from seqlab.train.device import pick_device
@@ -119,4 +120,7 @@ def _verdict(result, rows: dict, cfg: Config):
                   "the Transformer more than two, or the LSTM decays faster than the RNN.",
                   f"at T = {T}: log10(early/late) RNN {rnn:.1f} (at T = {min(cfg.lengths)}: {short:.1f}), "
                   f"best LSTM {lstm:.1f}, GRU {rows['GRU'][T]:.1f}, Transformer {tf:.2f}",
-                  f"T={T}: RNN {rnn:.1f}, LSTM {lstm:.1f}, TF {tf:.2f} decades")
+                  f"T={T}: RNN {rnn:.1f}, LSTM {lstm:.1f}, TF {tf:.2f} decades",
+                  margins=[Margin("RNN log10(early/late) at the longest T", rnn, -3.0, "decades"),
+                           Margin("best LSTM minus RNN", lstm - rnn, 1.0, "decades"),
+                           Margin("|Transformer log10(early/late)|", abs(tf), 1.0, "decades")])

@@ -19,6 +19,7 @@ from seqlab.config import to_dict
 from seqlab.diagnostics import input_gradient_norms
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.rules import Margin
 
 CLAIM_ID = "C2"
 CLAIM = ("Multiplying the gradient by a factor s at every step gives s^T after T steps: "
@@ -110,4 +111,6 @@ def run(profile: str = "quick"):
                   "confirmed when every measured ratio equals s^T to a relative error below 1e-6 and the chapter's "
                   "printed values are s^T rounded; refuted when any measurement is off by more than 10%.",
                   f"largest relative error {worst:.2e}; chapter table consistent with s^T: {chapter_ok}",
-                  f"max rel. error vs s^T = {worst:.1e}")
+                  f"max rel. error vs s^T = {worst:.1e}",
+                  margins=[Margin("largest relative error against s^T", worst, 1e-6 if worst < 1e-3 else 0.1,
+                                  "relative error")])

@@ -164,4 +164,9 @@ def run(profile: str = "quick"):
                   "; ".join(f"seed {s}: saturation {min(curves[f'seed {s}'][0]):.3f}-{max(curves[f'seed {s}'][0]):.3f}"
                             f", rho {r['rho']:.2f}, {r['lost']:.1f} decades lost" for s, r in per_seed.items())
                   + f"; tanh'(0.99) = {table[0][1]:.4f}",
-                  f"more saturation, less reach: median {med_lost:.1f} decades lost over seeds", gates=gates)
+                  f"more saturation, less reach: median {med_lost:.1f} decades lost over seeds", gates=gates,
+                  margins=[rules.Margin("largest Spearman rho over seeds", max(r["rho"] for r in per_seed.values()),
+                                        cfg.rho, "rho"),
+                           rules.Margin("fewest decades of reach lost over seeds",
+                                        min(r["lost"] for r in per_seed.values()), cfg.min_loss, "decades",
+                                        noise=rules.spread(r["lost"] for r in per_seed.values()))])

@@ -19,6 +19,7 @@ from seqlab.config import to_dict
 from seqlab.data.tasks import AddingProblem
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.rules import Margin
 from seqlab.experiments.core.training import fit
 
 CLAIM_ID = "C5"
@@ -98,4 +99,6 @@ def _verdict(result, stats: dict, cfg: Config):
                   "it makes none of them stable.",
                   f"unstable without clipping at scales {unstable_plain}; stable with clipping at {rescued}; "
                   f"still unstable with clipping at {not_rescued}",
-                  f"clipping rescued {len(rescued)}/{len(unstable_plain)} unstable scales")
+                  f"clipping rescued {len(rescued)}/{len(unstable_plain)} unstable scales",
+                  margins=[Margin("unstable scales rescued by clipping", len(rescued),
+                                  len(unstable_plain) - 0.5 if rescued else 0.5, "scales")])

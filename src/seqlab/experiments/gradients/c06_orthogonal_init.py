@@ -169,4 +169,6 @@ def run(profile: str = "quick"):
                   "majority for either.",
                   per_init, ("both inits help at the start and lose most of the advantage by the end" if confirmed
                              else "the advantage does not fade as stated for " +
-                             " and ".join(n for n, h in holds.items() if len(seeds) - h >= majority)), gates=gates)
+                             " and ".join(n for n, h in holds.items() if len(seeds) - h >= majority)), gates=gates,
+                  margins=[rules.Margin("seeds in which an init helps then fades, fewest of the two inits",
+                                        min(holds.values()), majority - 0.5, "seeds")])

@@ -25,6 +25,7 @@ from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.rules import Margin
 from seqlab.experiments.core.probe_tasks import DelayedEcho
 from seqlab.experiments.core.training import fit, score
 from seqlab.train import tbptt_windows
@@ -157,4 +158,10 @@ def _verdict(result, acc: dict, mem: dict, cfg: Config):
                   "accuracy: " + ", ".join(f"k2={k}: {acc[k]:.2f}" for k in cfg.windows)
                   + f" (chance {chance:.2f}); memory ~ k2^{slope:.2f}; flat in T: {flat_T}",
                   f"acc k2<=d max {max(acc[k] for k in short):.2f}, k2>d max {max(acc[k] for k in long):.2f}; "
-                  f"mem ~ k2^{slope:.2f}")
+                  f"mem ~ k2^{slope:.2f}",
+                  margins=[Margin("best accuracy of a window k2 <= d", max(acc[k] for k in short),
+                                  chance + (0.3 if refuted else 0.1), "accuracy"),
+                           Margin("best accuracy of a window k2 > d", max(acc[k] for k in long), chance + 0.3,
+                                  "accuracy"),
+                           Margin("memory ~ k2^slope", slope, min((0.8, 1.2), key=lambda b: abs(slope - b)),
+                                  "exponent")])

@@ -210,7 +210,10 @@ def _verdict(result, accs: dict, curves: dict, lm, cfg: Config, seeds):
                   + (f" (the LM's training loss <= {cfg.lm.converged:.0%})" if cfg.lm else "") + ".",
                   "spans: " + "; ".join(f"{a} seed {s}: {spans[a, s]}" for a, s in spans) + lm_text,
                   "median span " + ", ".join(f"{a} {med[a]:g}" for a in cfg.archs)
-                  + f" tokens (tested up to {max(cfg.distances)})" + lm_text, gates=gates)
+                  + f" tokens (tested up to {max(cfg.distances)})" + lm_text, gates=gates,
+                  margins=[rules.Margin("longest median span of an architecture", max(med.values()),
+                                        FAR if lower_bound or not in_range else HIGH, "tokens",
+                                        noise=max(rules.spread(spans[a, s] for s in seeds) for a in cfg.archs))])
 
 
 def _gates(accs, curves, spans, lm, cfg: Config, seeds) -> list:
