@@ -1,5 +1,6 @@
 """Same command, same numbers: every training-based claim, run twice at a tiny size, gives the
-same result.json except the fields marked as timings (``seqlab.experiments.core.base.comparable``).
+same result.json except the fields marked as timings (``seqlab.experiments.core.base.comparable``),
+and records how far its deciding numbers lie from the rule's thresholds (its margins).
 
 A claim joins by defining ``TINY``, a Config of its own small enough to run in a few
 seconds; the test swaps it in for the quick profile.
@@ -19,6 +20,8 @@ def _run(module, monkeypatch) -> str:
     monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
     result = module.run("quick")
     assert result.verdict != "error", result.error
+    assert result.margins and all({"value", "threshold", "distance", "fraction", "units"} <= set(m)
+                                  for m in result.margins), "every verdict records its margin"
     return json.dumps(comparable(result.to_dict()), sort_keys=True)  # NaN == NaN as text
 
 

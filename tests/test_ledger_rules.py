@@ -8,7 +8,7 @@ from seqlab.experiments.core import runner
 from seqlab.experiments.core.base import Result, comparable, finish, new_result
 from seqlab.experiments.core.rules import (
     Margin, at_least, at_most, bootstrap_interval, clearly_faster, converged, count, gates_pass, paired,
-    permutation_p, seeds, sign_flip_p, spread,
+    permutation_p, seed_noise, seeds, sign_flip_p, spread,
 )
 
 
@@ -89,7 +89,9 @@ def test_margins_record_distance_and_noise_makes_it_inconclusive():
     assert {"value", "threshold", "distance", "fraction", "units", "noise"} <= set(d)
     assert Margin("zero", 0.5, 0.0, "x").fraction is None
     r = finish(new_result("CX", "c", "s", "quick", {}), "confirmed", "rule", "why", "h",
-               margins=[Margin("gap", 0.102, 0.1, "accuracy", noise=spread([0.09, 0.1, 0.11]))])
+               margins=[Margin("gap", 0.102, 0.1, "accuracy", noise=seed_noise([0.09, 0.1, 0.11]))])
+    assert seed_noise([0.09, 0.1, 0.11]) == pytest.approx(spread([0.09, 0.1, 0.11]) / 3 ** 0.5)
+    assert seed_noise([0.09, 0.1, 0.11]) == pytest.approx(0.01 / 3 ** 0.5)
     assert r.verdict == "inconclusive" and r.decided_by.startswith("margin within noise (was confirmed)")
     r = finish(new_result("CX", "c", "s", "quick", {}), "confirmed", "rule", "why", "h",
                margins=[Margin("ratio", 1.51, 1.5, "x", noise=0.1, timing=True)])

@@ -5,7 +5,6 @@ check what is counted, not what is timed. The verdict rules are checked on hand-
 times and rates, so no test depends on how fast this machine is.
 """
 
-import statistics
 
 import pytest
 import torch

@@ -191,4 +191,4 @@ def _verdict(result, aer: dict, accuracy: dict, curves: dict, cfg, seeds):
                   + f" vs diagonal {diag:.3f} (medians of {len(seeds)} seeds)", gates=gates,
                   margins=[rules.Margin("smallest median AER lead over the better baseline", min(med_beat.values()),
                                         cfg.margin, "AER",
-                                        noise=max(rules.spread(beats[label, s] for s in seeds) for label in labels))])
+                                        noise=max(rules.seed_noise(beats[label, s] for s in seeds) for label in labels))])

@@ -242,7 +242,7 @@ def _verdict(result, acc: dict, curves: dict, times: dict, cfg, seeds, competenc
     verdict = decide(enough=rules.gates_pass(gates), confirmed=close and faster, refuted=worse or slower)
     ratio = rules.speed_ratio(times[DOT], times[ADDITIVE])
     margins = [rules.Margin("dot - concat, the seed nearest the tolerance", hi if worse else lo, -cfg.tolerance,
-                            words["unit"], noise=rules.spread(diffs)),
+                            words["unit"], noise=rules.seed_noise(diffs)),
                rules.Margin("speed ratio concat / dot (fastest rounds)", ratio,
                             REFUTE_SLOWER ** -1 if slower else cfg.speed_margin, "x", timing=True)]
     result.timing = ["headline", "decided_by"]

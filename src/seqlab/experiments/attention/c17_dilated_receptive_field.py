@@ -27,6 +27,7 @@ import torch
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.rules import Margin
 from seqlab.experiments.core.probe_tasks import DelayedEcho
 from seqlab.experiments.core.training import score
 from seqlab.nn.conv import DilatedCausalConv
@@ -162,4 +163,9 @@ def _verdict(result, fields: dict, accuracy: dict, cfg: Config):
                   + f"; chance {chance:.2f}",
                   f"field = 2^L (gradient-checked); echo d={cfg.delay} learned from L={first} "
                   f"(accuracy {accuracy[first]:.2f} vs {max((accuracy[d] for d in short), default=float('nan')):.2f} "
-                  "below)" if first is not None else "no depth covers d")
+                  "below)" if first is not None else "no depth covers d",
+                  margins=[Margin("lowest accuracy of a depth whose field covers d",
+                                  min((accuracy[d] for d in covering), default=math.nan), 0.9, "accuracy"),
+                           Margin("highest accuracy of a depth whose field does not",
+                                  max((accuracy[d] for d in short), default=math.nan),
+                                  chance + (0.3 if leak else 0.15), "accuracy")])

@@ -26,6 +26,7 @@ import torch
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.rules import Margin
 
 CLAIM_ID = "C21"
 CLAIM = ("The chapter's worked example: a softmax over the alignment scores [2.1, 0.2, 0.1] gives the "
@@ -155,4 +156,7 @@ def run(profile: str = "quick"):
                   f"softmax({list(cfg.scores)}) = [{', '.join(f'{e:.4f}' for e in exact)}] vs printed "
                   f"{list(cfg.printed)}: off by {', '.join(f'{d:+.4f}' for d in diffs)} "
                   f"({sum(bad)} of {len(bad)} beyond one unit); torch vs by hand {torch_vs_hand:.1e}",
-                  f"printed {list(cfg.printed)}, exact [{', '.join(f'{e:.2f}' for e in exact)}]")
+                  f"printed {list(cfg.printed)}, exact [{', '.join(f'{e:.2f}' for e in exact)}]",
+                  margins=[Margin("largest |printed - exact softmax|", max(abs(d) for d in diffs),
+                                  10.0 ** -cfg.decimals if any(bad) else 0.5 * 10.0 ** -cfg.decimals, "weight",
+                                  noise=torch_vs_hand)])

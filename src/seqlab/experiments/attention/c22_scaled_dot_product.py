@@ -153,4 +153,10 @@ def run(profile: str = "quick"):
                   f"{med('scaled', hi, 'max weight'):.3f}, ||dL/dq|| {med('scaled', lo, 'grad q'):.3g} -> "
                   f"{med('scaled', hi, 'grad q'):.3g}; rule holds in {rules.count(passed)} of {len(passed)} seeds",
                   f"d_k {lo}->{hi}: unscaled ||dL/dq|| x{med('unscaled', hi, 'grad q') / med('unscaled', lo, 'grad q'):.2g}"
-                  f", scaled x{med('scaled', hi, 'grad q') / med('scaled', lo, 'grad q'):.2g}", gates=gates)
+                  f", scaled x{med('scaled', hi, 'grad q') / med('scaled', lo, 'grad q'):.2g}", gates=gates,
+                  margins=[rules.Margin(f"unscaled ||dL/dq|| at d_k {hi} / at {lo}, largest over seeds",
+                                        max(data[s][hi]["unscaled"]["grad q"] / data[s][lo]["unscaled"]["grad q"]
+                                            for s in seeds), cfg.grad_shrink, "ratio"),
+                           rules.Margin("scaled ||dL/dq|| largest / smallest over d_k, largest over seeds",
+                                        max(max(g) / min(g) for g in ([data[s][d]["scaled"]["grad q"] for d in cfg.dims]
+                                                                      for s in seeds)), cfg.flat_grad, "ratio")])

@@ -32,6 +32,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from seqlab.config import to_dict
 from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.rules import Margin
 from seqlab.experiments.attention.c17_dilated_receptive_field import analytic_field, layers_needed
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.core.training import one_thread
@@ -178,6 +179,7 @@ def _verdict(result, reach: dict[int, float], attn: float, cost: dict, cfg: Conf
     names = list(cost["formula"])
     flop_ratio = cost["formula"][names[1]] / cost["formula"][names[0]]
     verdict = decide(enough=True, confirmed=attn > 0 and in_range, refuted=attn == 0 or not in_range)
+    reached = first if first is not None else max(reach) + 1
     result.notes.append(f"Forward FLOPs at T = {cfg.span}: one attention layer / the {names[0]} = {flop_ratio:.2f} "
                         f"(formula = torch's count: {flops_agree}); attention's T^2 terms grow 4x per doubling of T, "
                         "the stack's cost about 2x (plus one layer).")
@@ -192,4 +194,6 @@ def _verdict(result, reach: dict[int, float], attn: float, cost: dict, cfg: Conf
                   f"stack reaches, every shallower does not: {formula_agrees}); attention |gradient| at input 0 "
                   f"{attn:.3g}; forward FLOPs attention / conv {flop_ratio:.2f}",
                   f"attention: 1 layer; dilated conv: {first} layers (formula {needed}); time "
-                  + ", ".join(f"{n} {t:.3g} ms" for n, t in ms.items()))
+                  + ", ".join(f"{n} {t:.3g} ms" for n, t in ms.items()),
+                  margins=[Margin(f"fewest dilated conv layers that reach {cfg.span - 1} steps back (untested deeper: max + 1)",
+                                  reached, min(LAYERS, key=lambda b: abs(reached - b)), "layers")])

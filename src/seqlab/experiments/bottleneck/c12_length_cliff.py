@@ -203,6 +203,6 @@ def _verdict(result, scores: dict, curves: dict, cfg, seeds):
                   f"{med[ATTENTION]:.2f} (median of {len(seeds)} seeds)", gates=gates,
                   margins=[rules.Margin("smallest seq2seq - attention drop gap over seeds", min(gaps.values()),
                                         cfg.min_gap / 2 if refuted else cfg.min_gap, metric,
-                                        noise=rules.spread(gaps.values())),
+                                        noise=rules.seed_noise(gaps.values())),
                            rules.Margin("smallest seq2seq drop over seeds", min(d[SEQ2SEQ, s] for s in seeds),
-                                        cfg.min_drop, metric, noise=rules.spread(d[SEQ2SEQ, s] for s in seeds))])
+                                        cfg.min_drop, metric, noise=rules.seed_noise(d[SEQ2SEQ, s] for s in seeds))])

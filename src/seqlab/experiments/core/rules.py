@@ -226,8 +226,8 @@ class Margin:
 
     @property
     def within_noise(self) -> bool:
-        """A decided number closer to its threshold than the noise (or not finite) cannot decide."""
-        return not (_ok(self.value) and math.isfinite(self.value)) or self.distance <= self.noise
+        """A decided number closer to its threshold than the noise cannot decide (NaN: not measured, no veto)."""
+        return bool(_ok(self.value) and math.isfinite(self.value) and self.distance <= self.noise)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "value": float(self.value), "threshold": float(self.threshold),
@@ -239,3 +239,11 @@ def spread(values) -> float:
     """Run-to-run noise of a number measured over seeds: the sample standard deviation (0 for one)."""
     v = [float(x) for x in values]
     return float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+
+
+def seed_noise(values) -> float:
+    """Run-to-run noise of a number read from per-seed values: the standard error of their mean
+    (spread / sqrt(n)); a change of floating-point rounding perturbs a training run about as a
+    change of seed does, and the deciding number moves by about this much between reruns."""
+    v = [float(x) for x in values]
+    return spread(v) / math.sqrt(len(v)) if v else 0.0

@@ -11,6 +11,8 @@ the sensitivity ||dh_T/dx_t|| for RNN, LSTM and GRU.
 
 from __future__ import annotations
 
+import math
+
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ import torch
 
 from seqlab.config import to_dict
 from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.rules import Margin
 from seqlab.reference import rnn as ref_rnn
 from seqlab.reference.drills import decay
 
@@ -99,4 +102,6 @@ def run(profile: str = "quick"):
                   f"micro example max difference {agree:.1e}; pulse trace at the end / at t=0: {fade:.1e}; RNN "
                   f"sensitivity x{drill['decay_per_step']['rnn']:.3f} per step back; BPTT vs finite differences "
                   f"{drill['fd_relative_error']:.1e}",
-                  f"pulse trace x{fade:.1e} after {cfg.length - 1} steps")
+                  f"pulse trace x{fade:.1e} after {cfg.length - 1} steps",
+                  margins=[Margin("pulse trace after the last step / at the first (log10)", math.log10(max(fade, 1e-300)),
+                                  -2.0, "decades")])

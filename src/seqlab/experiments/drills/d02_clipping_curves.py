@@ -15,6 +15,7 @@ from pathlib import Path
 
 from seqlab.config import to_dict
 from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.rules import Margin
 from seqlab.reference.drills import clipping
 
 CLAIM_ID = "D2"
@@ -69,4 +70,5 @@ def run(profile: str = "quick"):
                   f"no clipping: diverged {plain['diverged']}, spikes {plain['spikes']}, max |g| "
                   f"{plain['max_grad_norm']:.3g}; clipped: final MSE {clipped['final_loss']:.4f}, spikes "
                   f"{clipped['spikes']} (chance {drill['chance_loss']:.3f})",
-                  f"clipped final MSE {clipped['final_loss']:.3f}; unclipped diverged: {plain['diverged']}")
+                  f"clipped final MSE {clipped['final_loss']:.3f}; unclipped diverged: {plain['diverged']}",
+                  margins=[Margin("clipped final loss", clipped["final_loss"], drill["chance_loss"], "MSE")])

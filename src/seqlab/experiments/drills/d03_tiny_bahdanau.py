@@ -14,6 +14,7 @@ from pathlib import Path
 
 from seqlab.config import to_dict
 from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.rules import Margin
 from seqlab.reference.drills import bahdanau
 
 CLAIM_ID = "D3"
@@ -60,4 +61,5 @@ def run(profile: str = "quick"):
                   "attends to its true source.",
                   f"winners {[w + 1 for w in drill['winners']]} vs true {[a + 1 for a in drill['alignment']]}; "
                   f"smallest true-position weight {peak:.3f}; token accuracy {drill['accuracy']:.1%}",
-                  f"true-source weight >= {peak:.2f}")
+                  f"true-source weight >= {peak:.2f}",
+                  margins=[Margin("smallest weight on the true source", peak, 0.5, "attention weight")])

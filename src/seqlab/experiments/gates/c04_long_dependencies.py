@@ -202,4 +202,4 @@ def _verdict(result, runs: dict, cfg: Config, named: dict, seeds):
                   ", ".join(f"{a.upper()} beats the RNN in {per_arch[a]}/{total} seeds" for a in GATED),
                   gates=gates, margins=[rules.Margin("smallest held-out skill gap (gated - RNN) at the long length",
                                                      min(min(g) for g in gaps), cfg.margin, "skill",
-                                                     noise=max(rules.spread(g) for g in gaps))])
+                                                     noise=max(rules.seed_noise(g) for g in gaps))])

@@ -154,7 +154,7 @@ def _verdict(result, steps: dict, reach: dict, cfg: Config, seeds: tuple[int, ..
         confirmed, refuted = rule(ratios, cfg)
         verdicts[d] = (confirmed, refuted)
         margins.append(rules.Margin(f"delay {d}: median steps(b*) / steps(0)", statistics.median(ratios),
-                                    cfg.ratio if not refuted else 1.0, "ratio", noise=rules.spread(ratios)))
+                                    cfg.ratio if not refuted else 1.0, "ratio", noise=rules.seed_noise(ratios)))
         notes.append(f"delay {d}: b* = {best:g}, steps(b*) / steps(0) per seed "
                      f"{', '.join(f'{r:.2f}' for r in ratios)} (median {statistics.median(ratios):.2f}); median steps "
                      + ", ".join(f"b={b:g}: {statistics.median(v):g}" for b, v in per_bias.items()))

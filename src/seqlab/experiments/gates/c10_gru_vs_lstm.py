@@ -15,7 +15,7 @@ math, ``seqlab.nn.cells``). Per layer with input width E and hidden width H:
 - time of that pass, LSTM and GRU timed in interleaved rounds in one process, at the
   widths the claim is about (H = 128 .. 512, E = H). Three quarters of the work predicts
   a speed-up of 4/3 where the GEMMs dominate (the largest width); the verdict asks for
-  half of that advantage, a median ratio >= SPEED_MARGIN with the rounds apart
+  half of that advantage, a ratio >= SPEED_MARGIN in the fastest and the second fastest rounds
   (``rules.clearly_faster``), at the largest width, and the LSTM clearly faster (by REFUTE_MARGIN)
   at no width.
 
@@ -28,7 +28,6 @@ long-dependency tasks.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 
 import torch
@@ -52,9 +51,9 @@ TIMED = True  # the verdict rests on interleaved timings: the runner runs this c
 LAYERS = {"lstm": LSTM, "gru": GRU}
 GATES = {"lstm": 4, "gru": 3}
 SPEED_MARGIN = 1.15  # half of the 4/3 that three quarters of the GEMM work predicts
-REFUTE_MARGIN = 1.1  # the LSTM this much faster (rounds apart) at some width refutes; per-step overhead at small
+REFUTE_MARGIN = 1.1  # the LSTM this much faster (fastest two rounds) at some width refutes; per-step overhead at small
 # widths may cost the GRU (more elementwise ops per step) a few percent, which is not work
-MIN_ROUNDS = 3  # gate: fewer interleaved rounds have no quartiles to compare
+MIN_ROUNDS = 3  # gate: fewer interleaved rounds leave no second-fastest round to check
 
 
 @dataclass(frozen=True)

@@ -169,4 +169,4 @@ def run(profile: str = "quick"):
                                         cfg.rho, "rho"),
                            rules.Margin("fewest decades of reach lost over seeds",
                                         min(r["lost"] for r in per_seed.values()), cfg.min_loss, "decades",
-                                        noise=rules.spread(r["lost"] for r in per_seed.values()))])
+                                        noise=rules.seed_noise(r["lost"] for r in per_seed.values()))])

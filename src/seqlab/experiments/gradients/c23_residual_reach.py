@@ -157,4 +157,9 @@ def run(profile: str = "quick"):
                   f"{len(ok)} seeds",
                   f"depth {deep}: residual {', '.join(f'{med(a, True):.2g}' for a in cfg.activations)} vs plain "
                   f"{', '.join(f'{med(a, False):.1g}' for a in cfg.activations)} ({', '.join(cfg.activations)})",
-                  gates=gates)
+                  gates=gates, margins=[
+                      rules.Margin("residual reach farthest from 1, |log10| over depths and seeds",
+                                   max(abs(math.log10(max(v, 1e-300))) for v in res_range), math.log10(cfg.band), "decades"),
+                      rules.Margin(f"plain reach at depth {deep}, largest over seeds and activations (log10)",
+                                   math.log10(max(1e-300, *(data[s][a, False][-1] for s in seeds for a in cfg.activations))),
+                                   math.log10(cfg.vanished), "decades")])

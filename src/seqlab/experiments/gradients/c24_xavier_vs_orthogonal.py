@@ -156,7 +156,7 @@ def training_rule(kept: dict[int, dict[str, int | None]], cfg: Config) -> dict:
     return {"log2 ratio": d, "rule": judged, "confirmed": judged.below, "refuted": False,
             "margin": rules.Margin("part 2: upper end of the log2 steps ratio (orthogonal / Xavier)",
                                    judged.high, 0.0, "log2 ratio",
-                                   noise=rules.spread(d.values()) / math.sqrt(len(d)))}  # the mean's standard error
+                                   noise=rules.seed_noise(d.values()))}
 
 
 def spectrum(W: torch.Tensor) -> tuple[float, float, float]:
@@ -284,7 +284,7 @@ def decide_parts(result, at_init: dict, trained: dict, cfg: Config):
     adv = at_init["advantages"]
     part1_margin = rules.Margin("part 1: smallest |reach Xavier| - |reach orthogonal| over seeds", min(adv),
                                 cfg.advantage if not at_init["refuted"] else cfg.no_advantage, "decades",
-                                noise=rules.spread(adv))
+                                noise=rules.seed_noise(adv))
     result.add_table("the two parts, each decided on its own", ["part", "deciding number", "threshold", "decision"], [
         ["1. gradient reach at initialisation", min(adv), cfg.advantage, part1],
         ["2. steps to target in training", judged.high, 0.0, part2]])

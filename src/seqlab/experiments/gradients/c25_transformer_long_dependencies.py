@@ -193,7 +193,7 @@ def _steps(run: Run) -> str:
 
 
 def _verdict(result, runs: dict, cfg: Config, named: dict, seeds):
-    outcomes, notes = {}, []
+    outcomes, notes, worst = {}, [], {}
     for name, (long, short, _) in named.items():
         result.notes.append(f"{name}, short version ({short.length} steps instead of {long.length}), seed {seeds[0]}: "
                             + ", ".join(f"{a} {'competent' if runs[name, a, 'short'].competent else 'not competent'} "
@@ -202,6 +202,7 @@ def _verdict(result, runs: dict, cfg: Config, named: dict, seeds):
         tr = [runs[name, TRANSFORMER, s] for s in seeds]
         confirms, refutes, ratios = task_rule(tr, best, cfg)
         outcomes[name] = (confirms, refutes)
+        worst[name] = max(ratios)
         notes.append(f"{name}: steps to competence per seed, Transformer {', '.join(_steps(r) for r in tr)}; "
                      + "; ".join(f"{a} {', '.join(_steps(runs[name, a, s]) for s in seeds)}" for a in RECURRENT)
                      + "; r " + ", ".join(f"{'' if b.competent else '< '}{r:.2f}" for b, r in zip(best, ratios))
@@ -218,4 +219,7 @@ def _verdict(result, runs: dict, cfg: Config, named: dict, seeds):
                   f"confirms, refuted when any refutes.",
                   "; ".join(notes),
                   ", ".join(f"{n}: {'confirms' if c else 'refutes' if r else 'undecided'}"
-                            for n, (c, r) in outcomes.items()))
+                            for n, (c, r) in outcomes.items()),
+                  margins=[rules.Margin(f"{n}: largest steps ratio Transformer / best recurrent over seeds", v,
+                                        1 / cfg.ratio if outcomes[n][1] else cfg.ratio, "ratio")
+                           for n, v in worst.items()])

@@ -234,6 +234,9 @@ def run(profile: str = "quick"):
     confirmed = all(all(held[n, s].values()) for s in seeds for n in RUNS)
     refuted = all(any(not held[n, s][MONITOR_CHECKS[n]] for n in RUNS) for s in seeds)
     verdict = decide(enough=True, confirmed=confirmed, refuted=refuted)
+    shown = rules.count(all(held[n, s].values()) for s in seeds for n in RUNS)
+    margin = rules.Margin("runs x seeds showing every symptom of their row", shown, len(seeds) * len(RUNS) - 0.5,
+                          "runs")
     missing = sorted({f"{n}: {c}" for (n, s), per in held.items() for c, ok in per.items() if not ok})
     if not all(v["flagged"] for v in silent):
         result.notes.append(
@@ -261,7 +264,7 @@ def run(profile: str = "quick"):
                   "every seed the monitor flags the healthy run or misses a driven one.",
                   show + (f". Not shown: {'; '.join(missing)}" if missing else ""),
                   "every symptom as the table describes, in every seed" if confirmed else
-                  f"{len(missing)} symptom(s) not shown", gates=[])
+                  f"{len(missing)} symptom(s) not shown", gates=[], margins=[margin])
 
 
 def _summary(data: dict, seed: int) -> str:

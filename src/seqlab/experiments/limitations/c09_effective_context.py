@@ -213,7 +213,7 @@ def _verdict(result, accs: dict, curves: dict, lm, cfg: Config, seeds):
                   + f" tokens (tested up to {max(cfg.distances)})" + lm_text, gates=gates,
                   margins=[rules.Margin("longest median span of an architecture", max(med.values()),
                                         FAR if lower_bound or not in_range else HIGH, "tokens",
-                                        noise=max(rules.spread(spans[a, s] for s in seeds) for a in cfg.archs))])
+                                        noise=max(rules.seed_noise(spans[a, s] for s in seeds) for a in cfg.archs))])
 
 
 def _gates(accs, curves, spans, lm, cfg: Config, seeds) -> list:

@@ -5,7 +5,7 @@ model never sees the answer and stays at chance (1/alphabet); a bidirectional on
 reads it from its backward half. Cost: forward + backward time of a batch, and
 the parameter count, bidirectional over unidirectional. Both models are timed in
 interleaved rounds in one process, and the time ratio counts only when it clears
-its bounds with the rounds apart (upper quartile below lower quartile) (``rules.clearly_faster``).
+its bounds in the fastest and the second fastest rounds (load only adds time) (``rules.clearly_faster``).
 """
 
 from __future__ import annotations

@@ -182,4 +182,6 @@ def _verdict(result, profiles: dict, curves: dict, cfg: Config, seeds):
                       f"{a} " + "/".join(f"{g[a, s]:+.2f}" for s in seeds) for a in ARCHS),
                   "recency gap (median): " + ", ".join(f"{a} {med[a]:+.2f}" for a in ARCHS)
                   + f"; first-window accuracy RNN {np.median([profiles[RNN, s][0] for s in seeds]):.2f}",
-                  gates=gates)
+                  gates=gates, margins=[rules.Margin("smallest RNN gap over seeds", min(g[RNN, s] for s in seeds),
+                                                     cfg.flat if no_recency else cfg.min_gap, "accuracy",
+                                                     noise=rules.seed_noise(g[RNN, s] for s in seeds))])

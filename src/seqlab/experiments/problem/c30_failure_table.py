@@ -194,4 +194,9 @@ def _verdict(result, acc: dict, curves: dict, control: dict, cfg: Config, seeds)
                   "; ".join(f"{r}: " + ", ".join(f"{a} " + "/".join(f"{acc[r, a, s]:.2f}" for s in seeds)
                                                   for a in ARCHS) for r in ROWS),
                   "; ".join(f"{r}: RNN {med[r, RNN]:.2f}, LSTM {med[r, LSTM]:.2f}, attention {med[r, ATTENTION]:.2f}"
-                            for r in ROWS) + " (median accuracy)", gates=gates)
+                            for r in ROWS) + " (median accuracy)", gates=gates,
+                  margins=[rules.Margin(f"{r}: median RNN accuracy", med[r, RNN],
+                                        cfg.solves if against[r] and not predicted[r] else cfg.fails, "accuracy",
+                                        noise=rules.seed_noise(acc[r, RNN, s] for s in seeds)) for r in ROWS]
+                  + [rules.Margin(f"{r}: median attention accuracy", med[r, ATTENTION], cfg.solves, "accuracy",
+                                  noise=rules.seed_noise(acc[r, ATTENTION, s] for s in seeds)) for r in ROWS])
