@@ -6,17 +6,17 @@ import types
 import pytest
 
 from seqlab.errors import SeqlabError
-from seqlab.experiments import REGISTRY, Result, decide, select
+from seqlab.experiments import REGISTRY, Result, judge, select
 from seqlab.experiments.core import runner
 from seqlab.experiments.core.base import finish, new_result
 
 
 def test_decide_never_confirms_a_too_small_run():
-    assert decide(enough=False, confirmed=True, refuted=False) == "inconclusive"
-    assert decide(enough=True, confirmed=True, refuted=False) == "confirmed"
-    assert decide(enough=True, confirmed=False, refuted=True) == "refuted"
-    assert decide(enough=True, confirmed=True, refuted=True) == "inconclusive"
-    assert decide(enough=True, confirmed=False, refuted=False) == "inconclusive"
+    assert judge(enough=False, confirmed=True, refuted=False) == "inconclusive"
+    assert judge(enough=True, confirmed=True, refuted=False) == "confirmed"
+    assert judge(enough=True, confirmed=False, refuted=True) == "refuted"
+    assert judge(enough=True, confirmed=True, refuted=True) == "inconclusive"
+    assert judge(enough=True, confirmed=False, refuted=False) == "inconclusive"
 
 
 def test_result_round_trip(tmp_path):

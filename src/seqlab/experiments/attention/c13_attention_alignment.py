@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from seqlab.config import to_dict
 from seqlab.data.transduction import Transduction
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.nt_runs import NT, dice_aligner, recipe, train_and_score
 from seqlab.experiments.core.transduction_runs import alignment_scores, bucket_scores, train
 from seqlab.translation.config import MTData
@@ -175,7 +175,7 @@ def _verdict(result, aer: dict, accuracy: dict, curves: dict, cfg, seeds):
     confirmed = all(wins[label] >= need and med_beat[label] >= cfg.margin for label in labels)
     refuted = all(statistics.median(aer[label, s]["attention"] - aer[label, s]["diagonal"] for s in seeds) >= 0
                   for label in labels)
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     med = {label: statistics.median(aer[label, s]["attention"] for s in seeds) for label in labels}
     diag = statistics.median(aer[labels[0], s]["diagonal"] for s in seeds)
     against = " and ".join(f"the {b} aligner's" if b == "diagonal" else f"its own {b} rows'" for b in cfg.baselines)

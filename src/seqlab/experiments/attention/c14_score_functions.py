@@ -36,7 +36,7 @@ import torch
 from seqlab.config import to_dict
 from seqlab.data.transduction import Transduction
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.nt_runs import NUMBERS, recipe, train_and_score
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.core.transduction_runs import bucket_scores, train
@@ -236,7 +236,7 @@ def _verdict(result, acc: dict, curves: dict, times: dict, cfg, seeds, competenc
     worse = hi < -cfg.tolerance
     faster = rules.clearly_faster(times[DOT], times[ADDITIVE], cfg.speed_margin)
     slower = not rules.clearly_faster(times[DOT], times[ADDITIVE], 1.0)
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=close and faster, refuted=worse or slower)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=close and faster, refuted=worse or slower)
     ratio = statistics.median(times[ADDITIVE]) / statistics.median(times[DOT])
     result.timing = ["headline", "decided_by"]
     return finish(result, verdict,

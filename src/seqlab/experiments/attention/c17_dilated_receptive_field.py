@@ -26,7 +26,7 @@ import torch
 
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.probe_tasks import DelayedEcho
 from seqlab.experiments.core.training import score
 from seqlab.nn.conv import DilatedCausalConv
@@ -149,7 +149,7 @@ def _verdict(result, fields: dict, accuracy: dict, cfg: Config):
     jump = all(accuracy[d] >= 0.9 for d in covering) and all(accuracy[d] <= chance + 0.15 for d in short)
     leak = any(accuracy[d] > chance + 0.3 for d in short)
     enough = bool(covering) and bool(short) and max(accuracy[d] for d in covering) >= 0.9
-    verdict = decide(enough=enough, confirmed=exact and log_depth and jump, refuted=not exact or leak)
+    verdict = judge(enough=enough, confirmed=exact and log_depth and jump, refuted=not exact or leak)
     first = min(covering) if covering else None
     return finish(result, verdict,
                   "needs depths on both sides of the dependency distance d, and a covering depth that learns the "

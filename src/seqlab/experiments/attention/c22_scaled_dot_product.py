@@ -27,7 +27,7 @@ import torch
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.training import one_thread
 
 CLAIM_ID = "C22"
@@ -130,7 +130,7 @@ def run(profile: str = "quick"):
     gates = [rules.at_least("the d_k sweep spans enough sizes to show a trend (d_max / d_min)",
                             max(cfg.dims) / min(cfg.dims), cfg.min_span)]
     passed = [all(c.values()) for c in checks.values()]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=all(passed), refuted=not any(passed))
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=all(passed), refuted=not any(passed))
     lo, hi = min(cfg.dims), max(cfg.dims)
 
     def med(variant, d, metric):

@@ -23,7 +23,7 @@ from seqlab.config import to_dict
 from seqlab.data.transduction import Transduction
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.nt_runs import NT, NUMBERS, recipe, train_and_score
 from seqlab.experiments.core.transduction_runs import bucket_scores, train
 from seqlab.metrics import LENGTH_BUCKETS, LONG_BUCKETS
@@ -188,7 +188,7 @@ def _verdict(result, scores: dict, curves: dict, cfg, seeds):
     gaps = {s: d[SEQ2SEQ, s] - d[ATTENTION, s] for s in seeds}
     confirmed = all(d[SEQ2SEQ, s] >= cfg.min_drop and gaps[s] >= cfg.min_gap for s in seeds)
     refuted = all(gaps[s] < cfg.min_gap / 2 for s in seeds)
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     med = {label: statistics.median(d[label, s] for s in seeds) for label in (SEQ2SEQ, ATTENTION)}
     return finish(result, verdict,
                   f"gates: both models reach {metric} >= {cfg.competent} on the shortest bucket in every seed, "

@@ -36,7 +36,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from seqlab.config import to_dict
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.rules import clearly_faster
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.core.training import one_thread
@@ -175,7 +175,7 @@ def _verdict(result, m: dict, cfg: Config):
     gates = [rules.Gate("GEMM FLOP formula equals torch's count for every pass", formula_ok,
                         "equal" if formula_ok else "differs"),
              rules.at_least("interleaved timing rounds", cfg.rounds, MIN_ROUNDS)]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=less_work and faster and not slower,
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=less_work and faster and not slower,
                      refuted=not less_work or bool(slower))
     result.timing = ["decided_by", "headline"]  # both quote measured time ratios
     return finish(result, verdict,

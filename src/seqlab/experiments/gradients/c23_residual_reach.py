@@ -25,7 +25,7 @@ import torch
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.training import one_thread
 
 CLAIM_ID = "C23"
@@ -134,7 +134,7 @@ def run(profile: str = "quick"):
     ok = {s: all(c["residual in band"] and c["plain vanished"] for c in per.values()) for s, per in checks.items()}
     failing = {s: any(not c["residual in band"] or c["plain does not decay"] for c in per.values())
                for s, per in checks.items()}
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=all(ok.values()), refuted=all(failing.values()))
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=all(ok.values()), refuted=all(failing.values()))
     deep = max(cfg.depths)
 
     def med(act, res):

@@ -53,7 +53,7 @@ from seqlab.config import to_dict
 from seqlab.diagnostics import hidden_gradient_norms
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.gradients.init_runs import ScoreCurve, train_built
 from seqlab.experiments.core.probe_tasks import DecisiveToken
 from seqlab.experiments.core.training import one_thread, score
@@ -259,7 +259,7 @@ def run(profile: str = "quick"):
     at_init = reach_part(cfg, seeds, result)
     trained = training_part(cfg, seeds, result)
     gates = [at_init["gate"], trained["gate"]]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=at_init["confirmed"] and trained["confirmed"],
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=at_init["confirmed"] and trained["confirmed"],
                      refuted=at_init["refuted"] or trained["refuted"])
     med, kept = at_init["median"], trained["kept"]
     part1 = ("confirmed" if at_init["confirmed"] else "refuted" if at_init["refuted"] else "undecided")

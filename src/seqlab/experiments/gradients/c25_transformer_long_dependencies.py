@@ -58,7 +58,7 @@ from seqlab.data.memory_tasks import PairedRecall
 from seqlab.data.tasks import AddingProblem, CopyMemory
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.memory_runs import Run, train
 from seqlab.experiments.core.training import one_thread
 
@@ -207,7 +207,7 @@ def _verdict(result, runs: dict, cfg: Config, named: dict, seeds):
                      + (" (task confirms)" if confirms else " (task refutes)" if refutes else " (neither)"))
     confirmed = all(c for c, _ in outcomes.values())
     refuted = any(r for _, r in outcomes.values())
-    verdict = decide(enough=True, confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=True, confirmed=confirmed, refuted=refuted)
     return finish(result, verdict,
                   f"Per task, r = steps to competence of the Transformer / of the better of LSTM and GRU in that seed "
                   f"(never = updates allowed + 1; a recurrent net is allowed steps(Transformer) / {cfg.ratio} "

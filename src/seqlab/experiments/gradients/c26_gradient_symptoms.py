@@ -54,7 +54,7 @@ from seqlab.data.batch import SeqBatch
 from seqlab.diagnostics import input_gradient_norms
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.gradients.init_runs import MonitorLog, ScoreCurve, train_built, weight_norm
 from seqlab.experiments.core.training import one_thread
 
@@ -233,7 +233,7 @@ def run(profile: str = "quick"):
                       f"{seeds[0]}), with the monitor's thresholds 1e3 and 1e-7.", _plot(data, seeds[0]))
     confirmed = all(all(held[n, s].values()) for s in seeds for n in RUNS)
     refuted = all(any(not held[n, s][MONITOR_CHECKS[n]] for n in RUNS) for s in seeds)
-    verdict = decide(enough=True, confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=True, confirmed=confirmed, refuted=refuted)
     missing = sorted({f"{n}: {c}" for (n, s), per in held.items() for c, ok in per.items() if not ok})
     if not all(v["flagged"] for v in silent):
         result.notes.append(

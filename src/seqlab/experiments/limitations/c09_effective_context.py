@@ -45,7 +45,7 @@ from seqlab.config import to_dict
 from seqlab.data.context_tasks import DistanceRecall, MixedRecall
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.limitations.context_ablation import LMConfig, lm_effective_context
 from seqlab.experiments.core.training import fit
 
@@ -191,7 +191,7 @@ def _verdict(result, accs: dict, curves: dict, lm, cfg: Config, seeds):
     lm_in_range = lm is None or LOW <= lm.effective <= HIGH
     lower_bound = bool(long_arch) or lm_far  # decided by what a model did: no gate applies
     gates = [] if lower_bound else _gates(accs, curves, spans, lm, cfg, seeds)
-    verdict = decide(enough=lower_bound or rules.gates_pass(gates),
+    verdict = judge(enough=lower_bound or rules.gates_pass(gates),
                      confirmed=in_range and lm_in_range and bool(far), refuted=lower_bound or too_short)
     med = {a: float(np.median([spans[a, s] for s in seeds])) for a in cfg.archs}
     lm_text = ("" if lm is None else

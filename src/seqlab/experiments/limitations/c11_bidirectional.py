@@ -17,7 +17,7 @@ import torch
 
 from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.probe_tasks import NextToken
 from seqlab.experiments.core.rules import clearly_faster
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
@@ -122,7 +122,7 @@ def _verdict(result, acc: dict, secs: dict, params: dict, cfg: Config):
     uses_future = acc[True] >= 0.9 and acc[False] <= chance + 0.1
     confirmed = uses_future and about_twice
     refuted = acc[True] <= chance + 0.1 or off
-    verdict = decide(enough=True, confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=True, confirmed=confirmed, refuted=refuted)
     result.timing = ["decided_by", "headline"]  # both quote the measured time ratio
     return finish(result, verdict,
                   "confirmed when the bidirectional model reaches accuracy >= 0.9 while the left-to-right one stays "

@@ -29,7 +29,7 @@ import torch
 from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.limitations.c11_bidirectional import ratio_clearly
 from seqlab.experiments.core.probe_tasks import NextToken
 from seqlab.experiments.core.saved_memory import saved_bytes
@@ -141,7 +141,7 @@ def _verdict(result, m: dict, cfg: Config):
     confirmed = all(MEMORY[0] <= r <= MEMORY[1] for r in mem.values()) and all(time_in.values())
     refuted = any(not MEMORY_REFUTE[0] <= r <= MEMORY_REFUTE[1] for r in mem.values()) or any(time_out.values())
     gates = [rules.at_least("interleaved timing rounds", cfg.rounds, MIN_ROUNDS)]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     result.timing = ["decided_by", "headline"]  # both quote measured time ratios
     return finish(result, verdict,
                   f"Gate: at least {MIN_ROUNDS} interleaved rounds. At every width: confirmed when saved activations bi / uni lie in {MEMORY[0]}..{MEMORY[1]} and the "

@@ -60,7 +60,7 @@ from seqlab.embeddings.contextual import BiLM, train_bilm
 from seqlab.embeddings.words import WordVocab, words
 from seqlab.errors import SeqlabError
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.training import one_thread
 
 CLAIM_ID = "C18"
@@ -290,7 +290,7 @@ def _verdict(result, sep: dict[int, dict[str, tuple]], gates, cfg: Config):
     n_words = len(next(iter(sep.values())))
     confirmed = all(n >= cfg.min_words for n in separating.values())
     refuted = all(n <= cfg.max_words_refuted for n in separating.values())
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     words_ = list(next(iter(sep.values())))
     median = {w: float(np.median([sep[s][w][1] for s in sep])) for w in words_}
     static = max(abs(per[w][0]) for per in sep.values() for w in per)

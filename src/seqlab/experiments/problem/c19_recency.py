@@ -39,7 +39,7 @@ from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.probe_tasks import DecisiveToken
 from seqlab.experiments.core.training import fit, score
 
@@ -165,7 +165,7 @@ def _verdict(result, profiles: dict, curves: dict, cfg: Config, seeds):
         gates += trained(RNN) + [gate for a in (LSTM, ATTENTION) if kept[a] for gate in trained(a)]
     confirmed = recency and all(reduced.values())
     refuted = no_recency or (recency and any(kept.values()))
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     med = {a: float(np.median([g[a, s] for s in seeds])) for a in ARCHS}
     result.add_table("what the chapter predicts per model, and the measured gap (median over seeds)",
                      ["model", "predicted", "median gap", "gaps per seed"],

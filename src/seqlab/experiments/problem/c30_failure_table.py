@@ -43,7 +43,7 @@ from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.data.context_tasks import ClauseSentiment, Coreference
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.training import fit, score
 
 CLAIM_ID = "C30"
@@ -179,7 +179,7 @@ def _verdict(result, acc: dict, curves: dict, control: dict, cfg: Config, seeds)
         failing += [ATTENTION] if o["attention fails"] else []
         gates += [rules.converged(f"{arch} seed {s} trained on {row} (dev accuracy)", curves[row, arch, s],
                                   cfg.converged) for arch in failing for s in seeds]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=all(predicted.values()), refuted=any(against.values()))
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=all(predicted.values()), refuted=any(against.values()))
     med = {(r, a): float(np.median([acc[r, a, s] for s in seeds])) for r in ROWS for a in ARCHS}
     result.add_table("per row: the chapter's prediction (RNN fails, LSTM helps, attention solves) against the "
                      "measurement", ["row", *(f"median {a}" for a in ARCHS), *out[ROWS[0]], "as predicted"],

@@ -46,7 +46,7 @@ from seqlab.config import to_dict
 from seqlab.data.tasks import AddingProblem
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.core.training import fit, one_thread, score
 from seqlab.nn.scan import MinGRU
@@ -263,7 +263,7 @@ def _verdict(result, times: dict, q: dict, cfg: Config, seeds):
     comparable = ok >= need
     faster = any(s["faster"] for s in regimes.values())
     slower_everywhere = all(s["slower"] for s in regimes.values())
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=faster and comparable,
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=faster and comparable,
                      refuted=slower_everywhere or not comparable)
     T, step_T = cfg.lengths[-1], step_lengths(cfg)[-1]
     where = (f"B={{B}} H={{H}}, T={T}: scan {{vs_step:.1f}}x its step mode, " if step_T == T else
