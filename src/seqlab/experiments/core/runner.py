@@ -73,7 +73,8 @@ def save_unit(path: Path, claim_id: str, profile: str, unit: Unit, out: dict, ex
     started = _dt.datetime.fromtimestamp(out["started"], _dt.timezone.utc).isoformat(timespec="seconds")
     rec = {"claim_id": claim_id, "profile": profile, **unit.to_dict(), "digest": unit.digest(),
            "value": out["value"], "error": out["error"], "started": started, "wall_time": out["wall_time"],
-           "threads": out["threads"], "executor": executor, "machine": out["machine"], "versions": out["versions"]}
+           "threads": out["threads"], "executor": executor, "node": out.get("node"), "machine": out["machine"],
+           "versions": out["versions"]}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(rec, indent=1, allow_nan=True))
