@@ -35,7 +35,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from seqlab.experiments.core.base import RESULT_FILE, Result, check_profile, finish, new_result
-from seqlab.experiments.core.executors import Inline, default_jobs, make_executor  # noqa: F401 (default_jobs)
+from seqlab.experiments.core.executors import make_executor
 from seqlab.experiments.core.units import Unit, conclude, plan
 from seqlab.experiments.registry import load
 
