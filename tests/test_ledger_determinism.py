@@ -12,13 +12,14 @@ import pytest
 
 from seqlab.experiments import REGISTRY, load
 from seqlab.experiments.core.base import comparable
+from seqlab.experiments.core.units import run_inline
 
 TRAINING_CLAIMS = [c for c in REGISTRY if hasattr(load(c), "TINY")]
 
 
 def _run(module, monkeypatch) -> str:
     monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
-    result = module.run("quick")
+    result = run_inline(module, "quick")
     assert result.verdict != "error", result.error
     assert result.margins and all({"value", "threshold", "distance", "fraction", "units"} <= set(m)
                                   for m in result.margins), "every verdict records its margin"
