@@ -3,6 +3,7 @@
 import pytest
 
 from seqlab.experiments import REGISTRY
+from seqlab.experiments.core.units import run_inline
 from seqlab.experiments.bottleneck import c32_cliff_position as c32
 from seqlab.experiments.gates import c31_gru_comparable as c31
 from seqlab.experiments.transformer import c34_hardware as c34
@@ -12,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (c
 
 def _tiny(module, monkeypatch):
     monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
-    return module.run("quick")
+    return run_inline(module, "quick")
 
 
 # ---------------------------------------------------------------- C31 GRU vs LSTM

@@ -40,10 +40,13 @@ from seqlab.config import to_dict
 from seqlab.data.transduction import Transduction
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.band_runs import band_scores
 from seqlab.experiments.core.nt_runs import NUMBERS
 from seqlab.experiments.core.transduction_runs import bucket_scores, train
+from seqlab.experiments.core.units import Unit, config_of, settings
+from seqlab.experiments.bottleneck.c12_length_cliff import corpus_flops
 from seqlab.metrics import LONG_BUCKETS
 
 CLAIM_ID = "C32"
@@ -117,32 +120,85 @@ def cliff(scores: list[float], starts: list[int], frac: float, beyond: int) -> i
     return next((lo for lo, s in zip(starts, scores) if s < floor), beyond)
 
 
-def run(profile: str = "quick"):
+RULE = ("competent", "converged", "cliff_frac", "metric", "hidden")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (hidden size, seed)."""
+    cfg = PROFILES[check_profile(profile)]
+    args = {"cfg": settings(cfg, RULE)}
+    corpus = isinstance(cfg, CorpusConfig)
+    out = []
+    for s in rules.seeds(profile):
+        for h in cfg.hidden:
+            sp = spec(h, cfg.embed_dim, "gru" if corpus else "lstm")
+            if corpus:
+                work = corpus_flops(sp, dict(cfg.numbers), cfg.steps, cfg.max_tokens)
+            else:
+                T = (cfg.min_len + cfg.max_len) / 2
+                work = flops.training(flops.translator(sp, cfg.vocab, cfg.vocab, int(T)), 2 * cfg.batch_size * T,
+                                      cfg.steps)
+            out.append(Unit(f"h{h}-s{s}", "train_corpus" if corpus else "train_task", {**args, "hidden": h,
+                                                                                        "seed": s},
+                            seed=s, flops=work))
+    return out
+
+
+def train_task(cfg: dict, hidden: int, seed: int) -> dict:
+    """Seq2seq of width ``hidden`` trained with ``seed`` on the synthetic translation; token accuracy per band."""
+    cfg = config_of(Config, cfg)
+    task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len)
+    t = train(spec(hidden, cfg.embed_dim, "lstm"), task, cfg.steps, seed, cfg.lr, cfg.batch_size)
+    rows = bucket_scores(t.model, task, bands(cfg), cfg.test_sentences)
+    return {"names": [r["bucket"] for r in rows], "token": [r["token"] for r in rows],
+            "exact": [r["exact"] for r in rows], "curve": t.curve, "seconds": t.train_seconds}
+
+
+def train_corpus(cfg: dict, hidden: int, seed: int) -> dict:
+    """Seq2seq of width ``hidden`` trained with ``seed`` on the numbers corpus; scores per 10-word band."""
+    cfg = config_of(CorpusConfig, cfg)
+    b = band_scores(f"seq2seq {hidden}", dict(cfg.numbers), spec(hidden, cfg.embed_dim, "gru"), cfg.steps, seed,
+                    LONG_BUCKETS, eval_sentences=cfg.eval_sentences, max_tokens=cfg.max_tokens, lr=cfg.lr,
+                    limit=cfg.test_limit)
+    return {"names": b.bands, "exact": b.exact, "chrf": b.chrf, "curve": b.curve, "seconds": b.seconds}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
+    runs = {(h, s): results[f"h{h}-s{s}"] for h in cfg.hidden for s in seeds}
+    scores = {key: r[cfg.metric] for key, r in runs.items()}
+    names = runs[cfg.hidden[0], seeds[0]]["names"]
     if isinstance(cfg, CorpusConfig):
-        scores, curves, starts, setup = _corpus_runs(cfg, seeds)
+        starts = [int(name.split("-")[0].rstrip("+")) for name in names]
+        setup = (f"English -> German number words, 1-{dict(cfg.numbers)['numbers_max_words']} English words. GRU "
+                 f"seq2seq (reversed source, no attention) at hidden {list(cfg.hidden)}, embeddings {cfg.embed_dim}, "
+                 f"{cfg.steps} updates of {cfg.max_tokens} tokens, lr {cfg.lr}, seeds {list(seeds)}; greedy decoding "
+                 "of the test split, exact match per 10-word band.")
     else:
-        scores, curves, starts, setup = _task_runs(cfg, seeds)
+        starts = [lo for lo, _ in bands(cfg)]
+        setup = (f"Random-symbol translation (vocabulary {cfg.vocab}, lengths {cfg.min_len}-{cfg.max_len}, a "
+                 f"lexical copy). LSTM seq2seq (reversed source, no attention) at hidden {list(cfg.hidden)}, "
+                 f"embeddings {cfg.embed_dim}, {cfg.steps} updates of {cfg.batch_size} sentences, lr {cfg.lr}, seeds "
+                 f"{list(seeds)}; greedy decoding of {cfg.test_sentences} fixed test sources per band, token "
+                 "accuracy.")
     result = new_result(CLAIM_ID, CLAIM, setup, profile, config(profile), seeds=seeds)
-    names = list(scores[cfg.hidden[0], seeds[0]]["names"])
     result.add_table(f"seq2seq {cfg.metric} score by source band", ["hidden", "seed", *names, "training s"],
-                     [[h, s, *scores[h, s]["scores"], scores[h, s]["seconds"]] for h in cfg.hidden for s in seeds],
+                     [[h, s, *scores[h, s], runs[h, s]["seconds"]] for h in cfg.hidden for s in seeds],
                      timing=["training s"])
     beyond = starts[-1] + 1
-    cliffs = {(h, s): cliff(scores[h, s]["scores"], starts, cfg.cliff_frac, beyond) for h in cfg.hidden for s in seeds}
+    cliffs = {(h, s): cliff(scores[h, s], starts, cfg.cliff_frac, beyond) for h in cfg.hidden for s in seeds}
     result.add_table(f"cliff: first band below {cfg.cliff_frac} x the shortest band's score "
                      f"({beyond} = past the range)", ["seed", *(f"hidden {h}" for h in cfg.hidden)],
                      [[s, *(cliffs[h, s] for h in cfg.hidden)] for s in seeds])
     mids = [lo + 0.5 for lo in starts]
     result.add_figure("cliff_by_capacity", "Seq2seq score by source band, per hidden size (seed "
-                      f"{seeds[0]}).", line_plot({f"hidden {h}": (mids, scores[h, seeds[0]]["scores"])
-                                                 for h in cfg.hidden}, "the cliff by capacity", "source length",
-                                                f"{cfg.metric} (greedy)"))
-    first = {h: min(scores[h, s]["scores"][0] for s in seeds) for h in cfg.hidden}
+                      f"{seeds[0]}).", line_plot({f"hidden {h}": (mids, scores[h, seeds[0]]) for h in cfg.hidden},
+                                                "the cliff by capacity", "source length", f"{cfg.metric} (greedy)"))
+    first = {h: min(scores[h, s][0] for s in seeds) for h in cfg.hidden}
     gates = [rules.at_least(f"hidden {h} competent on the shortest band (min over seeds)", first[h], cfg.competent)
              for h in cfg.hidden]
-    gates += [rules.converged(f"hidden {h} seed {s} trained (dev curve)", curves[h, s], cfg.converged)
+    gates += [rules.converged(f"hidden {h} seed {s} trained (dev curve)", runs[h, s]["curve"], cfg.converged)
               for h in cfg.hidden for s in seeds]
     gates.append(rules.at_least(f"hidden {cfg.hidden[0]} has a cliff inside the range (seeds)",
                                 rules.count(cliffs[cfg.hidden[0], s] < beyond for s in seeds), len(seeds)))
@@ -160,7 +216,7 @@ def rule(per_seed: list[list[int]]) -> dict:
 
 
 def _verdict(result, r: dict, cfg, cliffs: dict, seeds, gates):
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=r["confirmed"], refuted=r["refuted"])
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=r["confirmed"], refuted=r["refuted"])
     mid = cfg.hidden[len(cfg.hidden) // 2]
     mid_cliff = statistics.median(cliffs[mid, s] for s in seeds)
     unit = "words" if cfg.metric == "exact" else "tokens"
@@ -186,38 +242,3 @@ def _verdict(result, r: dict, cfg, cliffs: dict, seeds, gates):
                   f"cliff at hidden {'/'.join(str(h) for h in cfg.hidden)}: "
                   + "/".join(f"{statistics.median(cliffs[h, s] for s in seeds):g}" for h in cfg.hidden)
                   + f" {unit} (median)", gates=gates)
-
-
-def _task_runs(cfg: Config, seeds):
-    task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len)
-    bs = bands(cfg)
-    scores, curves = {}, {}
-    for s in seeds:
-        for h in cfg.hidden:
-            t = train(spec(h, cfg.embed_dim, "lstm"), task, cfg.steps, s, cfg.lr, cfg.batch_size)
-            rows = bucket_scores(t.model, task, bs, cfg.test_sentences)
-            scores[h, s] = {"names": [r["bucket"] for r in rows], "scores": [r[cfg.metric] for r in rows],
-                            "seconds": t.train_seconds}
-            curves[h, s] = t.curve
-    setup = (f"Random-symbol translation (vocabulary {cfg.vocab}, lengths {cfg.min_len}-{cfg.max_len}, a lexical "
-             f"copy). LSTM seq2seq (reversed source, no attention) at hidden {list(cfg.hidden)}, embeddings "
-             f"{cfg.embed_dim}, {cfg.steps} updates of {cfg.batch_size} sentences, lr {cfg.lr}, seeds {list(seeds)}; "
-             f"greedy decoding of {cfg.test_sentences} fixed test sources per band, token accuracy.")
-    return scores, curves, [lo for lo, _ in bs], setup
-
-
-def _corpus_runs(cfg: CorpusConfig, seeds):
-    scores, curves = {}, {}
-    for s in seeds:
-        for h in cfg.hidden:
-            b = band_scores(f"seq2seq {h}", dict(cfg.numbers), spec(h, cfg.embed_dim, "gru"), cfg.steps, s,
-                            LONG_BUCKETS, eval_sentences=cfg.eval_sentences, max_tokens=cfg.max_tokens, lr=cfg.lr,
-                            limit=cfg.test_limit)
-            scores[h, s] = {"names": b.bands, "scores": b.metric(cfg.metric), "seconds": b.seconds}
-            curves[h, s] = b.curve
-    starts = [int(name.split("-")[0].rstrip("+")) for name in scores[cfg.hidden[0], seeds[0]]["names"]]
-    setup = (f"English -> German number words, 1-{dict(cfg.numbers)['numbers_max_words']} English words. GRU seq2seq "
-             f"(reversed source, no attention) at hidden {list(cfg.hidden)}, embeddings {cfg.embed_dim}, {cfg.steps} "
-             f"updates of {cfg.max_tokens} tokens, lr {cfg.lr}, seeds {list(seeds)}; greedy decoding of the test "
-             "split, exact match per 10-word band.")
-    return scores, curves, starts, setup

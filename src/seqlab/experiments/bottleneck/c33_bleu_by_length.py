@@ -35,7 +35,9 @@ from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
 from seqlab.experiments.core.band_runs import band_scores
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
+from seqlab.experiments.core.units import Unit, config_of, settings
+from seqlab.experiments.bottleneck.c12_length_cliff import corpus_flops
 from seqlab.experiments.core.nt_runs import NT, NUMBERS
 from seqlab.metrics import LENGTH_BUCKETS, LONG_BUCKETS
 
@@ -86,35 +88,53 @@ def specs(cfg: Config) -> dict[str, dict]:
     return {SEQ2SEQ: {"arch": "seq2seq", "reverse_source": True, **common}, ATTENTION: {**attention, **common}}
 
 
-def run(profile: str = "quick"):
+RULE = ("metric", "competent", "converged", "rise", "max_ratio", "min_gap", "flat_ratio")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (model, seed)."""
+    cfg = PROFILES[check_profile(profile)]
+    args = {"cfg": settings(cfg, RULE)}
+    return [Unit(f"{label}-s{s}", "train_model", {**args, "label": label, "seed": s}, seed=s,
+                 flops=corpus_flops(spec, dict(cfg.data), cfg.steps, cfg.max_tokens))
+            for s in rules.seeds(profile) for label, spec in specs(cfg).items()]
+
+
+def train_model(cfg: dict, label: str, seed: int) -> dict:
+    """Model ``label`` trained with ``seed``; BLEU, chrF and exact match per 10-word source band."""
+    cfg = config_of(Config, cfg)
+    b = band_scores(label, dict(cfg.data), specs(cfg)[label], cfg.steps, seed,
+                    LONG_BUCKETS if cfg.long else LENGTH_BUCKETS, eval_sentences=cfg.eval_sentences,
+                    max_tokens=cfg.max_tokens, lr=cfg.lr, limit=cfg.test_limit)
+    return {"bands": b.bands, "n": b.n, "bleu": b.bleu, "chrf": b.chrf, "exact": b.exact, "curve": b.curve,
+            "seconds": b.seconds}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     data = dict(cfg.data)
-    buckets = LONG_BUCKETS if cfg.long else LENGTH_BUCKETS
     result = new_result(CLAIM_ID, CLAIM, (
         f"{data['corpus']} (test split{'' if cfg.test_limit is None else f', first {cfg.test_limit} pairs'}): GRU "
         f"seq2seq (reversed source) vs {cfg.attention} attention, embeddings {cfg.embed_dim}, hidden {cfg.hidden}, "
         f"{cfg.steps} updates of {cfg.max_tokens} tokens, lr {cfg.lr}, seeds {list(seeds)}; greedy decoding, "
         f"{cfg.metric} per 10-word source band decides, the other scores beside it."), profile, config(profile),
         seeds=seeds)
-    runs = {(label, s): band_scores(label, data, spec, cfg.steps, s, buckets, eval_sentences=cfg.eval_sentences,
-                                    max_tokens=cfg.max_tokens, lr=cfg.lr, limit=cfg.test_limit)
-            for s in seeds for label, spec in specs(cfg).items()}
-    names = runs[SEQ2SEQ, seeds[0]].bands
+    runs = {(label, s): results[f"{label}-s{s}"] for s in seeds for label in (SEQ2SEQ, ATTENTION)}
+    names = runs[SEQ2SEQ, seeds[0]]["bands"]
     for metric in ("bleu", "chrf", "exact"):
         result.add_table(f"{metric} by source band (words)", ["model", "seed", *names, "training s"],
-                         [[label, s, *r.metric(metric), r.seconds] for (label, s), r in runs.items()],
+                         [[label, s, *r[metric], r["seconds"]] for (label, s), r in runs.items()],
                          timing=["training s"])
-    result.add_table("sentences per band", ["band", "n"], [[b, n] for b, n in zip(names, runs[SEQ2SEQ, seeds[0]].n)])
+    result.add_table("sentences per band", ["band", "n"], [[b, n] for b, n in zip(names, runs[SEQ2SEQ, seeds[0]]["n"])])
     result.add_figure("score_by_length", f"{cfg.metric} by source band, per model and seed.",
-                      line_plot({f"{label} seed {s}": (list(range(len(r.bands))), r.metric(cfg.metric))
+                      line_plot({f"{label} seed {s}": (list(range(len(r["bands"]))), r[cfg.metric])
                                  for (label, s), r in runs.items()}, "quality by sentence length",
                                 "band (" + ", ".join(names) + ")", cfg.metric))
-    curves = {key: r.curve for key, r in runs.items()}
-    score = {key: r.metric(cfg.metric) for key, r in runs.items()}
+    score = {key: r[cfg.metric] for key, r in runs.items()}
     gates = [rules.at_least(f"{label} competent on the first band (min {cfg.metric} over seeds)",
                             min(score[label, s][0] for s in seeds), cfg.competent) for label in (SEQ2SEQ, ATTENTION)]
-    gates += [rules.converged(f"{label} seed {s} trained (dev curve)", curves[label, s], cfg.converged)
+    gates += [rules.converged(f"{label} seed {s} trained (dev curve)", runs[label, s]["curve"], cfg.converged)
               for label in (SEQ2SEQ, ATTENTION) for s in seeds]
     r = rule([score[SEQ2SEQ, s] for s in seeds], [score[ATTENTION, s] for s in seeds], cfg)
     return _verdict(result, r, cfg, gates)
@@ -137,7 +157,7 @@ def rule(seq2seq: list[list[float]], attention: list[list[float]], cfg: Config) 
 
 
 def _verdict(result, r: dict, cfg: Config, gates):
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=r["confirmed"], refuted=r["refuted"])
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=r["confirmed"], refuted=r["refuted"])
     worst = max(r["seq2seq_ratio"])
     result.add_table("margin of the deciding numbers", ["quantity", "value", "threshold", "margin",
                                                         "margin (fraction)"],

@@ -42,9 +42,11 @@ from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
 from seqlab.data.tasks import CopyMemory
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.memory_runs import train as train_to_competence
-from seqlab.experiments.core.training import fit, one_thread
+from seqlab.experiments.core.training import fit
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.experiments.limitations.context_ablation import block_means
 
 CLAIM_ID = "C31"
@@ -107,49 +109,77 @@ def lm_bpc(spec: ModelConfig, task, cfg: Config, seed: int) -> tuple[float, list
     return task.bits_per_char(loss, "test"), block_means(f.curve.loss), count_params(f.model)
 
 
-def run(profile: str = "quick"):
+def _lm_task(cfg: Config):
     from seqlab.data.lm import CorpusLM
 
+    return CorpusLM(corpus=cfg.corpus, tokenizer="char", seq_len=cfg.seq_len, eval_chars=cfg.eval_chars)
+
+
+RULE = ("tol", "competent_bpc", "converged", "route_ratio")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (architecture, seed) for the LMs, and one per (architecture, seed) on the route."""
+    cfg = PROFILES[check_profile(profile)]
+    args = {"cfg": settings(cfg, RULE)}
+    lm_flops = flops.training(flops.task_model(LSTM, cfg.embed_dim, cfg.hidden, 100, cfg.seq_len),
+                              cfg.batch_size * cfg.seq_len, cfg.steps)
+    route_flops = flops.training(flops.task_model(LSTM, 16, cfg.route_hidden, 10, cfg.delay + 2),
+                                 cfg.route_batch * (cfg.delay + 2), cfg.route_budget)
+    return ([Unit(f"lm-{a}-s{s}", "train_lm", {**args, "arch": a, "seed": s}, seed=s, flops=lm_flops)
+             for s in rules.seeds(profile) for a in (LSTM, GRU)]
+            + [Unit(f"route-{a}-s{s}", "train_route", {**args, "arch": a, "seed": s}, seed=s, flops=route_flops)
+               for s in rules.seeds(profile) for a in (LSTM, GRU)])
+
+
+def train_lm(cfg: dict, arch: str, seed: int) -> dict:
+    """The char LM ``arch`` (parameters matched to the LSTM's) trained with ``seed``; its test bpc."""
+    cfg = config_of(Config, cfg)
+    task = _lm_task(cfg)
+    spec = matched(task, cfg.hidden, cfg.embed_dim)[arch]
+    bpc, curve, params = lm_bpc(spec, task, cfg, seed)
+    return {"bpc": bpc, "curve": curve, "params": params, "hidden": spec.hidden_size}
+
+
+def train_route(cfg: dict, arch: str, seed: int) -> dict:
+    """``arch`` (parameters matched) trained to competence on delayed recall after ``cfg.delay`` steps."""
+    cfg = config_of(Config, cfg)
+    route = CopyMemory(cfg.delay, 1, 8)
+    spec = matched(route, cfg.route_hidden, 16)[arch]
+    r = train_to_competence(spec, route, cfg.route_budget, seed=seed, lr=cfg.route_lr, batch_size=cfg.route_batch,
+                            threshold=0.9)
+    return {"steps": r.steps, "competent": r.competent, "held_out": r.held_out, "hidden": spec.hidden_size}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
-    lm_task = CorpusLM(corpus=cfg.corpus, tokenizer="char", seq_len=cfg.seq_len, eval_chars=cfg.eval_chars)
-    route = CopyMemory(cfg.delay, 1, 8)
-    with one_thread():
-        lm_specs = matched(lm_task, cfg.hidden, cfg.embed_dim)
-        route_specs = matched(route, cfg.route_hidden, 16)
+    lm = {(a, s): results[f"lm-{a}-s{s}"] for a in (LSTM, GRU) for s in seeds}
+    route = {(a, s): results[f"route-{a}-s{s}"] for a in (LSTM, GRU) for s in seeds}
     result = new_result(CLAIM_ID, CLAIM, (
         f"Character LMs on {cfg.corpus} (test split, first {cfg.eval_chars:,} characters scored): LSTM (forget-gate "
-        f"bias {FORGET_BIAS:g} here and on the route) "
-        f"{cfg.hidden} vs GRU {lm_specs[GRU].hidden_size} (equal parameters), embeddings {cfg.embed_dim}, "
-        f"{cfg.steps} updates of {cfg.batch_size} x {cfg.seq_len} characters, Adam lr {cfg.lr}, clip 1.0. Long "
-        f"route: delayed recall of one symbol of 8 after {cfg.delay} steps, LSTM {cfg.route_hidden} vs GRU "
-        f"{route_specs[GRU].hidden_size} (equal parameters), at most {cfg.route_budget} updates of "
-        f"{cfg.route_batch}, stopped at competence (running accuracy >= 0.9). Paired seeds {list(seeds)}."),
-        profile, config(profile), seeds=seeds)
-    lm, route_runs, params = {}, {}, {}
-    with one_thread():
-        for s in seeds:
-            for arch, spec in lm_specs.items():
-                bpc, curve, params[arch] = lm_bpc(spec, lm_task, cfg, s)
-                lm[arch, s] = (bpc, curve)
-                route_runs[arch, s] = train_to_competence(route_specs[arch], route, cfg.route_budget, seed=s,
-                                                          lr=cfg.route_lr, batch_size=cfg.route_batch,
-                                                          threshold=0.9)
+        f"bias {FORGET_BIAS:g} here and on the route) {cfg.hidden} vs GRU {lm[GRU, seeds[0]]['hidden']} (equal "
+        f"parameters), embeddings {cfg.embed_dim}, {cfg.steps} updates of {cfg.batch_size} x {cfg.seq_len} "
+        f"characters, Adam lr {cfg.lr}, clip 1.0. Long route: delayed recall of one symbol of 8 after {cfg.delay} "
+        f"steps, LSTM {cfg.route_hidden} vs GRU {route[GRU, seeds[0]]['hidden']} (equal parameters), at most "
+        f"{cfg.route_budget} updates of {cfg.route_batch}, stopped at competence (running accuracy >= 0.9). Paired "
+        f"seeds {list(seeds)}."), profile, config(profile), seeds=seeds)
     result.add_table("character LMs on the test text: bits per character", ["seed", "LSTM bpc", "GRU bpc",
                                                                              "GRU - LSTM"],
-                     [[s, lm[LSTM, s][0], lm[GRU, s][0], lm[GRU, s][0] - lm[LSTM, s][0]] for s in seeds])
+                     [[s, lm[LSTM, s]["bpc"], lm[GRU, s]["bpc"], lm[GRU, s]["bpc"] - lm[LSTM, s]["bpc"]]
+                      for s in seeds])
     result.add_table(f"long route (delay {cfg.delay}): updates to competence (budget + 1 = never)",
                      ["seed", "LSTM steps", "GRU steps", "LSTM held-out accuracy", "GRU held-out accuracy"],
-                     [[s, route_runs[LSTM, s].steps, route_runs[GRU, s].steps, route_runs[LSTM, s].held_out,
-                       route_runs[GRU, s].held_out] for s in seeds])
-    result.notes.append(f"parameters: LSTM LM {params[LSTM]:,}, GRU LM {params[GRU]:,}")
-    bpc = {a: [lm[a, s][0] for s in seeds] for a in (LSTM, GRU)}
-    steps = {a: [route_runs[a, s].steps for s in seeds] for a in (LSTM, GRU)}
-    learned = [route_runs[LSTM, s].competent or route_runs[GRU, s].competent for s in seeds]
+                     [[s, route[LSTM, s]["steps"], route[GRU, s]["steps"], route[LSTM, s]["held_out"],
+                       route[GRU, s]["held_out"]] for s in seeds])
+    result.notes.append(f"parameters: LSTM LM {lm[LSTM, seeds[0]]['params']:,}, GRU LM {lm[GRU, seeds[0]]['params']:,}")
+    bpc = {a: [lm[a, s]["bpc"] for s in seeds] for a in (LSTM, GRU)}
+    steps = {a: [route[a, s]["steps"] for s in seeds] for a in (LSTM, GRU)}
+    learned = [route[LSTM, s]["competent"] or route[GRU, s]["competent"] for s in seeds]
     gates = [rules.at_most(f"{a.upper()} LM competent (worst test bpc over seeds)", max(bpc[a]), cfg.competent_bpc)
              for a in (LSTM, GRU)]
-    gates += [rules.converged(f"{a.upper()} LM seed {s} trained (training loss, block means)", lm[a, s][1],
-                              cfg.converged * lm[a, s][1][-1], higher_is_better=False)
+    gates += [rules.converged(f"{a.upper()} LM seed {s} trained (training loss, block means)", lm[a, s]["curve"],
+                              cfg.converged * lm[a, s]["curve"][-1], higher_is_better=False)
               for a in (LSTM, GRU) for s in seeds]
     gates.append(rules.at_least("long route learned by LSTM or GRU (seeds)", rules.count(learned), len(seeds)))
     return _verdict(result, rule(bpc, steps, cfg), cfg, gates)
@@ -174,7 +204,7 @@ def rule(bpc: dict, steps: dict, cfg: Config) -> dict:
 
 
 def _verdict(result, r: dict, cfg: Config, gates):
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=r["confirmed"], refuted=r["refuted"])
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=r["confirmed"], refuted=r["refuted"])
     lo, hi = r["interval"]
     n = len(r["diffs"])
     result.add_table("margin of the deciding numbers", ["quantity", "value", "threshold", "margin", "margin (fraction)"],

@@ -39,7 +39,7 @@ from seqlab.bench.measure import fit_exponent
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.timing import interleaved
 from seqlab.experiments.transformer.c16_parallelism import (RNN, TRANSFORMER, cpu_threads, is_accelerator,
                                                              matched_width, peak_gemm, step_flops)
@@ -172,7 +172,7 @@ def rule(measured: dict) -> dict:
 
 
 def _verdict(result, r: dict, gates):
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=r["confirmed"], refuted=r["refuted"])
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=r["confirmed"], refuted=r["refuted"])
     device = result.machine.get("cuda") or "cpu"
     rows = [["LSTM time exponent, farthest fit from 1", 1 + LINEAR_TOL - r["margin"], f"1 +- {LINEAR_TOL}",
              r["margin"], r["margin_fraction"]]]
