@@ -123,3 +123,54 @@ def test_c33_tiny_run(monkeypatch):
     r = _tiny(c33, monkeypatch)
     assert r.verdict == "inconclusive" and r.decided_by.startswith("gate failed")  # 4 updates: not competent
     assert r.seeds == [0, 1, 2] and len(r.tables[0].rows) == 6 and r.tables[0].timing == ["training s"]
+
+
+# ---------------------------------------------------------------- C35 quality against length
+
+def test_c35_task_reaches_the_length_and_the_rule():
+    from seqlab.experiments.transformer import c35_length_scaling as c35
+
+    cfg = c35.Config()
+    t = c35.task(cfg, 256)
+    assert t.length == 256 and t.distances == (32, 128, 252)
+    assert c35.rule([0.95, 0.97, 0.92], [0.3, 0.26, 0.4], cfg)["confirmed"]
+    r = c35.rule([0.95, 0.97, 0.92], [0.3, 0.26, 0.4], cfg)
+    assert r["margin"] == pytest.approx(0.02) and not r["refuted"]
+    assert c35.rule([0.95, 0.97, 0.92], [0.91, 0.95, 0.99], cfg)["refuted"]  # an RNN handles it too
+    assert c35.rule([0.25, 0.3, 0.26], [0.9, 0.85, 0.8], cfg)["refuted"]  # the RNN beats it by >= 0.4
+    mixed = c35.rule([0.95, 0.6, 0.92], [0.3, 0.26, 0.4], cfg)
+    assert not mixed["confirmed"] and not mixed["refuted"]
+
+
+def test_c35_tiny_run_measures_memory_and_time(monkeypatch):
+    from seqlab.experiments.transformer import c35_length_scaling as c35
+
+    r = _tiny(c35, monkeypatch)
+    assert r.verdict in ("confirmed", "refuted", "inconclusive") and r.seeds == [0, 1, 2]
+    rows = r.tables[0].rows
+    assert len(rows) == 3 * 2 * 3 and all(row[5] > 0 for row in rows) and r.tables[0].timing == ["ms per step"]
+
+
+# ---------------------------------------------------------------- C36 Transformer vs attention RNNs
+
+def test_c36_equal_flops_and_rule():
+    from seqlab.experiments.transformer import c36_transformer_vs_rnn_mt as c36
+
+    cfg = c36.Config()
+    steps = c36.equal_flop_steps(cfg)
+    data = dict(cfg.data)
+    spent = {a: steps[a] * c36.per_update(c36.specs(cfg)[a], data, cfg.max_tokens) for a in c36.ARCHS}
+    assert steps["transformer"] == cfg.steps
+    assert all(abs(v / spent["transformer"] - 1) < 0.01 for v in spent.values())  # equal FLOPs within rounding
+    assert c36.rule([60, 62, 61], [55, 57, 58], 2.0)["confirmed"]
+    assert c36.rule([50, 52, 51], [55, 57, 58], 2.0)["refuted"]
+    r = c36.rule([60, 56, 61], [55, 57, 58], 2.0)
+    assert not r["confirmed"] and not r["refuted"] and r["margin"] == pytest.approx(-3.0)
+
+
+def test_c36_tiny_run(monkeypatch):
+    from seqlab.experiments.transformer import c36_transformer_vs_rnn_mt as c36
+
+    r = _tiny(c36, monkeypatch)
+    assert r.verdict == "inconclusive" and r.decided_by.startswith("gate failed")
+    assert len(r.tables[0].rows) == 9 and r.tables[0].timing == ["training s"]

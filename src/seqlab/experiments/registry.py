@@ -63,6 +63,8 @@ REGISTRY: dict[str, str] = {
     "C32": "bottleneck.c32_cliff_position",
     "C33": "bottleneck.c33_bleu_by_length",
     "C34": "transformer.c34_hardware",
+    "C35": "transformer.c35_length_scaling",
+    "C36": "transformer.c36_transformer_vs_rnn_mt",
     "D1": "drills.d01_two_step_rnn",
     "D2": "drills.d02_clipping_curves",
     "D3": "drills.d03_tiny_bahdanau",
