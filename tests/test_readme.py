@@ -147,6 +147,7 @@ SHELL: dict[str, Run | Skip] = {
     ".venv/bin/seqlab reproduce --profile full --only C12,C13,C14,C15,C16":
         Skip("GPU-sized trainings and timings (hours on 2 cores); tests/test_ledger_determinism.py runs these claims "
              "at tiny sizes"),
+    ".venv/bin/seqlab reproduce --list": Run(why="prints the claims list; runs nothing"),
     ".venv/bin/seqlab report runs/quick": Run(check=_wrote("runs/quick/report.html"), setup=_fake_claims,
                                               why="on report_fixtures' claim folders (the reproduce lines are skipped)"),
     "PYTHONPATH=/path/to/unzipped-wheels OUT=/tmp/seqlab-gpu bash scripts/gpu_check.sh":
