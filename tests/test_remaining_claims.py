@@ -1,0 +1,50 @@
+"""The chapter's remaining claims (C37-C42): each runs end to end at a tiny size, and each rule
+decides confirmed / refuted / inconclusive from hand-made numbers."""
+
+import pytest
+
+from seqlab.experiments.core.base import new_result
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _tiny(module, monkeypatch):
+    monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
+    result = module.run("quick")
+    assert result.verdict in ("confirmed", "refuted", "inconclusive"), result.error
+    assert result.claim_id == module.CLAIM_ID and module.QUOTE in result.claim
+    return result
+
+
+# ---------------------------------------------------------------- C40 score cost per pair
+def test_c40_tiny_run_is_gated_and_quotes_the_table(monkeypatch):
+    from seqlab.experiments.attention import c40_score_cost as c40
+
+    result = _tiny(c40, monkeypatch)
+    assert result.verdict == "inconclusive" and "widths in the fit" in result.decided_by  # 3 widths < 4
+    assert any(t.title.startswith("margin") for t in result.tables)
+
+
+def test_c40_as_written_scores_one_value_per_pair():
+    import torch
+
+    from seqlab.experiments.attention import c40_score_cost as c40
+
+    cfg = c40.Config(elements=64, widths=(8,))
+    fns = c40.as_written(8, cfg, torch.device("cpu"))
+    assert all(fn().shape == (8,) for fn in fns.values())
+    h, s = torch.eye(2), torch.tensor([[2.0, 0.0], [0.0, 3.0]])
+    assert torch.equal((h * s).sum(-1), torch.tensor([2.0, 3.0]))  # the dot as written: h_j^T s_i per pair
+
+
+def test_c40_rule():
+    from seqlab.experiments.attention import c40_score_cost as c40
+
+    cfg = c40.Config()
+    ok = c40.outcome({"dot": 1.0, "general": 2.0, "concat": 1.9}, {"general": 10.0, "concat": 20.0}, cfg)
+    assert ok["confirmed"] and not ok["refuted"]
+    assert ok["margins"]["dot exponent below linear"] == pytest.approx(0.3)
+    flat = c40.outcome({"dot": 1.0, "general": 1.1, "concat": 2.0}, {"general": 1.2, "concat": 5.0}, cfg)
+    assert flat["refuted"] and not flat["confirmed"]
+    between = c40.outcome({"dot": 1.4, "general": 2.0, "concat": 2.0}, {"general": 9.0, "concat": 9.0}, cfg)
+    assert not between["confirmed"] and not between["refuted"]
