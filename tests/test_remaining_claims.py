@@ -48,3 +48,56 @@ def test_c40_rule():
     assert flat["refuted"] and not flat["confirmed"]
     between = c40.outcome({"dot": 1.4, "general": 2.0, "concat": 2.0}, {"general": 9.0, "concat": 9.0}, cfg)
     assert not between["confirmed"] and not between["refuted"]
+
+
+# ---------------------------------------------------------------- C38 troubleshooting fixes
+def test_c38_tiny_run(monkeypatch):
+    from seqlab.experiments.gradients import c38_troubleshooting_fixes as c38
+
+    result = _tiny(c38, monkeypatch)
+    assert any(t.title.startswith("margin") for t in result.tables)
+    assert {g["name"].split(":")[0] for g in result.gates} >= {"NaN", "stuck", "early tokens"}
+
+
+def test_c38_rule_per_row():
+    from seqlab.experiments.gradients import c38_troubleshooting_fixes as c38
+
+    cured = c38.row_outcome([True] * 3, [True, True, False], [False, False, True])
+    assert cured["failure shown"] and cured["cured"] and not cured["not cured"] and cured["seeds needed"] == 2
+    not_cured = c38.row_outcome([True] * 3, [False, False, True], [True, True, False])
+    assert not_cured["not cured"] and not not_cured["cured"]
+    unshown = c38.row_outcome([True, False, True], [True] * 3, [False] * 3)
+    assert not unshown["failure shown"]  # the gate: no failure to cure in one seed
+
+
+def test_c38_symptoms():
+    from seqlab.experiments.gradients import c38_troubleshooting_fixes as c38
+
+    cfg = c38.Config()
+    assert c38.symptoms(c38.ROWS[0], {"diverged": 54}, cfg) == (True, False)
+    assert c38.symptoms(c38.ROWS[0], {"diverged": None}, cfg) == (False, True)
+    assert c38.symptoms(c38.ROWS[2], {"loss0": 1.0, "loss_end": 0.95}, cfg) == (True, False)
+    assert c38.symptoms(c38.ROWS[2], {"loss0": 1.0, "loss_end": 0.4}, cfg) == (False, True)
+    assert c38.symptoms(c38.ROWS[3], 0.26, cfg) == (True, False)
+    assert c38.symptoms(c38.ROWS[3], 0.95, cfg) == (False, True)
+
+
+def test_conditional_clipping_clips_only_above_the_threshold():
+    import torch
+
+    from seqlab.train.monitor import clip_gradients
+
+    for norm, expected in ((5.0, 5.0), (20.0, 1.0)):
+        p = torch.nn.Parameter(torch.zeros(2))
+        p.grad = torch.tensor([norm, 0.0])
+        clip_gradients([p], 1.0, None, clip_above=10.0, total_norm=norm)
+        assert float(p.grad.norm()) == pytest.approx(expected)
+
+
+def test_clip_above_needs_clip_norm():
+    from seqlab.errors import ConfigError
+    from seqlab.train import TrainConfig
+
+    with pytest.raises(ConfigError, match="clip_above"):
+        TrainConfig(clip_above=10.0)
+    assert TrainConfig(clip_norm=1.0, clip_above=10.0).clip_above == 10.0

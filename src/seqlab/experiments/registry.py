@@ -59,6 +59,7 @@ REGISTRY: dict[str, str] = {
     "C28": "limitations.c28_bidirectional_cost",
     "C29": "attention.c29_attention_vs_dilated",
     "C30": "problem.c30_failure_table",
+    "C38": "gradients.c38_troubleshooting_fixes",
     "C40": "attention.c40_score_cost",
     "D1": "drills.d01_two_step_rnn",
     "D2": "drills.d02_clipping_curves",
