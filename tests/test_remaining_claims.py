@@ -101,3 +101,58 @@ def test_clip_above_needs_clip_norm():
     with pytest.raises(ConfigError, match="clip_above"):
         TrainConfig(clip_above=10.0)
     assert TrainConfig(clip_norm=1.0, clip_above=10.0).clip_above == 10.0
+
+
+# ---------------------------------------------------------------- C42 FastText OOV
+def test_c42_tiny_run(monkeypatch):
+    pytest.importorskip("gensim")
+    from seqlab.experiments.problem import c42_fasttext_oov as c42
+
+    result = _tiny(c42, monkeypatch)
+    assert result.tables[0].rows and len(result.tables[0].rows) == 3  # one row per seed
+    assert any(t.title.startswith("margin") for t in result.tables)
+
+
+def test_c42_without_gensim_is_inconclusive(monkeypatch):
+    import sys
+
+    from seqlab.experiments.problem import c42_fasttext_oov as c42
+
+    monkeypatch.setitem(sys.modules, "gensim", None)
+    monkeypatch.setitem(sys.modules, "gensim.models", None)
+    result = c42.run("quick")
+    assert result.verdict == "inconclusive" and "gensim missing" in result.headline
+
+
+def test_c42_rule_and_word_choice():
+    from seqlab.experiments.problem import c42_fasttext_oov as c42
+
+    cfg = c42.Config()
+    assert c42.outcome([0.2, 0.3, 0.25], [0.0, 0.01, 0.0], cfg)["confirmed"]
+    assert c42.outcome([0.0, 0.01, 0.3], [0.0, 0.02, 0.0], cfg)["refuted"]
+    mid = c42.outcome([0.03, 0.03, 0.03], [0.0, 0.0, 0.0], cfg)
+    assert not mid["confirmed"] and not mid["refuted"] and mid["margin"] == pytest.approx(-0.02)
+    verses = [["rare", "word", "common"]] * 3 + [["other", "common"]] * 10 + [["kept", "common"]] * 3
+    small = c42.Config(band=(3, 3), held_out=1, controls=2, min_count=1)
+    held, controls = c42.pick_words(verses, small)
+    assert len(held) == 1 and set(held) | set(controls) <= {"rare", "word", "kept"}
+    assert all(not set(held) & set(v) for v in c42.without(verses, held))
+
+
+def test_c42_overlap_counts_shared_neighbours():
+    import numpy as np
+
+    from seqlab.experiments.problem import c42_fasttext_oov as c42
+
+    class KV(dict):
+        def __getitem__(self, key):
+            return np.stack([dict.__getitem__(self, k) for k in key]) if isinstance(key, list) else \
+                dict.__getitem__(self, key)
+
+        @property
+        def vectors(self):
+            return np.stack(list(self.values()))
+
+    kv = KV(a=np.array([1.0, 0.0]), b=np.array([0.9, 0.1]), c=np.array([0.0, 1.0]))
+    assert c42.neighbours(kv, np.array([1.0, 0.0]), ["b", "c"], 1) == {"b"}
+    assert c42.overlaps(kv, kv, ["a"], ["a", "b", "c"], 1) == [1.0]  # a model agrees with itself
