@@ -156,3 +156,49 @@ def test_c42_overlap_counts_shared_neighbours():
     kv = KV(a=np.array([1.0, 0.0]), b=np.array([0.9, 0.1]), c=np.array([0.0, 1.0]))
     assert c42.neighbours(kv, np.array([1.0, 0.0]), ["b", "c"], 1) == {"b"}
     assert c42.overlaps(kv, kv, ["a"], ["a", "b", "c"], 1) == [1.0]  # a model agrees with itself
+
+
+# ---------------------------------------------------------------- C41 BiLSTM tagging
+def test_c41_tiny_run(monkeypatch):
+    from seqlab.experiments.limitations import c41_bilstm_tagging as c41
+
+    result = _tiny(c41, monkeypatch)
+    assert len(result.tables[0].rows) == 9  # 3 models x 3 seeds
+    assert any(t.title.startswith("margin") for t in result.tables)
+
+
+def test_c41_windows_and_tags_line_up():
+    import torch
+
+    from seqlab.experiments.limitations import c41_bilstm_tagging as c41
+
+    s = c41.TaggedStream(torch.arange(10), torch.arange(10) % 3, length=4, vocab_size=10, output_dim=3)
+    b = s.sample(5, torch.Generator().manual_seed(0))
+    assert b.x.shape == (5, 4) and torch.equal(b.y, b.x % 3) and b.mask.all()
+    assert torch.equal((b.x[:, 1:] - b.x[:, :-1]), torch.ones(5, 3, dtype=torch.long))  # consecutive words
+    x, y = s.windows()
+    assert x.tolist() == [[0, 1, 2, 3], [4, 5, 6, 7]] and torch.equal(y, x % 3)
+
+
+def test_c41_greek_tags_are_real():
+    from seqlab.data.corpora.bible import greek_tagged
+
+    verses = greek_tagged()
+    first = verses["40001001"]
+    assert first[0] == ("Βίβλος", "noun") and sum(len(v) for v in verses.values()) == 137741
+
+
+def test_c41_rule():
+    from seqlab.experiments.limitations import c41_bilstm_tagging as c41
+
+    cfg, seeds = c41.Config(), (0, 1, 2)
+
+    def acc(bi, tr, uni):
+        return {**{(c41.BI, s): bi for s in seeds}, **{(c41.TRANSFORMER, s): tr for s in seeds},
+                **{(c41.UNI, s): uni for s in seeds}}
+
+    assert c41.outcome(acc(0.95, 0.955, 0.93), cfg, seeds)["confirmed"]
+    assert c41.outcome(acc(0.90, 0.95, 0.85), cfg, seeds)["refuted"]  # trails the Transformer by 0.05
+    assert c41.outcome(acc(0.95, 0.95, 0.95), cfg, seeds)["refuted"]  # no gain over left-to-right
+    mid = c41.outcome(acc(0.935, 0.95, 0.93), cfg, seeds)  # 0.015 behind: neither
+    assert not mid["confirmed"] and not mid["refuted"]

@@ -61,6 +61,7 @@ REGISTRY: dict[str, str] = {
     "C30": "problem.c30_failure_table",
     "C38": "gradients.c38_troubleshooting_fixes",
     "C40": "attention.c40_score_cost",
+    "C41": "limitations.c41_bilstm_tagging",
     "C42": "problem.c42_fasttext_oov",
     "D1": "drills.d01_two_step_rnn",
     "D2": "drills.d02_clipping_curves",
