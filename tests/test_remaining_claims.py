@@ -202,3 +202,86 @@ def test_c41_rule():
     assert c41.outcome(acc(0.95, 0.95, 0.95), cfg, seeds)["refuted"]  # no gain over left-to-right
     mid = c41.outcome(acc(0.935, 0.95, 0.93), cfg, seeds)  # 0.015 behind: neither
     assert not mid["confirmed"] and not mid["refuted"]
+
+
+# ---------------------------------------------------------------- C37 failure rows
+def test_c37_tiny_run(monkeypatch):
+    from seqlab.experiments.problem import c37_failure_rows as c37
+
+    result = _tiny(c37, monkeypatch)
+    assert len(result.tables[0].rows) == 5 * 2 * 3  # rows x models x seeds
+    assert [r[0] for r in result.tables[-1].rows] == list(c37.ROWS)
+
+
+@pytest.mark.parametrize("row", ["garden path", "first paragraph", "long-context qa", "sentiment as printed",
+                                 "word order"])
+def test_failure_row_templates_put_the_answer_where_the_rule_says(row):
+    import torch
+
+    from seqlab.data.failure_rows import AMBIGUOUS, NAMES, PLACES, POLARITY, TOPICS, WORDS, FailureRow, token
+
+    task = FailureRow(row, length=16, gap=10)
+    b = task.sample(64, torch.Generator().manual_seed(1))
+    assert (b.x[:, -1] == token("?")).all() and b.mask[:, -1].all() and b.mask.sum() == 64
+    for x, y in zip(b.x.tolist(), b.y[:, -1].tolist()):
+        w = [WORDS[t - 1] for t in x]
+        if row == "garden path":
+            i = next(k for k, v in enumerate(w) if v in AMBIGUOUS)
+            assert y == int(w[i + 1] == "the") and i + 1 <= 16 - 1 - 10
+        elif row == "first paragraph":
+            assert w[next(k for k, v in enumerate(w) if v in TOPICS)] == TOPICS[y]
+        elif row == "long-context qa":
+            first = next(k for k, v in enumerate(w) if v in NAMES)
+            assert w[-2] == w[first] and w[first + 1] == PLACES[y]
+        elif row == "sentiment as printed":
+            assert [v for v in w if v in POLARITY][-1] == POLARITY[y] and w[8] == "but"
+        else:
+            i = w.index("gave")
+            assert w[i - 1] == NAMES[y] and w[i + 1] in NAMES and w[i + 1] != w[i - 1] and i + 1 <= 16 - 1 - 10
+
+
+def test_failure_row_words_are_bsb_words():
+    from seqlab.data.corpora import load_corpus
+    from seqlab.data.failure_rows import MARKS, WORDS
+    from seqlab.embeddings.words import words
+
+    seen = {w for _, t in load_corpus("bsb_en").splits["train"] for w in words(t)}
+    assert [w for w in WORDS if w not in seen and w not in MARKS] == []
+
+
+def test_c37_rule():
+    from seqlab.experiments.problem import c37_failure_rows as c37
+
+    cfg, seeds = c37.Config(), (0, 1, 2)
+
+    def acc(rnn, att):
+        return {**{("word order", c37.RNN, s): v for s, v in zip(seeds, rnn)},
+                **{("word order", c37.ATTENTION, s): v for s, v in zip(seeds, att)}}
+
+    assert c37.row_verdict(c37.row_outcome(acc([0.5, 0.6, 0.95], [0.95, 1.0, 0.5]), "word order", cfg, seeds)) == \
+        "as predicted"
+    assert c37.row_verdict(c37.row_outcome(acc([0.95, 0.92, 0.5], [1.0] * 3), "word order", cfg, seeds)) == \
+        "contradicted"
+    assert c37.row_verdict(c37.row_outcome(acc([0.8] * 3, [0.95] * 3), "word order", cfg, seeds)) == "unclear"
+
+
+# ---------------------------------------------------------------- C39 truncated BPTT on real text
+def test_c39_tiny_run(monkeypatch):
+    from seqlab.experiments.gradients import c39_tbptt_context as c39
+
+    result = _tiny(c39, monkeypatch)
+    assert len(result.tables[0].rows) == 3 * 3  # windows x seeds
+    assert any(t.title.startswith("margin") for t in result.tables)
+
+
+def test_c39_rule():
+    from seqlab.experiments.gradients import c39_tbptt_context as c39
+
+    cfg = c39.Config()
+    assert c39.used_beyond({10: 3.2, 50: 3.05, 100: 3.0}, 10, 100) == pytest.approx(0.2)
+    ok = c39.outcome([0.02, 0.03, 0.05], [0.0, 0.005, -0.01], cfg)
+    assert ok["confirmed"] and not ok["refuted"] and ok["margins"]["medium captures more"] == pytest.approx(0.01)
+    assert c39.outcome([0.0, -0.01, 0.05], [0.0] * 3, cfg)["refuted"]  # medium uses no more than small
+    assert c39.outcome([0.05] * 3, [0.04, 0.05, 0.0], cfg)["refuted"]  # full BPTT buys far context
+    mid = c39.outcome([0.005] * 3, [0.02] * 3, cfg)
+    assert not mid["confirmed"] and not mid["refuted"]
