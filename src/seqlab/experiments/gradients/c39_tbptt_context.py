@@ -65,6 +65,7 @@ class Config:
     batch_size: int = 8
     lr: float = 1e-2
     windows: int = 200  # scored test words in the ablation
+    eval_chars: int = 20_000  # the trainer's end-of-run dev loss reads this much text (not used by the rule)
     gain: float = 0.01  # nats
     no_gain: float = 0.01
     refute_gain: float = 0.03
@@ -76,7 +77,7 @@ PROFILES = {"quick": Config(),
             "full": Config(length=400, small=25, medium=100, contexts=(10, 25, 50, 100, 200), vocab=8000, hidden=512,
                            embed_dim=256, steps=3000, batch_size=32, lr=2e-3, windows=2000)}  # one GPU
 TINY = Config(length=16, small=2, medium=4, contexts=(2, 4), vocab=300, hidden=8, embed_dim=8, steps=4,
-              batch_size=2, windows=8, competent=10.0, converged=100.0)
+              batch_size=2, windows=8, eval_chars=1000, competent=10.0, converged=100.0)
 
 
 def config(profile: str) -> dict:
@@ -119,7 +120,8 @@ def run(profile: str = "quick"):
 
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
-    task = CorpusLM(corpus="bsb_en", tokenizer="word", vocab_limit=cfg.vocab, seq_len=cfg.length)
+    task = CorpusLM(corpus="bsb_en", tokenizer="word", vocab_limit=cfg.vocab, seq_len=cfg.length,
+                    eval_chars=cfg.eval_chars)
     text = load_corpus("bsb_en").text("test")
     test_ids = torch.as_tensor(task.tokenizer_obj.encode(text[:200_000]))
     result = new_result(CLAIM_ID, CLAIM, (
