@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "classify": ("classify", "train a recurrent sequence classifier (sktime sets)"),
     "embed": ("embed", "static vs contextual word vectors (claim C18)"),
     "bench": ("bench", "measure the machine and each architecture's speed (table + JSON)"),
-    "reproduce": ("reproduce", "run the claims' experiments and print their verdicts"),
+    "reproduce": ("reproduce", "run the claims' experiments and print their verdicts (--list: the claims list)"),
     "report": ("report", "render a run folder into one self-contained HTML report"),
     "drill": ("drill", "the chapter's drills on the NumPy reference (hand-written BPTT)"),
     "generate": ("generate", "sample text from a trained language model"),
@@ -79,7 +79,7 @@ def seed_command(args: argparse.Namespace) -> None:
     The seed is the command's ``--seed`` where it has one, else 0; ``seqlab train``
     seeds again from its recipe's ``train.seed`` before it builds the model.
     """
-    if args._name in UNSEEDED:
+    if args._name in UNSEEDED or getattr(args, "list", False):  # reproduce --list runs nothing
         return
     from seqlab.train.device import seed_everything
 

@@ -9,6 +9,9 @@ from seqlab.experiments.core.base import PROFILES
 
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
+    parser.add_argument("--list", action="store_true",
+                        help="print every claim (id, the chapter's sentence shortened, its section, real data or a "
+                             "controlled task) and run nothing")
     parser.add_argument("--profile", choices=PROFILES, default="quick",
                         help="quick: minutes on a laptop CPU; full: the sizes the claims need (GPU-friendly)")
     parser.add_argument("--only", metavar="IDS", default=None, help="comma-separated claim ids, e.g. C1,C4")
@@ -29,6 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.list:
+        from seqlab.experiments.catalog import listing
+
+        print(listing(), end="")
+        return 0
     import torch
 
     from seqlab.errors import SeqlabError

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from seqlab.errata import ERRATA
 from seqlab.errors import SeqlabError
+from seqlab.experiments.catalog import NOT_COVERED, by_section
 from seqlab.experiments.core.base import RESULT_FILE, Result, Table
 from seqlab.experiments.registry import REGISTRY
 
@@ -212,9 +213,31 @@ def render_errata(shown: set[str]) -> str:
             f"</th><th>what is true</th><th>shown by</th></tr>{''.join(rows)}</table>")
 
 
+def render_sections(results: list[Result], run_dir: Path) -> str:
+    """The claims grouped by the chapter's sections, in the chapter's order, each section opening
+    with what it argues; results whose id the registry does not know come last."""
+    by_id = {r.claim_id: r for r in results}
+    parts = []
+    for title, argues, ids in by_section(by_id):
+        parts.append(f'<section class="chapter"><h2 class="section">{esc(title)}</h2><p><i>{esc(argues)}</i></p>')
+        parts += [render_claim(by_id.pop(cid), run_dir / cid) for cid in ids]
+        parts.append("</section>")
+    if by_id:
+        parts.append('<section class="chapter"><h2 class="section">Other results</h2>')
+        parts += [render_claim(r, run_dir / r.claim_id) for r in by_id.values()]
+        parts.append("</section>")
+    return "\n".join(parts)
+
+
+def render_not_covered() -> str:
+    """What the chapter names but the ledger does not test, with why."""
+    items = "".join(f"<li><b>{esc(name)}</b>: {esc(why)}</li>" for name, why in NOT_COVERED)
+    return f'<section class="not-covered"><h2>Not covered</h2><ul>{items}</ul></section>'
+
+
 def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claims ledger") -> str:
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    body = "\n".join(render_claim(r, run_dir / r.claim_id) for r in results)
+    body = render_sections(results, run_dir) + "\n" + render_not_covered()
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<link rel="icon" href="data:,">'

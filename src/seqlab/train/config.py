@@ -41,6 +41,7 @@ class TrainConfig:
     warmup_steps: int = ranged(0, 0)
     clip_norm: float | None = ranged(None, 0.0)
     clip_value: float | None = ranged(None, 0.0)
+    clip_above: float | None = ranged(None, 0.0)  # clip to clip_norm only when the norm exceeds this
     tbptt_k1: int | None = ranged(None, 1)
     tbptt_k2: int | None = ranged(None, 1)
     eval_every: int = ranged(100, 1)
@@ -71,6 +72,8 @@ class TrainConfig:
             )
         if self.clip_norm is not None and self.clip_value is not None:
             raise ConfigError("set at most one of 'clip_norm' and 'clip_value'")
+        if self.clip_above is not None and self.clip_norm is None:
+            raise ConfigError("'clip_above' needs 'clip_norm' (the norm to clip to) to be set too")
         if self.steps is None and self.max_minutes is None:
             raise ConfigError("set 'train.steps' or 'train.max_minutes': a run needs a budget")
         if self.steps is None and self.schedule == "cosine":

@@ -159,7 +159,8 @@ class Trainer:
             self._diverged(loss.item(), health.total_norm)
         self.last_grad_norm = health.total_norm
         self._health = health
-        clip_gradients(self.raw_model.parameters(), self.cfg.clip_norm, self.cfg.clip_value)
+        clip_gradients(self.raw_model.parameters(), self.cfg.clip_norm, self.cfg.clip_value, self.cfg.clip_above,
+                       health.total_norm)
         self.opt.step()
         self.updates += 1
 

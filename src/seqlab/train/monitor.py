@@ -50,8 +50,16 @@ def gradient_health(model: nn.Module, low: float = 1e-7, high: float = 1e3) -> G
     )
 
 
-def clip_gradients(params, clip_norm: float | None, clip_value: float | None) -> None:
-    """Clip in place: rescale to global norm ``clip_norm`` or clamp to +-``clip_value``."""
+def clip_gradients(params, clip_norm: float | None, clip_value: float | None, clip_above: float | None = None,
+                   total_norm: float | None = None) -> None:
+    """Clip in place: rescale to global norm ``clip_norm`` or clamp to +-``clip_value``.
+
+    With ``clip_above``, clipping by norm is conditional, as in the chapter's monitor
+    ("if grad_norm > 10: clip to 1.0"): the gradient is rescaled to ``clip_norm`` only when
+    its global norm ``total_norm`` exceeds ``clip_above``, and left alone otherwise.
+    """
+    if clip_norm is not None and clip_above is not None and total_norm is not None and total_norm <= clip_above:
+        return
     if clip_norm is not None:
         torch.nn.utils.clip_grad_norm_(params, clip_norm)
     elif clip_value is not None:

@@ -96,6 +96,15 @@ def read_greek() -> _Verses:
     return verses
 
 
+def greek_tagged() -> dict[str, list[tuple[str, str]]]:
+    """The SBLGNT's words with their part of speech (the file's ``pos`` column: noun, verb,
+    det, conj, pron, prep, adj, adv, ptcl, num, intj), grouped by verse key BBCCCVVV in file order."""
+    verses: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in _rows(package_file(DISTRIBUTION, GREEK, INSTALL)):
+        verses[row["id"][1:9]].append((row["text"], row["pos"]))
+    return dict(verses)
+
+
 def read_english(relpath: str, by_source_verse: bool) -> _Verses:
     """English tokens grouped by the Greek-numbered ``source_verse`` or by BSB's own verse."""
     verses = _Verses()

@@ -42,7 +42,8 @@ class Trained:
 
 
 def train_built(model: nn.Module, task, steps: int, *, lr: float, seed: int, batch_size: int = 32,
-                optimizer: str = "adam", clip_norm: float | None = None, callbacks: tuple = ()) -> Trained:
+                optimizer: str = "adam", clip_norm: float | None = None, clip_above: float | None = None,
+                callbacks: tuple = ()) -> Trained:
     """Train ``model`` (already built and initialised) for ``steps`` updates on ``task``.
 
     Batch ``k`` of seed ``s`` is the same for every model (the trainer seeds it by
@@ -51,6 +52,7 @@ def train_built(model: nn.Module, task, steps: int, *, lr: float, seed: int, bat
     the callbacks see it through ``on_diverged(trainer)`` when they define it.
     """
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, clip_norm=clip_norm,
+                      clip_above=clip_above,
                       eval_every=steps, eval_batches=1, log_every=steps, seed=seed, progress=False)
     curve = LossCurve()
     trainer = Trainer(model, task, cfg, callbacks=(curve, *callbacks))
