@@ -4,10 +4,17 @@ Figures are inlined as PNG data URIs and styles sit in the page, so the file can
 be mailed or opened offline. Every piece of text that comes from a Result
 (claims, setups, table cells, configs, errors: any of which may quote a corpus
 or a user's input) passes through ``html.escape``.
+
+A ``result.json`` is input the report does not trust: it is checked against its schema
+(``seqlab.report.schema``) before it is read, and a figure it names is read only if the
+file lies inside the claim's folder once links are resolved and holds a PNG, so no
+result can pull another file of the machine (``/etc/passwd``, ``../../secret``, a link
+out of the folder) into the page.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import html
 import json
@@ -17,6 +24,7 @@ from pathlib import Path
 from seqlab.errors import SeqlabError
 from seqlab.experiments.base import RESULT_FILE, Result, Table
 from seqlab.experiments.registry import REGISTRY
+from seqlab.report.schema import check_result
 
 REPORT_FILE = "report.html"
 
@@ -58,8 +66,8 @@ def fmt(value) -> str:
     return "" if value is None else str(value)
 
 
-def load_results(run_dir: str | Path) -> list[Result]:
-    """Every claim folder's result, in registry order (unknown ids last, sorted)."""
+def load_claims(run_dir: str | Path) -> list[tuple[Path, Result]]:
+    """(claim folder, its result) for every claim folder, in registry order (unknown ids last, sorted)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise SeqlabError(f"run folder not found: {run_dir}")
@@ -68,7 +76,57 @@ def load_results(run_dir: str | Path) -> list[Result]:
         raise SeqlabError(f"no results in {run_dir}; run 'seqlab reproduce --out {run_dir}' first")
     order = {cid: i for i, cid in enumerate(REGISTRY)}
     folders.sort(key=lambda p: (order.get(p.name, len(order)), p.name))
-    return [Result.load(p) for p in folders]
+    return [(p, read_result(p)) for p in folders]
+
+
+def load_results(run_dir: str | Path) -> list[Result]:
+    """Every claim folder's result, in registry order (see ``load_claims``)."""
+    return [result for _, result in load_claims(run_dir)]
+
+
+def read_result(folder: Path) -> Result:
+    """The Result in ``folder/result.json``, checked against its schema first (one line naming
+    the field that is wrong)."""
+    path = folder / RESULT_FILE
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as err:
+        raise SeqlabError(f"cannot read {path}: {err.strerror or err}") from None
+    except ValueError as err:  # not JSON, or not UTF-8
+        raise SeqlabError(f"{path} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise SeqlabError(f"{path} is not valid: its values nest too deeply") from None
+    check_result(data, path)
+    return Result.from_dict(data)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def figure_bytes(folder: Path, name: str) -> tuple[bytes | None, str]:
+    """(the PNG bytes of figure ``name``, "") or (None, why not).
+
+    Only a file inside ``folder`` once every link is resolved is read: an absolute name,
+    ``..`` or a link that leads out of the claim's folder is refused, and so is a file
+    that is not a PNG.
+    """
+    base = folder.resolve()
+    try:
+        path = (folder / name).resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL in the name
+        return None, "cannot be resolved"
+    if not path.is_relative_to(base):
+        return None, f"lies outside the claim's folder {folder}; not read"
+    if not path.is_file():
+        return None, f"is missing from {folder}"
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as err:
+        return None, f"cannot be read ({err.strerror or err})"
+    if not data.startswith(PNG_SIGNATURE):
+        return None, "is not a PNG file; not shown"
+    return data, ""
 
 
 def render_table(table: Table) -> str:
@@ -124,10 +182,11 @@ def render_claim(result: Result, folder: Path) -> str:
         parts.append(f"<p><b>Setup.</b> {esc(result.setup)}</p>")
     parts += [render_table(t) for t in result.tables]
     for fig in result.figures:
-        uri = fig.data_uri(folder)
-        if uri is None:
-            parts.append(f"<p><i>figure {esc(fig.name)} is missing from {esc(folder)}</i></p>")
+        data, problem = (fig.png, "") if fig.png is not None else figure_bytes(folder, fig.name)
+        if data is None:
+            parts.append(f"<p><i>figure {esc(fig.name)} {esc(problem)}</i></p>")
         else:
+            uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
             parts.append(f'<figure><img src="{uri}" alt="{esc(fig.caption)}">'
                          f"<figcaption>{esc(fig.caption)}</figcaption></figure>")
     parts.append(f"<p><b>Verdict: {esc(result.verdict)}.</b> {esc(result.decided_by)}</p>")
@@ -159,9 +218,13 @@ def render_metadata(result: Result) -> str:
     return f"<details><summary>run metadata</summary><pre>{esc(json.dumps(meta, indent=1, default=str))}</pre></details>"
 
 
-def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claims ledger") -> str:
+def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claims ledger",
+           folders: list[Path] | None = None) -> str:
+    """The page. ``folders``: where each result was read (its figures are read there and
+    nowhere else); default ``run_dir / claim_id``."""
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    body = "\n".join(render_claim(r, run_dir / r.claim_id) for r in results)
+    folders = folders if folders is not None else [Path(run_dir) / r.claim_id for r in results]
+    body = "\n".join(render_claim(r, folder) for r, folder in zip(results, folders))
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<link rel="icon" href="data:,">'
@@ -175,7 +238,8 @@ def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claim
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Render ``run_dir``'s results to ``out`` (default: ``run_dir/report.html``)."""
     run_dir = Path(run_dir)
-    results = load_results(run_dir)
+    claims = load_claims(run_dir)
     path = Path(out) if out is not None else run_dir / REPORT_FILE
-    path.write_text(render(results, run_dir), encoding="utf-8")
+    page = render([r for _, r in claims], run_dir, folders=[folder for folder, _ in claims])
+    path.write_text(page, encoding="utf-8")
     return path
