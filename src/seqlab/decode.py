@@ -35,8 +35,10 @@ def hypotheses_batch(batch_size: int, beam: int) -> int:
     return max(1, min(batch_size, MAX_HYPOTHESES // beam))
 
 
-def check_beam(beam: int, n_best: int = 1) -> None:
-    """1 <= n_best <= beam <= MAX_BEAM, else ValueError."""
+def check_beam(beam: int, n_best: int = 1, alpha: float = 0.0) -> None:
+    """1 <= n_best <= beam <= MAX_BEAM and a finite alpha >= 0, else ValueError."""
+    if not 0.0 <= alpha < float("inf"):
+        raise ValueError(f"alpha={alpha} must be a finite number >= 0")
     if not 1 <= beam <= MAX_BEAM:
         raise ValueError(f"beam={beam} must be between 1 and {MAX_BEAM}")
     if not 1 <= n_best <= beam:
@@ -138,7 +140,7 @@ def beam_search(model, src, src_mask, bos: int, eos: int, beam: int = 5, alpha: 
     beam K, GNMT alpha and n_best <= K.
     Returns: per source, a list of n_best Hypothesis, best first.
     """
-    check_beam(beam, n_best)
+    check_beam(beam, n_best, alpha)
     b, k, dev = src.size(0), beam, src.device
     memory = model.encode(src, src_mask).index_select(torch.arange(b, device=dev).repeat_interleave(k))
     state = model.init_state(memory)

@@ -238,14 +238,19 @@ class SentencePieceTokenizer:
         if vocab_size is None or vocab_size <= FIRST_SYMBOL:
             raise SeqlabError(f"sentencepiece needs vocab_size > {FIRST_SYMBOL} "
                               f"(4 specials + 256 bytes), got {vocab_size}")
-        sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(texts), model_prefix=str(Path(directory) / "spm"),
-            vocab_size=vocab_size, model_type=cls.model_type,
-            pad_id=PAD, bos_id=BOS, eos_id=EOS, unk_id=UNK, byte_fallback=True,
-            character_coverage=1.0, normalization_rule_name="identity",
-            remove_extra_whitespaces=False, add_dummy_prefix=False,
-            hard_vocab_limit=False, minloglevel=2, num_threads=1,
-        )
+        try:
+            sentencepiece.SentencePieceTrainer.train(
+                sentence_iterator=iter(texts), model_prefix=str(Path(directory) / "spm"),
+                vocab_size=vocab_size, model_type=cls.model_type,
+                pad_id=PAD, bos_id=BOS, eos_id=EOS, unk_id=UNK, byte_fallback=True,
+                character_coverage=1.0, normalization_rule_name="identity",
+                remove_extra_whitespaces=False, add_dummy_prefix=False,
+                hard_vocab_limit=False, minloglevel=2, num_threads=1,
+            )
+        except (RuntimeError, ValueError) as err:  # e.g. fewer ids than the texts have characters
+            reason = " ".join(str(err).split()).split("] ")[-1] or type(err).__name__
+            raise SeqlabError(f"cannot fit a {cls.kind} tokenizer of {vocab_size} ids on these texts: {reason}") \
+                from None
         return cls(Path(directory) / cls.MODEL)
 
     def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:

@@ -116,7 +116,7 @@ def figure_bytes(folder: Path, name: str) -> tuple[bytes | None, str]:
     except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL in the name
         return None, "cannot be resolved"
     if not path.is_relative_to(base):
-        return None, f"lies outside the claim's folder {folder}; not read"
+        return None, f"lies outside its claim folder {folder}; not read"
     if not path.is_file():
         return None, f"is missing from {folder}"
     try:

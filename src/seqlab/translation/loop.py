@@ -48,7 +48,7 @@ def train_translator(recipe: Recipe, run_dir: str | Path, log=print, resume: boo
         src_tok, tgt_tok = _tokenizers(corpus, recipe, run_dir / TOKENIZERS, resume, info)
         task, longest = _task(corpus, recipe, src_tok, tgt_tok)
         build = lambda: build_translator(recipe.model, src_tok.vocab_size, tgt_tok.vocab_size, longest)  # noqa: E731
-        _check_memory(recipe, build, tgt_tok.vocab_size)
+        _check_memory(recipe, build, tgt_tok.vocab_size, task)
         seed_everything(cfg.seed, cfg.deterministic)  # before the model draws its weights
         model = build()
         callbacks = [DevScores(corpus, src_tok, tgt_tok, recipe.task), _EvalLine(log if info.is_main else None)]
@@ -68,12 +68,14 @@ def train_translator(recipe: Recipe, run_dir: str | Path, log=print, resume: boo
     return trainer.fit()
 
 
-def _check_memory(recipe: Recipe, build, tgt_vocab: int) -> None:
+def _check_memory(recipe: Recipe, build, tgt_vocab: int, task: TranslationTask) -> None:
     """Refuse, before building it, an encoder-decoder and token budget that cannot fit: a batch
-    holds up to ``max_tokens`` padded tokens a side (``seqlab.train.memory``)."""
+    holds up to ``max_tokens`` padded tokens a side, and no more than the training split has
+    (``seqlab.train.memory``)."""
     from seqlab.train.memory import check_fits, count_parameters, footprint, optimizer_slots
 
-    cfg, tokens = recipe.train, recipe.task.max_tokens
+    corpus_tokens = sum(map(len, task.train.src)) + sum(map(len, task.train.tgt))
+    cfg, tokens = recipe.train, min(recipe.task.max_tokens, corpus_tokens)
     need = footprint(count_parameters(build), optimizer_slots(cfg.optimizer, cfg.momentum), 1, tokens, tokens,
                      26, recipe.model.hidden, 2 * recipe.model.layers, tgt_vocab)  # 3 id tensors + 2 masks a token
     check_fits(need, pick_device(cfg.device), "model.hidden, model.layers, model.ff or task.max_tokens")
@@ -103,7 +105,7 @@ def _fit_tokenizers(corpus, recipe: Recipe, directory: Path):
         tokenizers = fit_tokenizers(corpus, recipe.task, directory)
         record_run_files(directory.parent, files_under(directory.parent, directory))
         return tokenizers
-    except (RuntimeError, ValueError) as err:
+    except (RuntimeError, ValueError, SeqlabError) as err:
         data = recipe.task
         raise SeqlabError(f"cannot fit the {data.tokenizer} tokenizers with task.src_vocab = {data.src_vocab} and "
                           f"task.tgt_vocab = {data.tgt_vocab} on {data.corpus}: "
