@@ -43,7 +43,8 @@ from seqlab.train.monitor import clip_gradients, gradient_health
 from seqlab.train.optim import make_optimizer, make_scheduler
 from seqlab.train.run_folder import RunFolder
 from seqlab.train.signals import stop_on_signals
-from seqlab.train.tbptt import detach_state, state_to, tbptt_windows
+from seqlab.train.state import restore_trainer, trainer_state
+from seqlab.train.tbptt import detach_state, tbptt_windows
 
 EVAL_SEED = 1_000_000_007  # validation batches come from their own seeded stream
 
@@ -367,16 +368,8 @@ class Trainer:
         """Write a checkpoint (rank 0 only; no-op without a run folder)."""
         if self.run_dir is None or not self.dist.is_main:
             return None
-        state = {
-            "step": self.step, "updates": self.updates, "best": self.best, "bad_evals": self.bad_evals,
-            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-            "rng": ckpt.rng_state(), "carry": state_to(self.carry, 'cpu'), "history": self.history,
-            "last_grad_norm": self.last_grad_norm, "elapsed": self.elapsed, "train_seconds": self.train_seconds,
-            "targets": self.targets,
-        }
-        if self.recipe_text is not None:
-            state["recipe"] = self.recipe_text
-        self.last_checkpoint = ckpt.save_checkpoint(self.run_dir, self.step, self.raw_model.state_dict(), state)
+        self.last_checkpoint = ckpt.save_checkpoint(self.run_dir, self.step, self.raw_model.state_dict(),
+                                                    trainer_state(self))
         return self.last_checkpoint
 
     def _restore(self) -> None:
@@ -389,18 +382,8 @@ class Trainer:
         except SeqlabError as err:
             raise SeqlabError(f"cannot resume: {err}") from None
         ckpt.load_model_weights(self.raw_model, loaded.weights, loaded.path)
-        state = loaded.state
         self.last_checkpoint = loaded.path
-        self.opt.load_state_dict(state["optimizer"])
-        self.sched.load_state_dict(state["scheduler"])
-        self.step, self.updates = state["step"], state["updates"]
-        self.best, self.bad_evals = state["best"], state["bad_evals"]
-        self.history, self.last_grad_norm = list(state["history"]), state["last_grad_norm"]
-        self.elapsed, self.train_seconds = state.get("elapsed", 0.0), state.get("train_seconds", 0.0)
-        self.targets = state.get("targets", 0)
-        self.carry = state_to(state["carry"], self.device)
-        ckpt.set_rng_state(state["rng"])
-        self.checkpoint_recipe = json.loads(state["recipe"]) if isinstance(state.get("recipe"), str) else None
+        restore_trainer(self, loaded.state)
         if self.cfg.steps is not None and self.cfg.steps < self.step:
             raise SeqlabError(f"train.steps = {self.cfg.steps} is below step {self.step}, where {loaded.path} "
                               f"stands: a resumed run cannot have trained fewer steps than it has; "
