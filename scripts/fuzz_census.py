@@ -21,7 +21,7 @@ import traceback
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+sys.path.insert(0, str(ROOT / "tests"))  # the properties; seqlab itself from PYTHONPATH (this checkout's src/)
 
 import torch  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402

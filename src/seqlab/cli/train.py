@@ -118,7 +118,8 @@ def _check_memory(recipe) -> None:
     task, model, train = recipe.task, recipe.model, recipe.train
     steps = getattr(task, "length", None) or task.seq_len
     window = min(steps, train.tbptt[1]) if train.tbptt else steps
-    step_bytes = (4 * task.input_dim if task.input_dim else 8) + (4 * task.output_dim if task.loss_kind == "mse" else 8) + 1
+    inputs = 4 * task.input_dim if task.input_dim else 8  # float features, or one token id
+    step_bytes = inputs + (4 * task.output_dim if task.loss_kind == "mse" else 8) + 1  # + target + mask
     batch = max(1, train.batch_size // int(os.environ.get("WORLD_SIZE", "1")))
     params = count_parameters(lambda: build_model(model, task))
     need = footprint(params, optimizer_slots(train.optimizer, train.momentum), batch, steps, window, step_bytes,
