@@ -96,8 +96,9 @@ def mostly(common, rare):
 
 
 def sizes(lo: int, span: int = 12):
-    """An integer >= lo: mostly small, sometimes far beyond what memory or time allows."""
-    return mostly(st.integers(lo, lo + span), st.sampled_from([10**6, 4 * 10**9, 2**40]))
+    """An integer >= lo: mostly small, sometimes far beyond what memory allows (a size that fits
+    but takes minutes a step, such as 10**6 steps of a recurrence, is valid and left out)."""
+    return mostly(st.integers(lo, lo + span), st.sampled_from([4 * 10**9, 2**40]))
 
 
 TASK_KEYS = {
