@@ -64,3 +64,13 @@ def test_report_renders_or_names_the_bad_field(root, field, value):
 @given(case=fs.DECODE)
 def test_decoding_arguments(models, case):
     fs.check_decode(models, **case)
+
+
+@pytest.mark.parametrize("kind", ["unigram", "bpe"])
+@pytest.mark.parametrize("text", ["zwanzig und", "a▁b", "▁", "  zwei  ▁ drei"])
+def test_sentencepiece_keeps_spaces_and_the_space_mark_apart(tokenizers, kind, text):
+    # fitted on numbers without spaces: a space is not in the vocabulary (it used to come back as "▁")
+    tok = tokenizers[f"{kind}/unspaced"]
+    assert tok.decode(tok.encode(text)) == text
+    spaced = tokenizers[f"{kind}/spaced"]  # a literal "▁" used to come back as a space
+    assert spaced.decode(spaced.encode(text)) == text
