@@ -35,7 +35,8 @@ except ImportError:  # not POSIX: runs are not locked
     fcntl = None
 
 LOCK = ".lock"
-# the files and folders a run writes; --overwrite deletes these and nothing else
+# the names a run's files go under: a new run is refused where one is present (--overwrite deletes
+# the files under them that run-files.json lists, or refuses)
 ARTIFACTS = ("metrics.jsonl", "tb", "recipe.json", "history.jsonl", "checkpoints", "model.safetensors",
              "manifest.json", "tokenizers", "latest")
 # seqlab's temporaries (a write cut short): deleted by --overwrite whether listed or not
