@@ -9,7 +9,6 @@ with the sizes on the command line; the fraction of peak uses a GEMM peak measur
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -19,10 +18,13 @@ from seqlab.bench import attention
 from seqlab.bench.machine import describe, gemm_flops, peak_dtypes
 from seqlab.bench.plan import FULL, QUICK
 from seqlab.bench.table import render, write_json
+from seqlab.cli import Parser, at_least_one, one_line_errors, positive_ints
+from seqlab.train.device import pick_device
 
 
+@one_line_errors("bench_attention.py")
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="bench_attention.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--lengths", default=",".join(map(str, FULL.att_lengths)))
@@ -32,11 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that it runs")
     parser.add_argument("--json", type=Path, help="also write the section as JSON")
     args = parser.parse_args(argv)
+    at_least_one(args, "threads", "batch", "heads", "head_dim")
     torch.set_num_threads(args.threads)
     plan = QUICK if args.quick else FULL
-    lengths = plan.att_lengths if args.quick else tuple(int(t) for t in args.lengths.split(","))
+    lengths = plan.att_lengths if args.quick else positive_ints(args.lengths, "--lengths")
     sizes = (plan.att_batch, plan.att_heads, plan.att_head_dim) if args.quick else (args.batch, args.heads, args.head_dim)
-    device = torch.device(args.device)
+    device = pick_device(args.device)
     dtype = peak_dtypes(device)["bf16" if device.type == "cuda" else "fp32"]
     peak, _ = gemm_flops(plan.gemm_n, plan.gemm_n, plan.gemm_n, dtype, device, plan.warmup, plan.repeats)
     info = describe(device)

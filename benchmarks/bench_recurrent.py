@@ -25,7 +25,6 @@ module and to the fused backend) at the sizes of the command line.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import sys
@@ -40,7 +39,10 @@ from seqlab.bench import recurrent
 from seqlab.bench.machine import describe, gemm_flops
 from seqlab.bench.plan import FULL, QUICK
 from seqlab.bench.table import render, write_json
+from seqlab.cli import Parser, at_least_one, one_line_errors
+from seqlab.errors import SeqlabError
 from seqlab.nn.recurrent import GRU, LSTM, RNN
+from seqlab.train.device import pick_device
 
 ARCHS = ("RNN", "LSTM", "GRU")
 VARIANTS = ("cell", "cell+compile", "fused", "torch")
@@ -120,10 +122,11 @@ def run(
     return rows
 
 
+@one_line_errors("bench_recurrent.py")
 def main(argv: list[str] | None = None) -> int:
     """The ``seqlab bench --only recurrent`` section (``seqlab.bench.recurrent``, which calls
     ``run`` above) at the sizes given here, with the machine and GEMM peak of ``seqlab.bench``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="bench_recurrent.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--steps", type=int, default=256, help="sequence length T")
     parser.add_argument("--hidden", type=int, default=256)
@@ -135,10 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="tiny sizes: checks that it runs")
     parser.add_argument("--json", metavar="PATH", help="also write machine info and rows as JSON")
     args = parser.parse_args(argv)
+    at_least_one(args, "batch", "steps", "hidden", "threads", "repeats")
+    if args.warmup < 0:
+        raise SeqlabError(f"--warmup must be at least 0, got {args.warmup}")
     if args.quick:
         args.batch, args.steps, args.hidden, args.warmup, args.repeats = 4, 16, 32, 2, 5
     torch.set_num_threads(args.threads)
-    device = torch.device(args.device)
+    device = pick_device(args.device)
     plan = QUICK if args.quick else FULL
     peak, _ = gemm_flops(plan.gemm_n, plan.gemm_n, plan.gemm_n, torch.float32, device, plan.warmup, plan.repeats)
     info = describe(device)

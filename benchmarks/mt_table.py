@@ -13,7 +13,6 @@ and two PNGs.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import math
@@ -22,6 +21,9 @@ from pathlib import Path
 
 import torch
 
+from seqlab.cli import Parser, at_least_one, one_line_errors
+from seqlab.decode import MAX_BEAM
+from seqlab.errors import SeqlabError
 from seqlab.diagnostics.plots import line_plot
 from seqlab.recipe import load_recipe
 from seqlab.translation.data import load_pairs
@@ -108,16 +110,24 @@ def merge(tables: list[str], out: Path) -> int:
     """Join the rows and curves of earlier runs' table.json files into one table."""
     rows, histories = [], {}
     for path in tables:
-        data = json.loads(Path(path).read_text())
-        rows += data["rows"]
-        histories.update(data["curves"])
+        try:
+            data = json.loads(Path(path).read_bytes())
+            part_rows, curves = data["rows"], data["curves"]
+            if not (isinstance(part_rows, list) and all(isinstance(r, dict) for r in part_rows)
+                    and isinstance(curves, dict)):
+                raise TypeError("'rows' must be a list of tables of keys and 'curves' a table")
+        except (ValueError, KeyError, TypeError) as err:
+            raise SeqlabError(f"{path} is not a table.json of mt_table.py ({type(err).__name__}: {err})") from None
+        rows += part_rows
+        histories.update(curves)
     write(out, rows, histories)
     print((out / "table.md").read_text())
     return 0
 
 
+@one_line_errors("mt_table.py")
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="mt_table.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("recipes", nargs="+", help="translation recipes (TOML/YAML), or table.json files with --merge")
     parser.add_argument("--merge", action="store_true", help="join earlier table.json files instead of training")
     parser.add_argument("--minutes", type=float, default=None, help="override every recipe's train.max_minutes")
@@ -128,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="score only the first N test pairs")
     parser.add_argument("--out", default="runs/mt-table", help="folder for the runs and table.json")
     args = parser.parse_args(argv)
+    at_least_one(args, "threads", "beam", "limit")
+    if args.beam > MAX_BEAM:
+        raise SeqlabError(f"--beam must be between 1 and {MAX_BEAM}, got {args.beam}")
+    if args.minutes is not None and not 0 < args.minutes < math.inf:
+        raise SeqlabError(f"--minutes must be a number above 0, got {args.minutes}")
     if args.merge:
         return merge(args.recipes, Path(args.out))
     if args.threads:

@@ -23,7 +23,6 @@ measured elsewhere (e.g. another toolkit's model of the same shape on the same m
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -38,6 +37,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from seqlab.bench.machine import gemm_flops
 from seqlab.build import build_translator
+from seqlab.cli import Parser, at_least_one, one_line_errors
+from seqlab.errors import SeqlabError
 from seqlab.recipe import load_recipe
 from seqlab.train import Trainer
 from seqlab.train.device import cpu_has_bf16
@@ -103,8 +104,9 @@ def count_flops(recipe, task: TranslationTask, sizes: tuple[int, int], steps: ra
     return flops
 
 
+@one_line_errors("mt_throughput.py")
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="mt_throughput.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("recipe", help="a translation recipe (TOML/YAML)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override for every variant")
     parser.add_argument("--threads", type=int, default=2)
@@ -116,6 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=float, default=None, help="tokens/s to compare against")
     parser.add_argument("--json", default=None, help="write the rows here")
     args = parser.parse_args(argv)
+    at_least_one(args, "threads", "steps", "rounds", "gemm")
+    if args.warmup < 0:
+        raise SeqlabError(f"--warmup must be at least 0, got {args.warmup}")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        raise SeqlabError(f"--json {args.json}: the folder {Path(args.json).parent} does not exist")
     torch.set_num_threads(args.threads)
     load = os.getloadavg()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, recipe {args.recipe} {args.set or ''}")

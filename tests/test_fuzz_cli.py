@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from seqlab.cli import main
+from seqlab.cli.generate import MAX_LENGTH
 
 FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -83,7 +84,7 @@ def runs(tmp_path_factory):
     from seqlab.build import build_model
     from seqlab.data.corpora.base import TextCorpus
     from seqlab.recipe import recipe_from_dict
-    from seqlab.train.checkpoint import save_checkpoint
+    from seqlab.train.checkpoint import save_checkpoint, save_weights
     from seqlab.train.run_folder import write_recipe
 
     real_load = seqlab.data.corpora.load_corpus
@@ -107,6 +108,7 @@ def runs(tmp_path_factory):
         torch.manual_seed(0)
         model = build_model(recipe.model, recipe.task)
         save_checkpoint(root / "lm", 0, model.state_dict(), {"step": 0})
+        save_weights(model.state_dict(), root / "lm", step=0)  # a run's end: the final weights too
         write_recipe(root / "lm", recipe.to_dict())
         yield root
     finally:
@@ -136,7 +138,9 @@ def test_translate_an_empty_argument_gives_an_empty_line_and_says_so(runs):
     ([], b"", "nothing to translate"),
     (["seven", "--attention", "/missing/dir/a.png"], b"", "does not exist"),
     (["seven", "--attention", "a.txt"], b"", "name a .png"),
-    (["seven", "--beam", "0"], b"", "at least 1"),
+    (["seven", "--beam", "0"], b"", "between 1 and 64"),
+    (["seven", "--beam", "1000000"], b"", "between 1 and 64"),
+    (["seven", "--batch-size", "0"], b"", "--batch-size must be at least 1"),
     (["seven", "--alpha", "nan"], b"", "--alpha"),
 ])
 def test_translate_mistakes_are_one_line(runs, args, stdin, needle):
@@ -310,7 +314,7 @@ def test_fuzz_generate_arguments(runs, n, temperature, top_k, prompt):
         args.append(f"--top-k={top_k}")
     code, out, err = cli(args)
     assert_rule(code, err)
-    valid = 1 <= n <= 100_000 and math.isfinite(temperature) and temperature >= 0 and (top_k is None or top_k >= 1)
+    valid = 1 <= n <= MAX_LENGTH and math.isfinite(temperature) and temperature >= 0 and (top_k is None or top_k >= 1)
     if code == 0:
         assert valid and out.startswith(prompt)
 

@@ -138,8 +138,12 @@ def test_nothing_intact_is_one_line_naming_the_folder(tmp_path, task_recipe, cap
     assert train(task_recipe, run, "--resume", "--set", "train.steps=6") == 2
     line = one_line_error(capsys)
     assert f"no intact checkpoint in {run}" in line
+    assert main(["evaluate", str(run)]) == 0  # the final weights are intact
+    capsys.readouterr()
+    (run / "model.safetensors").write_bytes(b"junk")
     assert main(["evaluate", str(run)]) == 2
-    assert "no intact checkpoint" in one_line_error(capsys)
+    line = one_line_error(capsys)
+    assert "model.safetensors is damaged" in line and "no intact checkpoint" in line
 
 
 def test_evaluate_and_generate_load_the_newest_intact_checkpoint(tmp_path, task_recipe, capsys):
@@ -147,9 +151,13 @@ def test_evaluate_and_generate_load_the_newest_intact_checkpoint(tmp_path, task_
     assert train(task_recipe, run) == 0
     (run / "ckpt-00000004" / "model.safetensors").write_bytes(b"")
     capsys.readouterr()
+    assert main(["evaluate", str(run)]) == 0  # the final weights (step 4) are intact: no warning
+    out, err = capsys.readouterr()
+    assert "loss" in out and err == ""
+    (run / "model.safetensors").unlink()
     assert main(["evaluate", str(run)]) == 0
     out, err = capsys.readouterr()
-    assert "loss" in out and "falling back to ckpt-00000002" in err
+    assert "loss" in out and "falling back to ckpt-00000002" in err and "training was cut" in err
 
 
 def test_translation_resume_and_translate_survive_damaged_weights(tmp_path, mt_recipe, capsys):

@@ -4,6 +4,10 @@
 An unknown key, a wrong type or a value out of range raises ``ConfigError`` with one
 line that names the key and what is allowed. Range rules live next to each field as
 ``field(metadata={"range": (lo, hi)})`` or ``{"choices": ...}`` via ``Literal``.
+
+An optional key that is not text (``clip_norm: float | None``) may be written ``"none"``
+or ``"off"`` (TOML has no null; ``--set train.clip_norm=off``): that is the same as
+leaving it unset. YAML's ``null`` works too.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 from seqlab.errors import ConfigError
 
 T = TypeVar("T")
+
+MAX_SEED = 2**32 - 1  # seeds are 0 .. 2**32 - 1: what NumPy takes, and room for seed * 1_000_003 + step
 
 
 def ranged(default: Any, lo: float | None = None, hi: float | None = None) -> Any:
@@ -50,13 +56,17 @@ def _convert(hint: Any, value: Any, key: str, field: dataclasses.Field | None = 
         options = get_args(hint)
         if value is None and type(None) in options:
             return None
+        if type(None) in options and _spells_unset(value) and not _takes_text(options):
+            return None
         errors = []
         for option in (o for o in options if o is not type(None)):
             try:
                 return _convert(option, value, key, field)
             except ConfigError as err:
                 errors.append(str(err))
-        raise ConfigError(errors[0] if errors else f"'{key}' must not be empty")
+        unset = type(None) in options and not _takes_text(options)
+        raise ConfigError((errors[0] + ("; 'off' leaves it unset" if unset else "")) if errors
+                          else f"'{key}' must not be empty")
     if origin is Literal:
         choices = get_args(hint)
         if value not in choices:
@@ -75,6 +85,19 @@ def _convert(hint: Any, value: Any, key: str, field: dataclasses.Field | None = 
     value = _check_type(hint, value, key)
     _check_range(value, key, field)
     return value
+
+
+UNSET_WORDS = ("none", "off")
+
+
+def _spells_unset(value: Any) -> bool:
+    return isinstance(value, str) and value.strip().lower() in UNSET_WORDS
+
+
+def _takes_text(options: tuple) -> bool:
+    """Whether a union accepts strings (then "none" is text, not unset)."""
+    return any(o is str or (get_origin(o) is Literal and any(isinstance(c, str) for c in get_args(o)))
+               for o in options)
 
 
 def _check_type(hint: Any, value: Any, key: str) -> Any:

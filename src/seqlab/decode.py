@@ -10,6 +10,10 @@ Eq. 14): s(Y) = log P(Y | X) / lp(Y), lp(Y) = (5 + |Y|)^alpha / (5 + 1)^alpha, w
 |Y| counts the generated tokens including EOS. Each source of length |X| may produce at
 most ``int(max_len_ratio * |X|) + max_len_offset`` tokens before it is cut.
 
+Memory grows with the hypotheses decoded together (sources x beam): the beam is at most
+``MAX_BEAM`` and callers decode at most ``MAX_HYPOTHESES`` at once (``hypotheses_batch``);
+a model with a position table (ConvS2S's ``max_positions``) never decodes past it.
+
 The start symbol and the padding symbol are never generated: their log-probabilities are
 set to -inf at every step (``banned_logp``), so no hypothesis contains BOS or PAD however
 little the model has learned. Scores stay the model's own log-probabilities of the
@@ -21,6 +25,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+MAX_BEAM = 64  # wider beams buy nothing measurable (Koehn & Knowles 2017: BLEU falls past ~10-30)
+MAX_HYPOTHESES = 2048  # sources x beam decoded together: the state of each is held at once
+
+
+def hypotheses_batch(batch_size: int, beam: int) -> int:
+    """Sources per decoding batch: ``batch_size``, lowered so that sources x beam <= MAX_HYPOTHESES."""
+    return max(1, min(batch_size, MAX_HYPOTHESES // beam))
+
+
+def check_beam(beam: int, n_best: int = 1, alpha: float = 0.0) -> None:
+    """1 <= n_best <= beam <= MAX_BEAM and a finite alpha >= 0, else ValueError."""
+    if not 0.0 <= alpha < float("inf"):
+        raise ValueError(f"alpha={alpha} must be a finite number >= 0")
+    if not 1 <= beam <= MAX_BEAM:
+        raise ValueError(f"beam={beam} must be between 1 and {MAX_BEAM}")
+    if not 1 <= n_best <= beam:
+        raise ValueError(f"n_best={n_best} must be between 1 and beam={beam}")
 
 
 @dataclass(frozen=True)
@@ -39,9 +61,14 @@ def length_penalty(length: int, alpha: float) -> float:
     return ((5.0 + length) / 6.0) ** alpha
 
 
-def max_lengths(src_mask: torch.Tensor, ratio: float, offset: int) -> list[int]:
-    """Per-source output budget: int(ratio * |X|) + offset, at least 1."""
-    return [max(1, int(ratio * n) + offset) for n in src_mask.sum(1).tolist()]
+def max_lengths(src_mask: torch.Tensor, ratio: float, offset: int, model=None) -> list[int]:
+    """Per-source output budget: int(ratio * |X|) + offset, at least 1, and (for a model with a
+    position table of ``max_positions``) at most the ``max_positions - 1`` target positions after BOS."""
+    if not (ratio >= 0 and offset >= 0) or ratio == float("inf"):
+        raise ValueError(f"max_len_ratio={ratio} and max_len_offset={offset} must be finite and >= 0")
+    cap = getattr(model, "max_positions", None)
+    cap = max(1, cap - 1) if isinstance(cap, int) else None
+    return [min(max(1, int(ratio * n) + offset), cap or float("inf")) for n in src_mask.sum(1).tolist()]
 
 
 def banned_logp(logp: torch.Tensor, bos: int, pad: int | None) -> torch.Tensor:
@@ -69,9 +96,9 @@ def greedy(model, src, src_mask, bos: int, eos: int, max_len_ratio: float = 2.0,
         pad: the padding id (None: no padding symbol); neither it nor BOS is ever emitted.
     Returns: one Hypothesis per source (score = log_prob: no length penalty).
     """
+    limits = max_lengths(src_mask, max_len_ratio, max_len_offset, model)
     memory = model.encode(src, src_mask)
     state = model.init_state(memory)
-    limits = max_lengths(src_mask, max_len_ratio, max_len_offset)
     b = src.size(0)
     prev = torch.full((b,), bos, dtype=torch.long, device=src.device)
     steps, attns, logps = [], [], []
@@ -113,12 +140,12 @@ def beam_search(model, src, src_mask, bos: int, eos: int, beam: int = 5, alpha: 
     beam K, GNMT alpha and n_best <= K.
     Returns: per source, a list of n_best Hypothesis, best first.
     """
-    if not 1 <= n_best <= beam:
-        raise ValueError(f"n_best={n_best} must be between 1 and beam={beam}")
+    check_beam(beam, n_best, alpha)
     b, k, dev = src.size(0), beam, src.device
     memory = model.encode(src, src_mask).index_select(torch.arange(b, device=dev).repeat_interleave(k))
     state = model.init_state(memory)
-    search = _Search(b, k, eos, alpha, max_lengths(src_mask, max_len_ratio, max_len_offset), src_mask.sum(1).tolist())
+    search = _Search(b, k, eos, alpha, max_lengths(src_mask, max_len_ratio, max_len_offset, model),
+                     src_mask.sum(1).tolist())
     scores = torch.full((b, k), float("-inf"), device=dev)
     scores[:, 0] = 0.0  # the K copies start identical: keep one alive
     prefix = torch.full((b * k, 0), bos, dtype=torch.long, device=dev)  # (B*K, t)

@@ -128,6 +128,24 @@ def resumed_recipe(saved: dict, wanted: Recipe) -> tuple[Recipe, list[str]]:
     return wanted, resume_changes(old.to_dict(), wanted.to_dict(), allowed, why)
 
 
+def checked_resume(trainer, wanted: Recipe, has_recipe_json: bool, changes: list[str]) -> list[str]:
+    """After ``trainer`` restored its checkpoint: the changes of the resume, checked against the
+    recipe stored in that checkpoint (what it was trained with, even if recipe.json was
+    deleted or edited). A refused change closes the trainer (releasing the folder) and raises."""
+    saved = trainer.checkpoint_recipe
+    try:
+        if saved is not None:
+            return resumed_recipe(saved, wanted)[1]
+        if not has_recipe_json:
+            raise ConfigError("cannot resume: the run's recipe.json is missing and its checkpoint (of an older "
+                              "seqlab) holds no recipe, so what --resume would change cannot be checked; "
+                              "put recipe.json back, or start a new run")
+    except BaseException:
+        trainer.close()
+        raise
+    return changes
+
+
 def load_recipe(path: str | Path, overrides: list[str] = ()) -> Recipe:
     recipe = recipe_from_dict(apply_overrides(load_file(path), list(overrides)))
     if recipe.out is None:
@@ -142,7 +160,7 @@ def load_trained(path: str | Path):
     """
     from seqlab.build import build_model
     from seqlab.errors import SeqlabError
-    from seqlab.train.checkpoint import CKPT_NAME, load_checkpoint, load_model_weights, load_weights
+    from seqlab.train.checkpoint import CKPT_NAME, load_final_weights, load_model_weights, load_weights
     from seqlab.train.run_folder import read_recipe
 
     path = Path(path)
@@ -156,9 +174,8 @@ def load_trained(path: str | Path):
     recipe = recipe_from_dict(saved)
     if one_checkpoint:
         where, weights = path, load_weights(path)
-    else:
-        loaded = load_checkpoint(run_dir, with_state=False)
-        where, weights = loaded.path, loaded.weights
+    else:  # the final weights, or a newer intact checkpoint
+        where, weights = run_dir, load_final_weights(run_dir, run_dir)
     model = build_model(recipe.model, recipe.task)
     load_model_weights(model, weights, where)
     return recipe, model

@@ -8,8 +8,10 @@ inside ``run`` so that ``seqlab --help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import functools
 import importlib
 import sys
+from typing import Callable
 
 from seqlab.errors import SeqlabError
 
@@ -50,6 +52,32 @@ def at_least_one(args: argparse.Namespace, *names: str) -> None:
             raise SeqlabError(f"{flag} must be at least 1, got {value}")
 
 
+def positive_ints(text: str, flag: str, sep: str = ",") -> tuple[int, ...]:
+    """A list of integers >= 1 as typed (``128,1024``), or one line naming ``flag``."""
+    from seqlab.errors import SeqlabError
+
+    try:
+        values = tuple(int(part) for part in text.split(sep))
+    except ValueError:
+        raise SeqlabError(f"{flag} {text!r}: give integers separated by {sep!r}") from None
+    if not values or min(values) < 1:
+        raise SeqlabError(f"{flag} {text!r}: every number must be at least 1")
+    return values
+
+
+def seed_value(text: str) -> int:
+    """argparse type of a --seed: an integer 0 .. 2**32 - 1 (``seqlab.config.MAX_SEED``)."""
+    from seqlab.config import MAX_SEED
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: give an integer") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"seed {value} is out of range: give 0 to {MAX_SEED:,}")
+    return value
+
+
 def one_line(text: str) -> str:
     """A message as one line: its lines joined, whitespace runs collapsed."""
     return " ".join(str(text).split())
@@ -87,31 +115,68 @@ def seed_command(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run one command. The rule for errors: whatever the user's files, arguments, text or
-    environment cause (``SeqlabError``, and ``OSError`` and ``UnicodeError`` from the file
-    system and the text codecs) is one line on stderr and exit status 2; anything else is a
-    bug in seqlab and keeps its traceback."""
+    """Run one command under the rule for errors (``guarded``)."""
     args = build_parser().parse_args(argv)
-    try:
+
+    def body() -> int:
         seed_command(args)
         return int(args._module.run(args) or 0)
+
+    return guarded(f"seqlab {args._name}", body)
+
+
+def guarded(name: str, body: Callable[[], int]) -> int:
+    """Run ``body()`` (a command, or a benchmark script's main) under the rule for errors.
+
+    Whatever the user's files, arguments, text or environment cause (``SeqlabError``;
+    ``OSError`` and ``UnicodeError`` from the file system and the text codecs; memory the
+    allocator cannot give: ``MemoryError``, torch's out-of-memory errors) is one line on
+    stderr, ``NAME: error: ...``, and exit status 2; anything else is a bug in seqlab and
+    keeps its traceback. Ctrl-C outside training is exit status 130.
+    """
+    try:
+        return body()
     except SeqlabError as err:
-        return _fail(args, str(err))
+        return _fail(name, str(err))
     except BrokenPipeError:  # `seqlab translate ... | head -1`: the reader left; say nothing
         _silence_stdout()
         return 1
     except OSError as err:
         where = f"{err.filename}: " if getattr(err, "filename", None) else ""
-        return _fail(args, f"{where}{err.strerror or err}")
+        return _fail(name, f"{where}{err.strerror or err}")
     except UnicodeError as err:
-        return _fail(args, f"not valid text: {err}")
+        return _fail(name, f"not valid text: {err}")
+    except MemoryError:
+        return _fail(name, "out of memory; lower the sizes (batch, model, sequence length)")
+    except RuntimeError as err:
+        if not _out_of_memory(err):
+            raise
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        return _fail(name, f"out of memory ({first}); lower the sizes (batch, model, sequence length)")
     except KeyboardInterrupt:
-        print(f"seqlab {args._name}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
 
 
-def _fail(args: argparse.Namespace, message: str) -> int:
-    print(f"seqlab {args._name}: error: {one_line(message)}", file=sys.stderr, flush=True)
+def one_line_errors(name: str):
+    """Decorator for a script's ``main(argv)`` (``benchmarks/``): the same rule for errors as
+    the commands (``guarded``), naming the script."""
+    def wrap(main_function: Callable[..., int]) -> Callable[..., int]:
+        @functools.wraps(main_function)
+        def guarded_main(*args, **kwargs) -> int:
+            return guarded(name, lambda: main_function(*args, **kwargs))
+        return guarded_main
+    return wrap
+
+
+def _out_of_memory(err: RuntimeError) -> bool:
+    """Whether torch's allocator refused memory (CPU, CUDA or MPS)."""
+    text = str(err)
+    return type(err).__name__ == "OutOfMemoryError" or "can't allocate memory" in text or "out of memory" in text
+
+
+def _fail(name: str, message: str) -> int:
+    print(f"{name}: error: {one_line(message)}", file=sys.stderr, flush=True)
     return 2
 
 

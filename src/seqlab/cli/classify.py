@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from seqlab.cli import seed_value
+
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("corpus", metavar="NAME", help="japanese_vowels or gunpoint")
@@ -12,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--bidirectional", action="store_true")
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--steps", type=int, default=600)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_value, default=0)
     parser.add_argument("--device", default="auto")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from seqlab.cli import seed_value
 from seqlab.reference.drills import DRILLS
 
 
@@ -10,7 +11,7 @@ def add_arguments(parser, name: str) -> None:
                         help="; ".join(f"{k}: {h}" for k, (_, h) in DRILLS.items()))
     parser.add_argument("--out", default="runs/drills",
                         help="folder for the JSON and PNG files (default: runs/drills)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="random seed (default: 0)")
 
 
 def run(args) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from seqlab.cli import seed_value
+
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -15,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     cmp.add_argument("--steps", type=int, default=800,
                      help="training batches per LM direction (default 800; cached on disk)")
     cmp.add_argument("--hidden", type=int, default=128)
-    cmp.add_argument("--seed", type=int, default=0)
+    cmp.add_argument("--seed", type=seed_value, default=0)
     cmp.add_argument("--device", default="auto")
 
 

@@ -11,7 +11,7 @@ def add_arguments(parser, name: str) -> None:
     parser.add_argument("run_dir", help="a run folder written by seqlab train")
     parser.add_argument("--split", default="test", choices=("train", "dev", "test"))
     parser.add_argument("--batch-size", type=int, default=32, help="task and language-model runs: batch size")
-    parser.add_argument("--beam", type=int, default=5, help="translation: beam size; 1 = greedy (default 5)")
+    parser.add_argument("--beam", type=int, default=5, help="translation: beam size, 1 (greedy) to 64 (default 5)")
     parser.add_argument("--alpha", type=float, default=0.6, help="translation: GNMT length penalty (default 0.6)")
     parser.add_argument("--limit", type=int, default=None, help="translation: score only the first N pairs")
     parser.add_argument("--no-aer", action="store_true", help="translation: skip the alignment error rate")
@@ -25,8 +25,12 @@ def check_options(args) -> None:
 
     from seqlab.errors import SeqlabError
 
-    if args.batch_size < 1 or args.beam < 1:
-        raise SeqlabError("--batch-size and --beam must be at least 1")
+    from seqlab.decode import MAX_BEAM
+
+    if not 1 <= args.beam <= MAX_BEAM:
+        raise SeqlabError(f"--beam must be between 1 and {MAX_BEAM}, got {args.beam}")
+    if args.batch_size < 1:
+        raise SeqlabError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.limit is not None and args.limit < 1:
         raise SeqlabError(f"--limit must be at least 1, got {args.limit}")
     if not math.isfinite(args.alpha) or args.alpha < 0:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from seqlab.cli import seed_value
+
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("series", nargs="+", metavar="SERIES",
@@ -12,7 +14,7 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--hidden", type=int, default=32)
     parser.add_argument("--steps", type=int, default=1500, help="training batches of the net")
     parser.add_argument("--stride", type=int, default=1, help="steps between test origins")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=seed_value, default=0)
     parser.add_argument("--device", default="auto")
 
 

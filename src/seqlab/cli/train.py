@@ -4,7 +4,12 @@ Every recipe trains with seqlab.train.Trainer: a task or language model as it is
 translation recipe ([task] name = "translation", or the older [data] shape) through
 seqlab.translation, which fits its tokenizers first. A run folder holds one run: a new
 run into a folder that holds one is refused unless --resume (continue it exactly) or
---overwrite (delete its run files first). Under torchrun only rank 0 prints and writes.
+--overwrite (delete the files seqlab wrote there first; a folder holding other files
+under a run's names is refused). Under torchrun only rank 0 prints and writes.
+
+Ctrl-C or SIGTERM (what a cluster scheduler sends before it kills a job) stops the run
+after the batch in progress, with a checkpoint: exit status 130 or 143, and --resume
+continues exactly.
 """
 
 from __future__ import annotations
@@ -59,23 +64,37 @@ def run(args) -> int:
     else:
         print(_summary(recipe, result))
         if result.stopped == "interrupted":
-            print(f"interrupted at step {result.steps}; continue with --resume")
-    return 130 if result.stopped == "interrupted" else 0
+            by = f" by {result.stop_reason}" if result.stop_reason == "SIGTERM" else ""
+            print(f"interrupted{by} at step {result.steps}; continue with --resume")
+    return exit_status(result)
+
+
+def exit_status(result) -> int:
+    """0; or 128 + the signal that interrupted the run (130 Ctrl-C, 143 SIGTERM), as a shell reports it."""
+    from seqlab.train.signals import EXIT_STATUS
+
+    if result.stopped != "interrupted":
+        return 0
+    return EXIT_STATUS.get(result.stop_reason, EXIT_STATUS["SIGINT"])
 
 
 def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
     from seqlab.build import build_model
-    from seqlab.recipe import resumed_recipe
+    from seqlab.recipe import checked_resume, resumed_recipe
     from seqlab.train import Trainer
     from seqlab.train.device import seed_everything
     from seqlab.train.run_folder import read_recipe, write_recipe
 
-    changes = []
-    if resume and (run_dir / "recipe.json").is_file():
+    changes, has_json = [], resume and (run_dir / "recipe.json").is_file()
+    if has_json:
         recipe, changes = resumed_recipe(read_recipe(run_dir), recipe)
+    _check_memory(recipe)
     seed_everything(recipe.train.seed, recipe.train.deterministic)  # before the model draws its weights
     model = build_model(recipe.model, recipe.task)
-    trainer = Trainer(model, recipe.task, recipe.train, run_dir=run_dir, resume=resume, overwrite=overwrite)
+    trainer = Trainer(model, recipe.task, recipe.train, run_dir=run_dir, resume=resume, overwrite=overwrite,
+                      recipe=recipe.to_dict())
+    if resume:
+        changes = checked_resume(trainer, recipe, has_json, changes)
     steps = recipe.train.steps
     if trainer.dist.is_main:
         write_recipe(run_dir, recipe.to_dict())
@@ -86,6 +105,27 @@ def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
             print(f"resumed at step {trainer.step} from {trainer.last_checkpoint}"
                   + (f"; changed: {', '.join(changes)}" if changes else ""))
     return trainer.fit()
+
+
+def _check_memory(recipe) -> None:
+    """Refuse, before building it, a task model and batch that cannot fit (``seqlab.train.memory``)."""
+    import os
+
+    from seqlab.build import build_model
+    from seqlab.train.device import pick_device
+    from seqlab.train.memory import check_fits, count_parameters, footprint, optimizer_slots
+
+    task, model, train = recipe.task, recipe.model, recipe.train
+    steps = getattr(task, "length", None) or task.seq_len
+    window = min(steps, train.tbptt[1]) if train.tbptt else steps
+    inputs = 4 * task.input_dim if task.input_dim else 8  # float features, or one token id
+    step_bytes = inputs + (4 * task.output_dim if task.loss_kind == "mse" else 8) + 1  # + target + mask
+    batch = max(1, train.batch_size // int(os.environ.get("WORLD_SIZE", "1")))
+    params = count_parameters(lambda: build_model(model, task))
+    need = footprint(params, optimizer_slots(train.optimizer, train.momentum), batch, steps, window, step_bytes,
+                     model.features, model.num_layers, task.output_dim)
+    check_fits(need, pick_device(train.device), "model.hidden_size, model.num_layers, train.batch_size or the "
+                                                 "task's length")
 
 
 def _summary(recipe, result) -> str:

@@ -16,7 +16,7 @@ ATTENTION_FORMATS = (".png", ".pdf", ".svg")
 def add_arguments(parser, name: str) -> None:
     parser.add_argument("run_dir", help="a translation run folder (from `seqlab train`)")
     parser.add_argument("text", nargs="*", help="sentences to translate (default: stdin, one per line)")
-    parser.add_argument("--beam", type=int, default=5, help="beam size; 1 = greedy (default 5)")
+    parser.add_argument("--beam", type=int, default=5, help="beam size, 1 (greedy) to 64 (default 5)")
     parser.add_argument("--alpha", type=float, default=0.6, help="GNMT length penalty (default 0.6)")
     parser.add_argument("--batch-size", type=int, default=32, help="sentences decoded together")
     parser.add_argument("--attention", default=None, metavar="PNG",
@@ -48,8 +48,12 @@ def read_lines(stream) -> list[str]:
 def check_options(args) -> None:
     from seqlab.errors import SeqlabError
 
-    if args.beam < 1 or args.batch_size < 1:
-        raise SeqlabError("--beam and --batch-size must be at least 1")
+    from seqlab.decode import MAX_BEAM
+
+    if not 1 <= args.beam <= MAX_BEAM:
+        raise SeqlabError(f"--beam must be between 1 and {MAX_BEAM}, got {args.beam}")
+    if args.batch_size < 1:
+        raise SeqlabError(f"--batch-size must be at least 1, got {args.batch_size}")
     if not math.isfinite(args.alpha) or args.alpha < 0:
         raise SeqlabError(f"--alpha must be a number >= 0, got {args.alpha}")
     if args.attention is not None:
@@ -61,7 +65,7 @@ def check_options(args) -> None:
 
 
 def run(args) -> int:
-    from seqlab.data.tokenize import piece_surface
+    from seqlab.data.tokenize import check_text, piece_surface
     from seqlab.errors import SeqlabError
     from seqlab.metrics import save_attention_heatmap
     from seqlab.translation.evaluate import translate_ids
@@ -69,6 +73,11 @@ def run(args) -> int:
 
     check_options(args)
     texts = args.text if args.text else read_lines(sys.stdin.buffer)
+    for i, text in enumerate(args.text):  # argv that was not UTF-8 reaches Python as lone surrogates
+        try:
+            check_text(text)
+        except SeqlabError as err:
+            raise SeqlabError(f"sentence {i + 1}: {err}") from None
     if not texts:
         raise SeqlabError("nothing to translate: give sentences as arguments or on stdin")
     model, src_tok, tgt_tok, recipe = load_translator(args.run_dir, args.device)

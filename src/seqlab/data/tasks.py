@@ -3,15 +3,23 @@
 Every task yields :class:`SeqBatch` with per-step targets and a mask, so one trainer
 (and one truncated-BPTT loop) serves them all. ``chance_loss`` is what a model that
 ignores the long-range input achieves; beating it is what "learned the task" means.
+
+Every field has the range in which the task is what its docstring says (``ranged``,
+checked when a recipe is read), and a value outside it is one ``ConfigError`` naming
+the key: two numbers to add need two steps, a copy needs a symbol, a pause and at least
+two symbols to tell apart, recall needs as many keys as pairs.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
 import torch
 
+from seqlab.config import ranged
 from seqlab.data.batch import SeqBatch
+from seqlab.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -21,10 +29,10 @@ class AddingProblem:
     Input (B, T, 2): channel 0 holds uniform [0, 1) numbers, channel 1 marks two
     positions (one in each half). The target, scored at the last step only, is the
     sum of the two marked numbers. Predicting the mean sum 1 gives MSE = Var(u1 + u2)
-    = 2/12 ~ 0.167: that is chance.
+    = 2/12 ~ 0.167: that is chance. ``length`` >= 2: one marked number in each half.
     """
 
-    length: int = 100
+    length: int = ranged(100, 2)
 
     input_dim = 2
     output_dim = 1
@@ -61,11 +69,15 @@ class CopyMemory:
     at the last blank before recall. Sequence length = delay + 2 * num_symbols. Only
     the final ``num_symbols`` steps are scored; a model that forgot the symbols can do
     no better than a uniform guess: cross-entropy ln(alphabet) per symbol.
+
+    ``delay`` >= 1 (the "go" marker sits on the last blank; without a blank it would
+    overwrite the last symbol), ``num_symbols`` >= 1, ``alphabet`` >= 2 (with one symbol
+    there is nothing to remember: chance loss ln 1 = 0).
     """
 
-    delay: int = 100
-    num_symbols: int = 10
-    alphabet: int = 8
+    delay: int = ranged(100, 1)
+    num_symbols: int = ranged(10, 1)
+    alphabet: int = ranged(8, 2)
 
     input_dim = None
     loss_kind = "ce"
@@ -106,11 +118,19 @@ class AssociativeRecall:
     Tokens: keys 0..K-1, values K..K+V-1, the query marker K+V. The answer (the value
     stored with the queried key) is scored at the last step. Without memory of the
     pairs the best guess is uniform over values: cross-entropy ln(V).
+
+    The pairs' keys are distinct: ``num_pairs`` <= ``num_keys``; ``num_values`` >= 2
+    (a single value would be known without memory: chance loss ln 1 = 0).
     """
 
-    num_pairs: int = 8
-    num_keys: int = 16
-    num_values: int = 16
+    num_pairs: int = ranged(8, 1)
+    num_keys: int = ranged(16, 1)
+    num_values: int = ranged(16, 2)
+
+    def __post_init__(self) -> None:
+        if self.num_pairs > self.num_keys:
+            raise ConfigError(f"'task.num_pairs' is {self.num_pairs}, more than 'task.num_keys' ({self.num_keys}): "
+                              f"each pair needs its own key")
 
     input_dim = None
     loss_kind = "ce"
@@ -132,8 +152,6 @@ class AssociativeRecall:
         return math.log(self.num_values)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> SeqBatch:
-        if self.num_pairs > self.num_keys:
-            raise ValueError(f"num_pairs={self.num_pairs} needs at least that many keys")
         B, n, T = batch_size, self.num_pairs, self.length
         keys = torch.argsort(torch.rand(B, self.num_keys, generator=generator), dim=1)[:, :n]
         values = torch.randint(0, self.num_values, (B, n), generator=generator) + self.num_keys

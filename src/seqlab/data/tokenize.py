@@ -6,7 +6,12 @@ One id convention everywhere, shared by every tokenizer and every model:
 
 The 256 byte ids are the fallback for anything the vocabulary has not seen (a
 character, word or piece missing from the training split is spelled as its UTF-8
-bytes), so ``decode(encode(x)) == x`` for every string, not only the training data.
+bytes), so ``decode(encode(x)) == x`` for every string that is valid Unicode (every
+``str`` except one holding a lone surrogate, such as ``"\udcff"``, which is how Python
+carries bytes that were not UTF-8: encoding one is a ``SeqlabError``), whatever text the
+tokenizer was fitted on. SentencePiece writes a space as the mark U+2581 inside its
+pieces; a literal U+2581 in the text, and a space in a tokenizer fitted on text without
+spaces, are spelled as bytes so that they come back as they were.
 <unk> is never produced by encoding; it exists so that all models agree on the ids.
 
 Tokenizers are trained on a training split only and cached on disk under
@@ -53,6 +58,23 @@ def texts_hash(texts: Iterable[str]) -> str:
 
 def _wrap(ids: list[int], bos: bool, eos: bool) -> list[int]:
     return ([BOS] if bos else []) + ids + ([EOS] if eos else [])
+
+
+def check_text(text: str) -> None:
+    """A ``SeqlabError`` if ``text`` cannot be written as UTF-8 (it holds a lone surrogate:
+    bytes that were not UTF-8, as Python reads them from argv or a file name)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        bad = text[err.start]
+        what = (f"byte 0x{ord(bad) - 0xDC00:02x}, which is not UTF-8" if 0xDC80 <= ord(bad) <= 0xDCFF
+                else f"the lone surrogate U+{ord(bad):04X}")
+        raise SeqlabError(f"the text holds {what} (character {err.start + 1}): give UTF-8 text") from None
+
+
+def _bytes_ids(text: str) -> list[int]:
+    """``text`` spelled in byte ids (every tokenizer has them)."""
+    return [BYTE_OFFSET + b for b in text.encode("utf-8")]
 
 
 
@@ -103,6 +125,7 @@ class SymbolTokenizer:
         return tok
 
     def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
+        check_text(text)
         ids: list[int] = []
         for piece in self.split(text):
             i = self.index.get(piece)
@@ -137,11 +160,17 @@ class SymbolTokenizer:
 
     @classmethod
     def load(cls, directory: Path):
-        payload = json.loads((Path(directory) / "vocab.json").read_text(encoding="utf-8"))
-        if payload.get("kind") != cls.kind:
-            raise SeqlabError(f"{directory} holds a '{payload.get('kind')}' tokenizer, "
-                              f"not '{cls.kind}'")
-        return cls(payload["symbols"])
+        file = Path(directory) / "vocab.json"
+        try:
+            payload = json.loads(file.read_bytes())
+            kind, symbols = payload.get("kind"), payload["symbols"]
+            if not (isinstance(symbols, list) and all(isinstance(s, str) and s for s in symbols)):
+                raise TypeError("its symbols are not a list of texts")
+        except (ValueError, KeyError, TypeError, AttributeError) as err:
+            raise SeqlabError(f"{file} is damaged ({err}): the tokenizer cannot be read") from None
+        if kind != cls.kind:
+            raise SeqlabError(f"{directory} holds a '{kind}' tokenizer, not '{cls.kind}'")
+        return cls(symbols)
 
 
 class CharTokenizer(SymbolTokenizer):
@@ -171,6 +200,10 @@ class WordTokenizer(SymbolTokenizer):
         return WORD_PIECE.findall(text)
 
 
+SPACE_MARK = "\u2581"  # how SentencePiece writes a space inside a piece
+MARK_BYTE = BYTE_OFFSET + SPACE_MARK.encode("utf-8")[0]  # the byte id that starts the mark spelled in bytes
+
+
 class SentencePieceTokenizer:
     """A SentencePiece model trained with the shared ids and byte fallback.
 
@@ -186,7 +219,13 @@ class SentencePieceTokenizer:
         import sentencepiece
 
         self.model_file = Path(model_file)
-        self.sp = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
+        try:
+            self.sp = sentencepiece.SentencePieceProcessor(model_file=str(model_file))
+        except (RuntimeError, OSError, ValueError) as err:
+            reason = " ".join(str(err).split()) or type(err).__name__
+            raise SeqlabError(f"{model_file} is damaged ({reason}): the tokenizer cannot be read") from None
+        if self.sp.get_piece_size() < FIRST_SYMBOL or self.sp.piece_to_id("<0x00>") != BYTE_OFFSET:
+            raise SeqlabError(f"{model_file} is not a seqlab tokenizer (its ids 4..259 are not the 256 bytes)")
 
     @property
     def vocab_size(self) -> int:
@@ -199,21 +238,46 @@ class SentencePieceTokenizer:
         if vocab_size is None or vocab_size <= FIRST_SYMBOL:
             raise SeqlabError(f"sentencepiece needs vocab_size > {FIRST_SYMBOL} "
                               f"(4 specials + 256 bytes), got {vocab_size}")
-        sentencepiece.SentencePieceTrainer.train(
-            sentence_iterator=iter(texts), model_prefix=str(Path(directory) / "spm"),
-            vocab_size=vocab_size, model_type=cls.model_type,
-            pad_id=PAD, bos_id=BOS, eos_id=EOS, unk_id=UNK, byte_fallback=True,
-            character_coverage=1.0, normalization_rule_name="identity",
-            remove_extra_whitespaces=False, add_dummy_prefix=False,
-            hard_vocab_limit=False, minloglevel=2, num_threads=1,
-        )
+        try:
+            sentencepiece.SentencePieceTrainer.train(
+                sentence_iterator=iter(texts), model_prefix=str(Path(directory) / "spm"),
+                vocab_size=vocab_size, model_type=cls.model_type,
+                pad_id=PAD, bos_id=BOS, eos_id=EOS, unk_id=UNK, byte_fallback=True,
+                character_coverage=1.0, normalization_rule_name="identity",
+                remove_extra_whitespaces=False, add_dummy_prefix=False,
+                hard_vocab_limit=False, minloglevel=2, num_threads=1,
+            )
+        except (RuntimeError, ValueError) as err:  # e.g. fewer ids than the texts have characters
+            reason = " ".join(str(err).split()).split("] ")[-1] or type(err).__name__
+            raise SeqlabError(f"cannot fit a {cls.kind} tokenizer of {vocab_size} ids on these texts: {reason}") \
+                from None
         return cls(Path(directory) / cls.MODEL)
 
     def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
-        return _wrap(self.sp.encode(text), bos, eos)
+        check_text(text)
+        ids = self.sp.encode(text)
+        if SPACE_MARK in text or (MARK_BYTE in ids and self.decode(ids) != text):
+            ids = self._exact(text)
+        return _wrap(ids, bos, eos)
+
+    def _exact(self, text: str) -> list[int]:
+        """Ids that decode to ``text`` exactly: a literal U+2581 as its bytes, a space the
+        vocabulary lacks as the byte 0x20, the rest as SentencePiece splits it."""
+        ids: list[int] = []
+        for i, segment in enumerate(text.split(SPACE_MARK)):
+            if i:
+                ids += _bytes_ids(SPACE_MARK)
+            seg_ids = self.sp.encode(segment)
+            if self.decode(seg_ids) != segment:  # a space spelled as the mark's bytes
+                seg_ids = []
+                for part in re.split("( )", segment):
+                    part_ids = _bytes_ids(part) if part == " " else self.sp.encode(part)
+                    seg_ids += part_ids if self.decode(part_ids) == part else _bytes_ids(part)
+            ids += seg_ids
+        return ids
 
     def decode(self, ids: Iterable[int]) -> str:
-        return self.sp.decode([int(i) for i in ids if int(i) >= BYTE_OFFSET])
+        return self.sp.decode([int(i) for i in ids if BYTE_OFFSET <= int(i) < self.vocab_size])
 
     def id_to_piece(self, i: int) -> str:
         return self.sp.id_to_piece(int(i))
@@ -283,5 +347,9 @@ def load_tokenizer(directory: Path) -> Tokenizer:
     settings_file = Path(directory) / "settings.json"
     if not settings_file.is_file():
         raise SeqlabError(f"{directory} is not a seqlab tokenizer folder (no settings.json)")
-    kind = json.loads(settings_file.read_text())["kind"]
-    return TOKENIZERS[kind].load(directory)
+    try:
+        kind = json.loads(settings_file.read_bytes())["kind"]
+        cls = TOKENIZERS[kind]
+    except (ValueError, KeyError, TypeError) as err:
+        raise SeqlabError(f"{settings_file} is damaged ({err!r}): the tokenizer cannot be read") from None
+    return cls.load(directory)

@@ -4,10 +4,17 @@ Figures are inlined as PNG data URIs and styles sit in the page, so the file can
 be mailed or opened offline. Every piece of text that comes from a Result
 (claims, setups, table cells, configs, errors: any of which may quote a corpus
 or a user's input) passes through ``html.escape``.
+
+A ``result.json`` is input the report does not trust: it is checked against its schema
+(``seqlab.report.schema``) before it is read, and a figure it names is read only if the
+file lies inside the claim's folder once links are resolved and holds a PNG, so no
+result can pull another file of the machine (``/etc/passwd``, ``../../secret``, a link
+out of the folder) into the page.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as _dt
 import html
 import json
@@ -19,6 +26,7 @@ from seqlab.errors import SeqlabError
 from seqlab.experiments.catalog import NOT_COVERED, by_section
 from seqlab.experiments.core.base import RESULT_FILE, Result, Table
 from seqlab.experiments.registry import REGISTRY
+from seqlab.report.schema import check_result
 
 REPORT_FILE = "report.html"
 
@@ -60,8 +68,8 @@ def fmt(value) -> str:
     return "" if value is None else str(value)
 
 
-def load_results(run_dir: str | Path) -> list[Result]:
-    """Every claim folder's result, in registry order (unknown ids last, sorted)."""
+def load_claims(run_dir: str | Path) -> list[tuple[Path, Result]]:
+    """(claim folder, its result) for every claim folder, in registry order (unknown ids last, sorted)."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise SeqlabError(f"run folder not found: {run_dir}")
@@ -70,7 +78,57 @@ def load_results(run_dir: str | Path) -> list[Result]:
         raise SeqlabError(f"no results in {run_dir}; run 'seqlab reproduce --out {run_dir}' first")
     order = {cid: i for i, cid in enumerate(REGISTRY)}
     folders.sort(key=lambda p: (order.get(p.name, len(order)), p.name))
-    return [Result.load(p) for p in folders]
+    return [(p, read_result(p)) for p in folders]
+
+
+def load_results(run_dir: str | Path) -> list[Result]:
+    """Every claim folder's result, in registry order (see ``load_claims``)."""
+    return [result for _, result in load_claims(run_dir)]
+
+
+def read_result(folder: Path) -> Result:
+    """The Result in ``folder/result.json``, checked against its schema first (one line naming
+    the field that is wrong)."""
+    path = folder / RESULT_FILE
+    try:
+        data = json.loads(path.read_bytes())
+    except OSError as err:
+        raise SeqlabError(f"cannot read {path}: {err.strerror or err}") from None
+    except ValueError as err:  # not JSON, or not UTF-8
+        raise SeqlabError(f"{path} is not valid JSON: {err}") from None
+    except RecursionError:
+        raise SeqlabError(f"{path} is not valid: its values nest too deeply") from None
+    check_result(data, path)
+    return Result.from_dict(data)
+
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def figure_bytes(folder: Path, name: str) -> tuple[bytes | None, str]:
+    """(the PNG bytes of figure ``name``, "") or (None, why not).
+
+    Only a file inside ``folder`` once every link is resolved is read: an absolute name,
+    ``..`` or a link that leads out of the claim's folder is refused, and so is a file
+    that is not a PNG.
+    """
+    base = folder.resolve()
+    try:
+        path = (folder / name).resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, a NUL in the name
+        return None, "cannot be resolved"
+    if not path.is_relative_to(base):
+        return None, f"lies outside its claim folder {folder}; not read"
+    if not path.is_file():
+        return None, f"is missing from {folder}"
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as err:
+        return None, f"cannot be read ({err.strerror or err})"
+    if not data.startswith(PNG_SIGNATURE):
+        return None, "is not a PNG file; not shown"
+    return data, ""
 
 
 def render_table(table: Table) -> str:
@@ -163,10 +221,11 @@ def render_claim(result: Result, folder: Path) -> str:
         parts.append(f"<p><b>Setup.</b> {esc(result.setup)}</p>")
     parts += [render_table(t) for t in result.tables]
     for fig in result.figures:
-        uri = fig.data_uri(folder)
-        if uri is None:
-            parts.append(f"<p><i>figure {esc(fig.name)} is missing from {esc(folder)}</i></p>")
+        data, problem = (fig.png, "") if fig.png is not None else figure_bytes(folder, fig.name)
+        if data is None:
+            parts.append(f"<p><i>figure {esc(fig.name)} {esc(problem)}</i></p>")
         else:
+            uri = "data:image/png;base64," + base64.b64encode(data).decode("ascii")
             parts.append(f'<figure><img src="{uri}" alt="{esc(fig.caption)}">'
                          f"<figcaption>{esc(fig.caption)}</figcaption></figure>")
     parts.append(f"<p><b>Verdict: {esc(result.verdict)}.</b> {esc(result.decided_by)}</p>")
@@ -213,18 +272,19 @@ def render_errata(shown: set[str]) -> str:
             f"</th><th>what is true</th><th>shown by</th></tr>{''.join(rows)}</table>")
 
 
-def render_sections(results: list[Result], run_dir: Path) -> str:
+def render_sections(results: list[Result], folders: dict[str, Path]) -> str:
     """The claims grouped by the chapter's sections, in the chapter's order, each section opening
-    with what it argues; results whose id the registry does not know come last."""
+    with what it argues; results whose id the registry does not know come last. ``folders``: claim
+    id -> the folder its result was read from (its figures are read there and nowhere else)."""
     by_id = {r.claim_id: r for r in results}
     parts = []
     for title, argues, ids in by_section(by_id):
         parts.append(f'<section class="chapter"><h2 class="section">{esc(title)}</h2><p><i>{esc(argues)}</i></p>')
-        parts += [render_claim(by_id.pop(cid), run_dir / cid) for cid in ids]
+        parts += [render_claim(by_id.pop(cid), folders[cid]) for cid in ids]
         parts.append("</section>")
     if by_id:
         parts.append('<section class="chapter"><h2 class="section">Other results</h2>')
-        parts += [render_claim(r, run_dir / r.claim_id) for r in by_id.values()]
+        parts += [render_claim(r, folders[r.claim_id]) for r in by_id.values()]
         parts.append("</section>")
     return "\n".join(parts)
 
@@ -235,9 +295,13 @@ def render_not_covered() -> str:
     return f'<section class="not-covered"><h2>Not covered</h2><ul>{items}</ul></section>'
 
 
-def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claims ledger") -> str:
+def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claims ledger",
+           folders: list[Path] | None = None) -> str:
+    """The page. ``folders``: where each result was read (its figures are read there and
+    nowhere else); default ``run_dir / claim_id``."""
     when = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    body = render_sections(results, run_dir) + "\n" + render_not_covered()
+    folders = folders if folders is not None else [Path(run_dir) / r.claim_id for r in results]
+    body = render_sections(results, {r.claim_id: f for r, f in zip(results, folders)}) + "\n" + render_not_covered()
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<link rel="icon" href="data:,">'
@@ -251,7 +315,8 @@ def render(results: list[Result], run_dir: Path, title: str = "seqlab: the claim
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Render ``run_dir``'s results to ``out`` (default: ``run_dir/report.html``)."""
     run_dir = Path(run_dir)
-    results = load_results(run_dir)
+    claims = load_claims(run_dir)
     path = Path(out) if out is not None else run_dir / REPORT_FILE
-    path.write_text(render(results, run_dir), encoding="utf-8")
+    page = render([r for _, r in claims], run_dir, folders=[folder for folder, _ in claims])
+    path.write_text(page, encoding="utf-8")
     return path

@@ -34,11 +34,12 @@ from typing import Callable
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from seqlab.errors import SeqlabError
-from seqlab.train.manifest import MANIFEST, check_manifest, fsync_path, write_manifest
+from seqlab.train.manifest import (MANIFEST, check_manifest, files_under, fsync_path, read_run_files,
+                                   record_run_files, write_manifest)
 
 WEIGHTS = "model.safetensors"
 STATE = "trainer.pt"
@@ -47,6 +48,8 @@ CKPT_NAME = re.compile(r"ckpt-(\d+)")
 
 # what reading a damaged weights or state file raises (never a bug of ours)
 LOAD_ERRORS = (OSError, EOFError, RuntimeError, ValueError, SafetensorError, pickle.UnpicklingError)
+# what a failed write raises (a full disk, a file-size limit): safetensors and torch.save wrap the OSError
+WRITE_ERRORS = (OSError, RuntimeError, SafetensorError)
 
 
 def warn(message: str) -> None:
@@ -89,23 +92,35 @@ def save_checkpoint(run_dir: str | Path, step: int, model_state: dict, trainer_s
 
     Pruning keeps the newest ``keep`` checkpoints up to ``step`` and removes any beyond
     it: those belong to a stretch of training that this run has replaced (a resume
-    from an older checkpoint after the newer one was found damaged).
+    from an older checkpoint after the newer one was found damaged). A write that fails
+    (a full disk) leaves the previous checkpoints as they were and is one ``SeqlabError``
+    saying so.
     """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     final = run_dir / f"ckpt-{step:08d}"
     tmp = run_dir / f".ckpt-{step:08d}.tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    save_file(_stored(model_state), str(tmp / WEIGHTS))
-    torch.save(trainer_state, tmp / STATE)
-    write_manifest(tmp, [WEIGHTS, STATE])
-    fsync_path(tmp)
+    try:
+        record_run_files(run_dir, [f"{final.name}/{name}" for name in (WEIGHTS, STATE, MANIFEST)] + [POINTER])
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        save_file(_stored(model_state), str(tmp / WEIGHTS))
+        torch.save(trainer_state, tmp / STATE)
+        write_manifest(tmp, [WEIGHTS, STATE])
+        fsync_path(tmp)
+    except WRITE_ERRORS as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SeqlabError(f"cannot write checkpoint {final.name} in {run_dir}: {_first_line(err)}."
+                          f"{checkpoint_note(run_dir)}") from None
     shutil.rmtree(final, ignore_errors=True)
     os.replace(tmp, final)
-    pointer_tmp = run_dir / f".{POINTER}.tmp"
-    pointer_tmp.write_text(final.name + "\n")
-    os.replace(pointer_tmp, run_dir / POINTER)
+    try:
+        pointer_tmp = run_dir / f".{POINTER}.tmp"
+        pointer_tmp.write_text(final.name + "\n")
+        os.replace(pointer_tmp, run_dir / POINTER)
+    except OSError as err:  # the checkpoint is whole; a reader finds it by scanning
+        raise SeqlabError(f"wrote {final} but not the pointer to it ({err.strerror or err}); "
+                          f"--resume finds the checkpoint by scanning") from None
     fsync_path(run_dir)
     _prune(run_dir, keep, step)
     return final
@@ -117,16 +132,23 @@ def _prune(run_dir: Path, keep: int, step: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def save_weights(tensors: dict[str, torch.Tensor], folder: str | Path) -> Path:
+def save_weights(tensors: dict[str, torch.Tensor], folder: str | Path, step: int | None = None) -> Path:
     """Final weights as ``folder/model.safetensors`` (written beside, renamed over) plus a
-    manifest, so a reader can tell a damaged file from a good one."""
+    manifest, so a reader can tell a damaged file from a good one. ``step``, when given, is
+    stored in the file's metadata: a reader compares it with the newest checkpoint's."""
     folder = Path(folder)
     path = folder / WEIGHTS
     tmp = folder / f".{WEIGHTS}.tmp"
-    save_file(_stored(tensors), str(tmp))
-    fsync_path(tmp)
-    os.replace(tmp, path)
-    write_manifest(folder, [WEIGHTS])
+    try:
+        record_run_files(folder, [WEIGHTS, MANIFEST])
+        save_file(_stored(tensors), str(tmp), metadata=None if step is None else {"step": str(step)})
+        fsync_path(tmp)
+        os.replace(tmp, path)
+        write_manifest(folder, [WEIGHTS])
+    except WRITE_ERRORS as err:
+        tmp.unlink(missing_ok=True)
+        raise SeqlabError(f"cannot write the final weights {path}: {_first_line(err)}.{checkpoint_note(folder)}") \
+            from None
     fsync_path(folder)
     return path
 
@@ -258,7 +280,7 @@ def load_checkpoint(run_dir: str | Path, with_state: bool = True,
             aside = ""
             if set_aside:
                 try:
-                    os.replace(bad, bad.with_name(f"damaged-{bad.name}"))
+                    _set_aside(run_dir, bad)
                     aside = f", set aside as damaged-{bad.name}"
                 except OSError:
                     pass
@@ -266,6 +288,16 @@ def load_checkpoint(run_dir: str | Path, with_state: bool = True,
         return loaded
     raise SeqlabError(f"no intact checkpoint in {run_dir}: "
                       + "; ".join(f"{bad.name} is damaged ({why})" for bad, why in damaged))
+
+
+def _set_aside(run_dir: Path, bad: Path) -> None:
+    """Rename a damaged checkpoint ``damaged-ckpt-<step>``; its listed files stay listed under the new name."""
+    aside = bad.with_name(f"damaged-{bad.name}")
+    listed = read_run_files(run_dir) or set()
+    os.replace(bad, aside)
+    moved = [name for name in files_under(run_dir, aside)
+             if f"{bad.name}/{name.split('/', 1)[1]}" in listed]
+    record_run_files(run_dir, moved)
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
@@ -310,25 +342,43 @@ def load_weights(path: str | Path) -> dict[str, torch.Tensor]:
         raise SeqlabError(f"{file} is damaged: {_first_line(err)}") from None
 
 
+def weights_step(file: Path) -> int | None:
+    """The training step ``save_weights`` stored in a weights file's metadata (None: not stored)."""
+    try:
+        with safe_open(str(file), "pt") as fh:
+            return int((fh.metadata() or {})["step"])
+    except (KeyError, ValueError, *LOAD_ERRORS):
+        return None
+
+
 def load_final_weights(folder: str | Path, ckpt_dir: str | Path,
                        on_warning: Callable[[str], None] | None = warn) -> dict[str, torch.Tensor]:
-    """``folder/model.safetensors`` if intact; else the newest intact checkpoint's weights
-    under ``ckpt_dir``, with a one-line warning saying why."""
-    folder = Path(folder)
-    file = folder / WEIGHTS
+    """The newest intact weights of a run: ``folder/model.safetensors``, unless it is damaged,
+    missing, or older than an intact checkpoint under ``ckpt_dir`` (a resumed run stopped
+    before its end); then that checkpoint's, with a one-line warning saying why."""
+    file = Path(folder) / WEIGHTS
+    final, step, problem = None, None, f"{file} is missing (training was cut before the end)"
     if file.is_file():
         try:
-            return load_weights(file)
+            final, step = load_weights(file), weights_step(file)
         except SeqlabError as err:
             problem = str(err)
-    else:
-        problem = f"{file} is missing (training was cut before the end)"
+    if final is not None and (step is None or not any(s > step for s, _ in checkpoints(ckpt_dir))):
+        return final
+    notes: list[str] = []
     try:
-        loaded = load_checkpoint(ckpt_dir, with_state=False, on_warning=on_warning)
+        loaded = load_checkpoint(ckpt_dir, with_state=False, on_warning=notes.append)
     except SeqlabError as err:
+        if final is not None:
+            return final
         raise SeqlabError(f"{problem}, and {err}") from None
-    if on_warning is not None:
-        on_warning(f"{problem}; using the weights of {loaded.path}")
+    if final is not None and int(CKPT_NAME.fullmatch(loaded.path.name).group(1)) <= step:
+        return final
+    if final is not None:
+        problem = f"{file} holds step {step}, and the run went on (resumed, then stopped before its end)"
+    for note in notes + [f"{problem}; using the weights of {loaded.path}"]:
+        if on_warning is not None:
+            on_warning(note)
     return loaded.weights
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from seqlab.config import ranged
+from seqlab.config import MAX_SEED, ranged
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class TrainConfig:
     torch's kernels (autocast runs cuDNN's RNNs in fp16, with no loss scaling); off elsewhere.
     compile: train through ``torch.compile(model)`` (the first steps compile; checkpoints
     hold the uncompiled module's weights, so a run resumes or evaluates either way).
+
+    clip_norm / clip_value: rescale the gradient to that global norm, or clamp each entry to
+    +-value. Unset, "off" or 0 means no clipping (a limit of 0 would scale every gradient to
+    zero and freeze the weights, so 0 is read as off and recorded as unset).
     """
 
     steps: int | None = ranged(1000, 1)
@@ -52,7 +56,7 @@ class TrainConfig:
     max_minutes: float | None = ranged(None, 0.0)  # wall-clock budget; stops with "time_limit"
     checkpoint_every: int = ranged(0, 0)
     log_every: int = ranged(10, 1)
-    seed: int = 0
+    seed: int = ranged(0, 0, MAX_SEED)
     deterministic: bool = False
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     bf16: bool | Literal["auto"] = False  # bf16 autocast ("auto": on CUDA, see above); weights stay float32
@@ -63,6 +67,10 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         from seqlab.errors import ConfigError
+
+        for key in ("clip_norm", "clip_value"):  # 0 = off (see the docstring)
+            if getattr(self, key) == 0:
+                object.__setattr__(self, key, None)
 
         if self.tbptt_k2 is not None and self.tbptt_k1 is None:
             raise ConfigError("'tbptt_k2' needs 'tbptt_k1' (the update interval) to be set too")
@@ -99,6 +107,7 @@ class TrainResult:
     run_dir: Path | None = None
     train_seconds: float = 0.0  # in training batches (evaluations left out), over resumes
     targets: int = 0  # scored targets trained on (translation: target tokens of the global batches)
+    stop_reason: str | None = None  # what interrupted the run: "SIGINT", "SIGTERM" or "request"
 
     @property
     def targets_per_second(self) -> float:

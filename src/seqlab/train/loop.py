@@ -24,9 +24,8 @@ trains through ``torch.compile``; evaluations and checkpoints use the uncompiled
 
 from __future__ import annotations
 
+import json
 import math
-import signal
-import threading
 import time
 from pathlib import Path
 
@@ -43,7 +42,9 @@ from seqlab.train.metrics_log import MetricsLog
 from seqlab.train.monitor import clip_gradients, gradient_health
 from seqlab.train.optim import make_optimizer, make_scheduler
 from seqlab.train.run_folder import RunFolder
-from seqlab.train.tbptt import detach_state, state_to, tbptt_windows
+from seqlab.train.signals import stop_on_signals
+from seqlab.train.state import restore_trainer, trainer_state
+from seqlab.train.tbptt import detach_state, tbptt_windows
 
 EVAL_SEED = 1_000_000_007  # validation batches come from their own seeded stream
 
@@ -52,12 +53,20 @@ class Trainer:
     """Trains ``model`` on ``task`` as ``cfg`` says; see the module docstring."""
 
     def __init__(self, model: torch.nn.Module, task, cfg: TrainConfig, run_dir: str | Path | None = None,
-                 callbacks=(), resume: bool = False, overwrite: bool = False, folder: RunFolder | None = None) -> None:
+                 callbacks=(), resume: bool = False, overwrite: bool = False, folder: RunFolder | None = None,
+                 recipe: dict | None = None) -> None:
         """With ``run_dir``, the run takes the folder's lock until ``fit`` returns (or ``close``);
         a folder that already holds a run needs ``resume`` (continue from its newest intact
         checkpoint) or ``overwrite`` (delete its run files first). A caller that had to write
-        in the folder before (translation's tokenizers) passes the ``folder`` it holds."""
+        in the folder before (translation's tokenizers) passes the ``folder`` it holds.
+
+        ``recipe``: the settings of the run as plain data, stored in every checkpoint; a resumed
+        trainer holds its checkpoint's in ``checkpoint_recipe``, so a caller can check what a
+        resume changes against what the checkpoint was trained with (recipe.json may be gone)."""
         self.cfg, self.task, self.callbacks = cfg, task, list(callbacks)
+        self.recipe_text = json.dumps(recipe) if recipe is not None else None
+        self.checkpoint_recipe: dict | None = None
+        self.stop_reason: str | None = None
         self.device = pick_device(cfg.device)
         self.dist: DistInfo = init_distributed(self.device)
         self.run_dir = Path(run_dir) if run_dir is not None else None
@@ -88,16 +97,23 @@ class Trainer:
             self.log = MetricsLog(self.run_dir if self.dist.is_main else None,
                                   resumed_at=self.step if resume else None)
         except BaseException:
-            self.close()
+            self.close(quiet=True)
             raise
 
-    def close(self) -> None:
-        """Close the metrics log and release the run folder (``fit`` does this when it returns)."""
-        if self.log is not None:
-            self.log.close()
-        if self.folder is not None:
-            self.folder.close()
-            self.folder = None
+    def close(self, quiet: bool = False) -> None:
+        """Close the metrics log and release the run folder (``fit`` does this when it returns).
+        ``quiet``: on the way out of an error, a failure to flush the log (a full disk) is not
+        raised over it."""
+        try:
+            if self.log is not None:
+                self.log.close()
+        except OSError:
+            if not quiet:
+                raise
+        finally:
+            if self.folder is not None:
+                self.folder.close()
+                self.folder = None
 
     # ----------------------------------------------------------------- batches
     def _batch(self, step: int) -> SeqBatch:
@@ -197,9 +213,11 @@ class Trainer:
             yield self.task.sample(self.cfg.batch_size, torch.Generator().manual_seed(EVAL_SEED + i))
 
     # ----------------------------------------------------------------- the loop
-    def request_stop(self) -> None:
-        """Finish the current batch, write a checkpoint, and return (as Ctrl-C does)."""
+    def request_stop(self, reason: str = "request") -> None:
+        """Finish the current batch, write a checkpoint, and return (Ctrl-C and SIGTERM call this
+        with the signal's name)."""
         self._stop_requested = True
+        self.stop_reason = reason
 
     @property
     def finished(self) -> bool:
@@ -219,27 +237,30 @@ class Trainer:
             if self.finished:
                 self._final_weights(only_if_missing=True)
                 final = self.history[-1] if self.history else {}
-                return TrainResult(self.step, self.updates, self.elapsed, final, "finished", self.history,
-                                   self.run_dir, self.train_seconds, self.targets)
-            result = self._fit()
-            if result.stopped != "interrupted":  # an interrupt has saved already, and is no end
-                self.save()
-                self._final_weights()
-            return result
-        finally:
-            self.close()
+                result = TrainResult(self.step, self.updates, self.elapsed, final, "finished", self.history,
+                                     self.run_dir, self.train_seconds, self.targets)
+            else:
+                result = self._fit()
+                if result.stopped != "interrupted":  # an interrupt has saved already, and is no end
+                    self.save()
+                    self._final_weights()
+        except BaseException:
+            self.close(quiet=True)
+            raise
+        self.close()
+        return result
 
     def _final_weights(self, only_if_missing: bool = False) -> None:
         if self.run_dir is None or not self.dist.is_main:
             return
         if not (only_if_missing and (self.run_dir / ckpt.WEIGHTS).is_file()):
-            ckpt.save_weights(self.raw_model.state_dict(), self.run_dir)
+            ckpt.save_weights(self.raw_model.state_dict(), self.run_dir, step=self.step)
 
     def _fit(self) -> TrainResult:
         cfg, stopped = self.cfg, "completed"
         start = time.perf_counter() - self.elapsed  # the clock goes on from where a resumed run stopped
         self._next_eval = self._timed_eval_after(self.elapsed)
-        with self._sigint_stops(), self._progress() as bar:
+        with stop_on_signals(self.request_stop), self._progress() as bar:
             while cfg.steps is None or self.step < cfg.steps:
                 tic = time.perf_counter()
                 metrics = self.train_batch()
@@ -266,7 +287,7 @@ class Trainer:
         final = self._final_record(stopped)
         self.log.close()
         return TrainResult(self.step, self.updates, self.elapsed, final, stopped, self.history, self.run_dir,
-                           self.train_seconds, self.targets)
+                           self.train_seconds, self.targets, self.stop_reason if stopped == "interrupted" else None)
 
     def _final_record(self, stopped: str) -> dict:
         """The evaluation at the last step, made now if there is none (Ctrl-C waits for none)."""
@@ -343,34 +364,13 @@ class Trainer:
         disable = not (self.cfg.progress and self.dist.is_main)
         return tqdm(total=self.cfg.steps, initial=self.step, disable=disable, unit="batch", leave=False)
 
-    def _sigint_stops(self):
-        trainer = self
-
-        class _Guard:
-            def __enter__(self):
-                self.old = None
-                if threading.current_thread() is threading.main_thread():
-                    self.old = signal.signal(signal.SIGINT, lambda *_: trainer.request_stop())
-
-            def __exit__(self, *exc):
-                if self.old is not None:
-                    signal.signal(signal.SIGINT, self.old)
-
-        return _Guard()
-
     # ----------------------------------------------------------------- checkpoints
     def save(self) -> Path | None:
         """Write a checkpoint (rank 0 only; no-op without a run folder)."""
         if self.run_dir is None or not self.dist.is_main:
             return None
-        state = {
-            "step": self.step, "updates": self.updates, "best": self.best, "bad_evals": self.bad_evals,
-            "optimizer": self.opt.state_dict(), "scheduler": self.sched.state_dict(),
-            "rng": ckpt.rng_state(), "carry": state_to(self.carry, 'cpu'), "history": self.history,
-            "last_grad_norm": self.last_grad_norm, "elapsed": self.elapsed, "train_seconds": self.train_seconds,
-            "targets": self.targets,
-        }
-        self.last_checkpoint = ckpt.save_checkpoint(self.run_dir, self.step, self.raw_model.state_dict(), state)
+        self.last_checkpoint = ckpt.save_checkpoint(self.run_dir, self.step, self.raw_model.state_dict(),
+                                                    trainer_state(self))
         return self.last_checkpoint
 
     def _restore(self) -> None:
@@ -383,14 +383,9 @@ class Trainer:
         except SeqlabError as err:
             raise SeqlabError(f"cannot resume: {err}") from None
         ckpt.load_model_weights(self.raw_model, loaded.weights, loaded.path)
-        state = loaded.state
         self.last_checkpoint = loaded.path
-        self.opt.load_state_dict(state["optimizer"])
-        self.sched.load_state_dict(state["scheduler"])
-        self.step, self.updates = state["step"], state["updates"]
-        self.best, self.bad_evals = state["best"], state["bad_evals"]
-        self.history, self.last_grad_norm = list(state["history"]), state["last_grad_norm"]
-        self.elapsed, self.train_seconds = state.get("elapsed", 0.0), state.get("train_seconds", 0.0)
-        self.targets = state.get("targets", 0)
-        self.carry = state_to(state["carry"], self.device)
-        ckpt.set_rng_state(state["rng"])
+        restore_trainer(self, loaded.state)
+        if self.cfg.steps is not None and self.cfg.steps < self.step:
+            raise SeqlabError(f"train.steps = {self.cfg.steps} is below step {self.step}, where {loaded.path} "
+                              f"stands: a resumed run cannot have trained fewer steps than it has; "
+                              f"give train.steps >= {self.step}")

@@ -6,6 +6,8 @@ import json
 import math
 from pathlib import Path
 
+from seqlab.train.manifest import files_under, record_run_files
+
 
 class MetricsLog:
     """Appends one JSON object per record to ``run_dir/metrics.jsonl``.
@@ -23,15 +25,20 @@ class MetricsLog:
             return
         run_dir.mkdir(parents=True, exist_ok=True)
         path = run_dir / "metrics.jsonl"
+        record_run_files(run_dir, [path.name])
         if resumed_at is not None and path.is_file():
             _keep_until(path, resumed_at)
         self.file = open(path, "a", encoding="utf-8")
+        tb = run_dir / "tb"
+        before = set(files_under(run_dir, tb)) if tb.is_dir() else set()
         try:
             from torch.utils.tensorboard import SummaryWriter
 
-            self.tb = SummaryWriter(str(run_dir / "tb"))
+            self.tb = SummaryWriter(str(tb))
         except Exception:  # tensorboard is optional
             self.tb = None
+        if tb.is_dir():  # the event file the writer just created (its name holds the time and host)
+            record_run_files(run_dir, set(files_under(run_dir, tb)) - before)
 
     def write(self, record: dict) -> None:
         if self.file is None:

@@ -9,8 +9,11 @@ writes anything:
   The kernel drops the lock when the process ends, however it ends, so a killed run
   never leaves a stale lock;
 * a new run into a folder that already holds a run's files (checkpoints, metrics,
-  history, weights, recipe) is refused unless ``overwrite`` (which deletes exactly those
-  files first, nothing else) or ``resume``;
+  history, weights, recipe) is refused unless ``overwrite`` or ``resume``;
+* ``overwrite`` deletes exactly the files that ``run-files.json`` (the record every
+  seqlab writer keeps, ``seqlab.train.manifest``) lists, and refuses, deleting nothing, a
+  folder where any other file sits under a run's names (a user's ``checkpoints/`` or
+  ``tokenizers/``, a run of an older seqlab without the record, a link);
 * ``resume`` needs a checkpoint to be there and creates nothing when it is not.
 
 ``resume_changes`` is the rule for what a resumed run may change in its recipe.
@@ -24,6 +27,7 @@ from pathlib import Path
 
 from seqlab.errors import ConfigError, SeqlabError
 from seqlab.train.checkpoint import checkpoints
+from seqlab.train.manifest import RUN_FILES, files_under, read_run_files, record_run_files
 
 try:
     import fcntl
@@ -31,11 +35,14 @@ except ImportError:  # not POSIX: runs are not locked
     fcntl = None
 
 LOCK = ".lock"
-# the files and folders a run writes; --overwrite deletes these and nothing else
+# the names a run's files go under: a new run is refused where one is present (--overwrite deletes
+# the files under them that run-files.json lists, or refuses)
 ARTIFACTS = ("metrics.jsonl", "tb", "recipe.json", "history.jsonl", "checkpoints", "model.safetensors",
              "manifest.json", "tokenizers", "latest")
-ARTIFACT_PATTERNS = ("ckpt-*", "damaged-ckpt-*", ".ckpt-*.tmp", ".latest.tmp", ".model.safetensors.tmp", ".manifest.json.tmp",
-                     ".recipe.json.tmp", ".metrics.jsonl.tmp")
+# seqlab's temporaries (a write cut short): deleted by --overwrite whether listed or not
+TEMPORARIES = (".ckpt-*.tmp", ".latest.tmp", ".model.safetensors.tmp", ".manifest.json.tmp", ".recipe.json.tmp",
+               ".metrics.jsonl.tmp")
+ARTIFACT_PATTERNS = ("ckpt-*", "damaged-ckpt-*", *TEMPORARIES)
 
 
 def run_files(path: Path) -> list[Path]:
@@ -70,14 +77,16 @@ class RunFolder:
             raise SeqlabError(f"cannot create run folder {path}: {err.strerror or err}") from None
         folder = cls(path, _lock(path))
         try:
-            if not resume:
-                found = run_files(path)
+            found = run_files(path)
+            if resume:  # the files of the run resumed are its own (a run of an older seqlab has no record yet)
+                record_run_files(path, [f for p in found for f in files_under(path, p)])
+            else:
                 if found and not overwrite:
                     names = ", ".join(p.name for p in found[:4]) + (", ..." if len(found) > 4 else "")
                     raise SeqlabError(f"{path} already holds a run ({names}); continue it with --resume, "
                                       f"start it over with --overwrite, or choose another --out")
-                for p in found:
-                    shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+                _delete_run_files(path, found)
+                record_run_files(path, [], reset=True)
         except BaseException:
             folder.close()
             raise
@@ -104,6 +113,31 @@ class RunFolder:
 
     def __del__(self) -> None:
         self.close()
+
+
+def _delete_run_files(path: Path, found: list[Path]) -> None:
+    """--overwrite: delete the run files ``run-files.json`` lists (and seqlab's temporaries); if any
+    other file sits among them, refuse and delete nothing."""
+    listed = read_run_files(path) or set()
+    temporary = {p for p in found if any(p.match(pattern) for pattern in TEMPORARIES)}
+    files = [f for p in found if p not in temporary for f in files_under(path, p)]
+    foreign = [f for f in files if f not in listed]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        why = "" if listed else f" (the folder has no {RUN_FILES}: it is not a seqlab run, or one of an older seqlab)"
+        raise SeqlabError(f"--overwrite deletes only the files seqlab wrote in {path}, and these were not "
+                          f"written by it: {shown}{why}; move them away, delete them yourself, or choose another --out")
+    for p in temporary:
+        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+    for name in files:
+        (path / name).unlink()
+    for p in found:  # the folders left empty, deepest first
+        if p.is_dir() and not p.is_symlink():
+            for root, _, _ in sorted(os.walk(p), key=lambda entry: -len(entry[0])):
+                try:
+                    os.rmdir(root)
+                except OSError:  # not empty: something else lives there
+                    pass
 
 
 def _lock(path: Path) -> int | None:
@@ -178,6 +212,7 @@ def write_recipe(run_dir: str | Path, data: dict) -> None:
     """``run_dir/recipe.json``, replaced atomically: always the recipe that runs."""
     import json
 
+    record_run_files(run_dir, ["recipe.json"])
     path = Path(run_dir) / "recipe.json"
     tmp = path.with_name(".recipe.json.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -38,7 +38,7 @@ class MTData:
     src_vocab: int = ranged(4000, 261, 1 << 17)
     tgt_vocab: int = ranged(4000, 261, 1 << 17)
     max_len: int = ranged(160, 1)
-    numbers_size: int = ranged(20000, 10)
+    numbers_size: int = ranged(20000, 10, 1_000_000)
     numbers_min_words: int = ranged(1, 1)
     numbers_max_words: int = ranged(12, 1)
     numbers_max_digits: int = ranged(6, 1, 24)
@@ -85,7 +85,7 @@ class MTTrain:
     max_tokens: int = ranged(4096, 16)
     label_smoothing: float = ranged(0.1, 0.0, 0.99)
     eval_sentences: int = ranged(200, 1)
-    max_len_ratio: float = ranged(2.0, 0.0)
+    max_len_ratio: float = ranged(2.0, 0.0, 10.0)
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,7 @@ class _LegacyTrain:
     eval_sentences: int = ranged(200, 1)
     beam: int = ranged(5, 1, 64)  # never read by training
     alpha: float = ranged(0.6, 0.0, 10.0)  # never read by training
-    max_len_ratio: float = ranged(2.0, 0.0)
+    max_len_ratio: float = ranged(2.0, 0.0, 10.0)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     bf16: bool = False

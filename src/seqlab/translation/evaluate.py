@@ -10,7 +10,7 @@ import torch
 from seqlab.data.batching import collate_pairs, pad_sequences
 from seqlab.data.corpora import Pair, PairCorpus
 from seqlab.data.tokenize import BOS, EOS, piece_surface
-from seqlab.decode import Hypothesis, beam_search, greedy
+from seqlab.decode import Hypothesis, beam_search, check_beam, greedy, hypotheses_batch
 from seqlab.metrics import (
     LENGTH_BUCKETS, LONG_BUCKETS, alignment_error, argmax_links, bleu, chrf, diagonal_links, exact_match,
     score_by_length, subword_to_word, word_attention,
@@ -22,8 +22,11 @@ def translate_ids(model, sources: Sequence[list[int]], device, beam: int = 5, al
                   max_len_ratio: float = 2.0, batch_size: int = 32, need_weights: bool = False) -> list[Hypothesis]:
     """Decode token-id sources in length-sorted batches; results come back in input order.
 
-    beam == 1 uses greedy search.
+    beam == 1 uses greedy search. A batch holds at most ``MAX_HYPOTHESES`` hypotheses
+    (sources x beam): ``batch_size`` is lowered to fit.
     """
+    check_beam(beam)
+    batch_size = hypotheses_batch(batch_size, beam)
     model.eval()
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))
     out: list[Hypothesis | None] = [None] * len(sources)

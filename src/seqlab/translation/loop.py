@@ -16,11 +16,12 @@ from pathlib import Path
 import torch
 
 from seqlab.errors import SeqlabError
-from seqlab.recipe import Recipe, is_translation, recipe_from_dict, resumed_recipe
+from seqlab.recipe import Recipe, checked_resume, is_translation, recipe_from_dict, resumed_recipe
 from seqlab.train import Trainer, TrainResult
 from seqlab.train import checkpoint as ckpt
 from seqlab.train.device import pick_device, seed_everything
 from seqlab.train.distributed import DistInfo, init_distributed
+from seqlab.train.manifest import files_under, record_run_files
 from seqlab.train.run_folder import RunFolder, read_recipe, write_recipe
 from seqlab.build import build_translator
 from seqlab.translation.data import encode_split, fit_tokenizers, load_pairs, load_tokenizers
@@ -41,18 +42,23 @@ def train_translator(recipe: Recipe, run_dir: str | Path, log=print, resume: boo
     info = init_distributed(pick_device(cfg.device))
     folder = RunFolder.open(run_dir, resume=resume, overwrite=overwrite) if info.is_main else None
     try:
-        changes = resumed_recipe(_saved(run_dir), recipe)[1] if resume and (run_dir / RECIPE).is_file() else []
+        has_json = resume and (run_dir / RECIPE).is_file()
+        changes = resumed_recipe(_saved(run_dir), recipe)[1] if has_json else []
         corpus = load_pairs(recipe.task)
         src_tok, tgt_tok = _tokenizers(corpus, recipe, run_dir / TOKENIZERS, resume, info)
         task, longest = _task(corpus, recipe, src_tok, tgt_tok)
+        build = lambda: build_translator(recipe.model, src_tok.vocab_size, tgt_tok.vocab_size, longest)  # noqa: E731
+        _check_memory(recipe, build, tgt_tok.vocab_size, task)
         seed_everything(cfg.seed, cfg.deterministic)  # before the model draws its weights
-        model = build_translator(recipe.model, src_tok.vocab_size, tgt_tok.vocab_size, longest)
+        model = build()
         callbacks = [DevScores(corpus, src_tok, tgt_tok, recipe.task), _EvalLine(log if info.is_main else None)]
-        trainer = Trainer(model, task, cfg, run_dir, callbacks, resume=resume, folder=folder)
+        trainer = Trainer(model, task, cfg, run_dir, callbacks, resume=resume, folder=folder, recipe=recipe.to_dict())
     except BaseException:
         if folder is not None:
             folder.close()
         raise
+    if resume:
+        changes = checked_resume(trainer, recipe, has_json, changes)
     if info.is_main:
         write_recipe(run_dir, {**recipe.to_dict(), "max_positions": longest})
         log(f"{recipe.model.arch}: {sum(p.numel() for p in model.parameters()):,} parameters, "
@@ -60,6 +66,19 @@ def train_translator(recipe: Recipe, run_dir: str | Path, log=print, resume: boo
             + (f"; resumed at step {trainer.step} from {trainer.last_checkpoint}" if resume else "")
             + (f"; changed: {', '.join(changes)}" if changes else ""))
     return trainer.fit()
+
+
+def _check_memory(recipe: Recipe, build, tgt_vocab: int, task: TranslationTask) -> None:
+    """Refuse, before building it, an encoder-decoder and token budget that cannot fit: a batch
+    holds up to ``max_tokens`` padded tokens a side, and no more than the training split has
+    (``seqlab.train.memory``)."""
+    from seqlab.train.memory import check_fits, count_parameters, footprint, optimizer_slots
+
+    corpus_tokens = sum(map(len, task.train.src)) + sum(map(len, task.train.tgt))
+    cfg, tokens = recipe.train, min(recipe.task.max_tokens, corpus_tokens)
+    need = footprint(count_parameters(build), optimizer_slots(cfg.optimizer, cfg.momentum), 1, tokens, tokens,
+                     26, recipe.model.hidden, 2 * recipe.model.layers, tgt_vocab)  # 3 id tensors + 2 masks a token
+    check_fits(need, pick_device(cfg.device), "model.hidden, model.layers, model.ff or task.max_tokens")
 
 
 def _saved(run_dir: Path) -> dict:
@@ -83,8 +102,10 @@ def _fit_tokenizers(corpus, recipe: Recipe, directory: Path):
     """``fit_tokenizers``, with SentencePiece's refusals (a vocabulary the corpus cannot fill
     or that is too small for its characters) as one line naming the recipe's keys."""
     try:
-        return fit_tokenizers(corpus, recipe.task, directory)
-    except (RuntimeError, ValueError) as err:
+        tokenizers = fit_tokenizers(corpus, recipe.task, directory)
+        record_run_files(directory.parent, files_under(directory.parent, directory))
+        return tokenizers
+    except (RuntimeError, ValueError, SeqlabError) as err:
         data = recipe.task
         raise SeqlabError(f"cannot fit the {data.tokenizer} tokenizers with task.src_vocab = {data.src_vocab} and "
                           f"task.tgt_vocab = {data.tgt_vocab} on {data.corpus}: "
