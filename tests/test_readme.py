@@ -63,7 +63,7 @@ class Skip:
 
 def _lists_both_model_kinds(cwd: Path, out: str) -> None:
     from seqlab.build import ModelConfig
-    from seqlab.translation.config import MTModel
+    from seqlab.build import MTModel
 
     archs = typing.get_args(ModelConfig.__annotations__["arch"]) + typing.get_args(MTModel.__annotations__["arch"])
     missing = [a for a in archs if not re.search(rf"^\s*{a}\s", out, re.M)]

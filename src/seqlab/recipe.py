@@ -3,16 +3,15 @@
 ```toml
 out = "runs/adding-lstm"      # optional; default runs/<file stem>
 [task]
-name = "adding"               # a name from TASKS below (synthetic tasks, "lm", "translation")
-length = 100                  # the task's own fields
+name = "adding"               # a name from TASKS below (synthetic tasks, lm, translation, classify, forecast)
+length = 100                  # the task's own fields; a real-data task's corpus is a name or the user's files
 [model]                       # seqlab.build.ModelConfig (translation: an encoder-decoder, MTModel)
 arch = "lstm"
 [train]                       # seqlab.train.TrainConfig
 steps = 2000
 ```
 
-A file of the older translation shape ([data] instead of [task]) is rewritten into this
-one on load (``seqlab.translation.config.from_legacy``).
+Every task has this one shape; ``SHAPE`` is the text ``seqlab train --help`` prints.
 """
 
 from __future__ import annotations
@@ -22,16 +21,25 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqlab.build import ModelConfig
+from seqlab.build import ModelConfig, MTModel
 from seqlab.config import apply_overrides, check_out, from_dict, load_file
 from seqlab.data.lm import CorpusLM
 from seqlab.data.tasks import TASKS as SYNTHETIC
 from seqlab.errors import ConfigError
 from seqlab.train.config import TrainConfig
-from seqlab.translation.config import MTModel, Translation, from_legacy
+from seqlab.translation.config import Translation
 
-# task name -> config class: the synthetic tasks, language modeling and translation on a corpus.
+# task name -> config class: the synthetic tasks, then the tasks on a corpus (a built-in name or the user's files)
 TASKS = {**SYNTHETIC, "lm": CorpusLM, "translation": Translation}
+
+SHAPE = """A recipe (TOML or YAML) has three tables, the same for every task:
+  [task]   name = adding | copy | recall | lm | translation | classify | forecast, then the task's keys;
+           corpus = a built-in name or your own files: lm "text.txt"; translation "pairs.tsv" or
+           {src = "a.de", tgt = "a.en"}; classify "labelled.csv" (text_column, label_column);
+           forecast "series.csv" (value_column, time_column); or {train = ..., dev = ..., test = ...}
+  [model]  arch = a name from `seqlab models` and its sizes
+  [train]  steps, batch_size, lr, schedule, clip_norm, eval_every, max_minutes, seed, ...
+Any key can be set from the command line: --set task.corpus=my.txt --set train.steps=50"""
 
 # what --resume may change: where the run lives, how long it goes on, how it logs; never
 # what it computes (the learning rate, the model, the task, the seed, ...)
@@ -58,19 +66,12 @@ class Recipe:
     def translation(self) -> bool:
         return isinstance(self.task, Translation)
 
-    @property
-    def data(self) -> Translation:
-        """A translation recipe's corpus (its task), under the name the older recipes gave it."""
-        if not self.translation:
-            raise AttributeError("only a translation recipe has 'data'")
-        return self.task
-
 
 def is_translation(data: dict) -> bool:
     """Whether a recipe dict (a file, or a run's recipe.json) trains a translation model:
     the one place the kind of a recipe is told."""
     task = data.get("task")
-    return "data" in data or (isinstance(task, dict) and task.get("name") == "translation")
+    return isinstance(task, dict) and task.get("name") == "translation"
 
 
 def task_name(task) -> str:
@@ -92,12 +93,12 @@ def build_task(data: dict) -> Any:
 
 
 def recipe_from_dict(data: dict) -> Recipe:
-    if "data" in data:
-        if "task" in data:
-            raise ConfigError("a recipe has a [task] table or (the older translation shape) a [data] table, "
-                              "not both")
-        data = from_legacy(data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"a recipe is tables of keys ([task], [model], [train]), got {type(data).__name__}")
     unknown = sorted(str(k) for k in data if k not in {"task", "model", "train", "out"})
+    if unknown == ["data"]:
+        raise ConfigError("unknown key 'data': a translation recipe names its corpus in [task] (name = "
+                          "\"translation\", corpus = ...), its budget in [train] (steps, max_minutes)")
     if unknown:
         raise ConfigError(f"unknown key '{unknown[0]}'; allowed keys: model, out, task, train")
     if "task" not in data:

@@ -17,7 +17,7 @@ def run(args) -> int:
 
     model, src_tok, tgt_tok, recipe = load_translator(args.run_dir, args.device)
     device = next(model.parameters()).device
-    corpus = load_pairs(recipe.data)
+    corpus = load_pairs(recipe.task)
     scores = evaluate_split(model, corpus, args.split, src_tok, tgt_tok, device, beam=args.beam, alpha=args.alpha,
                             max_len_ratio=recipe.task.max_len_ratio, limit=args.limit, aer=not args.no_aer)
     print(f"{recipe.model.arch} on {corpus.name} {args.split} ({scores['sentences']} sentences, beam {args.beam})")

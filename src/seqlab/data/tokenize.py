@@ -262,10 +262,16 @@ def train_tokenizer(kind: str, texts: Sequence[str], vocab_size: int | None = No
     key = hashlib.sha256((texts_hash(texts) + json.dumps(settings, sort_keys=True))
                          .encode()).hexdigest()[:16]
     directory = Path(cache_dir or cache_root()) / "tokenizers" / f"{kind}-{key}"
-    if directory.is_dir():
-        return cls.load(directory)
+    if not directory.is_dir():
+        _fit_into(cls, texts, vocab_size, settings, directory)
+    tok = cls.load(directory)
+    tok.directory = directory  # its cache folder, where token files of texts it encoded go too
+    return tok
+
+
+def _fit_into(cls, texts: Sequence[str], vocab_size: int | None, settings: dict, directory: Path) -> None:
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=directory.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cls.kind}-", dir=directory.parent))
     try:
         cls.fit(texts, vocab_size, tmp)
         (tmp / "settings.json").write_text(json.dumps(settings, sort_keys=True))
@@ -275,7 +281,6 @@ def train_tokenizer(kind: str, texts: Sequence[str], vocab_size: int | None = No
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return cls.load(directory)
 
 
 def load_tokenizer(directory: Path) -> Tokenizer:

@@ -5,19 +5,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqlab.data.corpora import PairCorpus, load_corpus
+from seqlab.data.corpora import PairCorpus, builtin_names, load_corpus
+from seqlab.data.corpora.files import no_such_corpus
 from seqlab.data.corpora.numbers import load_numbers
+from seqlab.data.corpora.user import load_pair_files
 from seqlab.data.tokenize import load_tokenizer, train_tokenizer
 from seqlab.errors import SeqlabError
 from seqlab.translation.config import MTData
 
 
 def load_pairs(cfg: MTData) -> PairCorpus:
-    """The recipe's corpus with its fixed splits."""
+    """The recipe's corpus with its fixed splits: a built-in one, or the user's files (checked
+    line by line; a bad line is one SeqlabError naming the file and line)."""
     if cfg.corpus == "numbers":
         return load_numbers(cfg.numbers_size, cfg.numbers_min_words, cfg.numbers_max_words, cfg.numbers_max_digits,
                             even_width=cfg.numbers_even_width)
-    return load_corpus(cfg.corpus)
+    if cfg.corpus in builtin_names("translation"):
+        return load_corpus(cfg.corpus)
+    no_such_corpus(cfg.corpus, builtin_names("translation"))
+    return load_pair_files(cfg.corpus)
 
 
 def fit_tokenizers(corpus: PairCorpus, cfg: MTData, directory: Path):

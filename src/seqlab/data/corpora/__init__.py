@@ -6,6 +6,9 @@ every name with its kind and a one-line description.
 
 Splits are fixed and written down in each corpus's ``source.split_rule``, so numbers
 compare across runs, machines and tools.
+
+Wherever a recipe names a corpus it may name the user's own files instead
+(:mod:`.user`): ``builtin_names(kind)`` are the names that are not paths.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import functools
 from collections.abc import Callable
 
 from seqlab.data.corpora.base import (
-    SPLITS, ClassificationCorpus, Pair, PairCorpus, SeriesCorpus, Source, TextCorpus,
+    SPLITS, ClassificationCorpus, LabelledTextCorpus, Pair, PairCorpus, SeriesCorpus, Source, TextCorpus,
+    data_record,
 )
 from seqlab.data.corpora.bible import load_bsb_en, load_nt_el_en
 from seqlab.data.corpora.classification import SETS, load_classification
@@ -22,7 +26,7 @@ from seqlab.data.corpora.numbers import load_numbers
 from seqlab.data.corpora.timeseries import SERIES, load_series
 from seqlab.errors import SeqlabError
 
-Corpus = PairCorpus | TextCorpus | SeriesCorpus | ClassificationCorpus
+Corpus = PairCorpus | TextCorpus | SeriesCorpus | ClassificationCorpus | LabelledTextCorpus
 
 # name -> (kind, one-line description, loader)
 CORPORA: dict[str, tuple[str, str, Callable[[], Corpus]]] = {
@@ -43,6 +47,11 @@ CORPORA.update({
 })
 
 
+def builtin_names(kind: str) -> tuple[str, ...]:
+    """The built-in corpora of one kind ("text", "translation", "series", "classification")."""
+    return tuple(name for name, (k, _, _) in CORPORA.items() if k == kind)
+
+
 @functools.lru_cache(maxsize=None)
 def load_corpus(name: str) -> Corpus:
     """The named corpus, parsed once per process.
@@ -57,7 +66,7 @@ def load_corpus(name: str) -> Corpus:
 
 
 __all__ = [
-    "CORPORA", "SPLITS", "ClassificationCorpus", "Corpus", "Pair", "PairCorpus",
-    "SeriesCorpus", "Source", "TextCorpus", "load_bsb_en", "load_classification",
+    "CORPORA", "SPLITS", "ClassificationCorpus", "Corpus", "LabelledTextCorpus", "Pair", "PairCorpus",
+    "SeriesCorpus", "Source", "TextCorpus", "builtin_names", "data_record", "load_bsb_en", "load_classification",
     "load_corpus", "load_numbers", "load_nt_el_en", "load_series",
 ]
