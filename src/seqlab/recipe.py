@@ -11,7 +11,10 @@ arch = "lstm"
 steps = 2000
 ```
 
-Every task has this one shape; ``SHAPE`` is the text ``seqlab train --help`` prints.
+Every task has this one shape (``seqlab train --help`` prints it). A task on a corpus
+(lm, translation, classify, forecast) also has ``prepare(batch_size)``, which reads and
+checks its data, and ``data_record()``, what the run folder's ``data.json`` keeps of it
+(``write_data_record``, ``check_same_data``).
 """
 
 from __future__ import annotations
@@ -22,24 +25,17 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.build import ModelConfig, MTModel
+from seqlab.classify import Classification
 from seqlab.config import apply_overrides, check_out, from_dict, load_file
 from seqlab.data.lm import CorpusLM
 from seqlab.data.tasks import TASKS as SYNTHETIC
 from seqlab.errors import ConfigError
+from seqlab.timeseries.task import Forecast
 from seqlab.train.config import TrainConfig
 from seqlab.translation.config import Translation
 
 # task name -> config class: the synthetic tasks, then the tasks on a corpus (a built-in name or the user's files)
-TASKS = {**SYNTHETIC, "lm": CorpusLM, "translation": Translation}
-
-SHAPE = """A recipe (TOML or YAML) has three tables, the same for every task:
-  [task]   name = adding | copy | recall | lm | translation | classify | forecast, then the task's keys;
-           corpus = a built-in name or your own files: lm "text.txt"; translation "pairs.tsv" or
-           {src = "a.de", tgt = "a.en"}; classify "labelled.csv" (text_column, label_column);
-           forecast "series.csv" (value_column, time_column); or {train = ..., dev = ..., test = ...}
-  [model]  arch = a name from `seqlab models` and its sizes
-  [train]  steps, batch_size, lr, schedule, clip_norm, eval_every, max_minutes, seed, ...
-Any key can be set from the command line: --set task.corpus=my.txt --set train.steps=50"""
+TASKS = {**SYNTHETIC, "lm": CorpusLM, "translation": Translation, "classify": Classification, "forecast": Forecast}
 
 # what --resume may change: where the run lives, how long it goes on, how it logs; never
 # what it computes (the learning rate, the model, the task, the seed, ...)
@@ -164,3 +160,42 @@ def load_trained(path: str | Path):
     load_model_weights(model, weights, where)
     return recipe, model
 
+
+
+DATA_RECORD = "data.json"
+
+
+def write_data_record(run_dir: str | Path, task) -> None:
+    """``run_dir/data.json``: the files, hashes and split lines the run trains and is scored on."""
+    import json
+    import os
+
+    if not hasattr(task, "data_record"):
+        return
+    path = Path(run_dir) / DATA_RECORD
+    tmp = path.with_name(f".{DATA_RECORD}.tmp")
+    tmp.write_text(json.dumps(task.data_record(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def check_same_data(run_dir: str | Path, task, why: str) -> None:
+    """Refuse, in one line, data other than those ``data.json`` recorded (a file edited since
+    the run, another split): ``why`` says what needs the same data. A run without the record
+    (a synthetic task, an older run) passes."""
+    import json
+
+    from seqlab.errors import SeqlabError
+
+    path = Path(run_dir) / DATA_RECORD
+    if not hasattr(task, "data_record") or not path.is_file():
+        return
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SeqlabError(f"{path} is damaged: {err}") from None
+    now = json.loads(json.dumps(task.data_record()))
+    if now != saved:
+        changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+        files = [f for f, h in saved.get("files", {}).items() if now.get("files", {}).get(f) != h]
+        raise SeqlabError(f"the data are not those of the run ({path} differs in {', '.join(changed)}"
+                          + (f"; changed since: {', '.join(files)}" if files else "") + f"): {why}")

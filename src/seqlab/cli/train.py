@@ -1,16 +1,40 @@
 """seqlab train CONFIG [--set key=value ...] [--resume | --overwrite]
 
-Every recipe trains with seqlab.train.Trainer: a task or language model as it is, a
-translation recipe ([task] name = "translation", or the older [data] shape) through
-seqlab.translation, which fits its tokenizers first. A run folder holds one run: a new
-run into a folder that holds one is refused unless --resume (continue it exactly) or
---overwrite (delete its run files first). Under torchrun only rank 0 prints and writes.
+Every recipe trains with seqlab.train.Trainer: a task as it is, a translation recipe
+([task] name = "translation") through seqlab.translation, which fits its tokenizers first.
+A task's data (a built-in corpus or the user's files) are read and checked before anything
+is written: a bad file is one line naming the file and line, and the run folder stays as it
+was. A run folder holds one run: a new run into a folder that holds one is refused unless
+--resume (continue it exactly) or --overwrite (delete its run files first). Under torchrun
+only rank 0 prints and writes.
 """
 
 from __future__ import annotations
 
+import argparse
+
+RECIPE_SHAPE = """A recipe (TOML or YAML) has the same three tables for every task:
+
+  [task]   name = adding | copy | recall | lm | translation | classify | forecast, and the task's keys.
+           A task on data names a built-in corpus (seqlab data list) or your own files:
+             lm           corpus = "text.txt"                      (UTF-8 text, split by lines)
+             translation  corpus = "pairs.tsv"                     (source<TAB>target lines)
+                          corpus = {src = "train.de", tgt = "train.en"}   (parallel files)
+             classify     corpus = "labelled.csv"                  (text_column, label_column)
+             forecast     corpus = "series.csv"                    (value_column, time_column)
+           or per split: corpus = {train = "...", dev = "...", test = "..."} (a missing dev or
+           test split is carved from train; the split goes into the run folder's data.json)
+  [model]  arch = a name from `seqlab models`, and its sizes
+  [train]  steps, batch_size, lr, schedule, clip_norm, eval_every, max_minutes, seed, ...
+
+Any key can be set on the command line, e.g.
+  seqlab train configs/lm-bsb-char-lstm.toml --set task.corpus=my.txt --set train.steps=50 --out runs/mine
+`seqlab data check CONFIG` shows what a recipe's data will be before training."""
+
 
 def add_arguments(parser, name: str) -> None:
+    parser.epilog = RECIPE_SHAPE
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("config", help="a TOML or YAML recipe (see configs/)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
@@ -65,7 +89,7 @@ def run(args) -> int:
 
 def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
     from seqlab.build import build_model
-    from seqlab.recipe import resumed_recipe
+    from seqlab.recipe import resumed_recipe, write_data_record
     from seqlab.train import Trainer
     from seqlab.train.device import seed_everything
     from seqlab.train.run_folder import read_recipe, write_recipe
@@ -73,12 +97,14 @@ def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
     changes = []
     if resume and (run_dir / "recipe.json").is_file():
         recipe, changes = resumed_recipe(read_recipe(run_dir), recipe)
+    check_data(recipe.task, recipe.train.batch_size, run_dir, resume)  # before anything is written
     seed_everything(recipe.train.seed, recipe.train.deterministic)  # before the model draws its weights
     model = build_model(recipe.model, recipe.task)
     trainer = Trainer(model, recipe.task, recipe.train, run_dir=run_dir, resume=resume, overwrite=overwrite)
     steps = recipe.train.steps
     if trainer.dist.is_main:
         write_recipe(run_dir, recipe.to_dict())
+        write_data_record(run_dir, recipe.task)
         n = sum(p.numel() for p in model.parameters())
         print(f"training {recipe.model.arch} ({n:,} parameters) on {type(recipe.task).__name__} "
               f"for {steps} steps on {trainer.device}, {trainer.dist.describe()}; run folder {run_dir}")
@@ -86,6 +112,17 @@ def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
             print(f"resumed at step {trainer.step} from {trainer.last_checkpoint}"
                   + (f"; changed: {', '.join(changes)}" if changes else ""))
     return trainer.fit()
+
+
+def check_data(task, batch_size: int, run_dir, resume: bool) -> None:
+    """Read and check everything a task on data trains from (``task.prepare``); a resumed run
+    must find the data it began on (``data.json``)."""
+    from seqlab.recipe import check_same_data
+
+    if hasattr(task, "prepare"):
+        task.prepare(batch_size)
+    if resume:
+        check_same_data(run_dir, task, "--resume continues a run on the data it began with")
 
 
 def _summary(recipe, result) -> str:

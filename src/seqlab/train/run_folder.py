@@ -33,9 +33,9 @@ except ImportError:  # not POSIX: runs are not locked
 LOCK = ".lock"
 # the files and folders a run writes; --overwrite deletes these and nothing else
 ARTIFACTS = ("metrics.jsonl", "tb", "recipe.json", "history.jsonl", "checkpoints", "model.safetensors",
-             "manifest.json", "tokenizers", "latest")
+             "manifest.json", "tokenizers", "latest", "data.json")
 ARTIFACT_PATTERNS = ("ckpt-*", "damaged-ckpt-*", ".ckpt-*.tmp", ".latest.tmp", ".model.safetensors.tmp", ".manifest.json.tmp",
-                     ".recipe.json.tmp", ".metrics.jsonl.tmp")
+                     ".recipe.json.tmp", ".metrics.jsonl.tmp", ".data.json.tmp")
 
 
 def run_files(path: Path) -> list[Path]:

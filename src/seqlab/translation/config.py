@@ -70,3 +70,16 @@ class MTTrain:
 @dataclass(frozen=True)
 class Translation(MTTrain, MTData):
     """The [task] table of a translation recipe (``name = "translation"``)."""
+
+    def prepare(self, batch_size: int | None = None) -> None:
+        """Read and check the corpus (the user's files line by line)."""
+        from seqlab.translation.data import load_pairs
+
+        load_pairs(self)
+
+    def data_record(self) -> dict:
+        """What the run folder's ``data.json`` keeps of the corpus (``seqlab.recipe.write_data_record``)."""
+        from seqlab.data.corpora import data_record
+        from seqlab.translation.data import load_pairs
+
+        return data_record(load_pairs(self))

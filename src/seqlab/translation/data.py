@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +25,13 @@ def load_pairs(cfg: MTData) -> PairCorpus:
     if cfg.corpus in builtin_names("translation"):
         return load_corpus(cfg.corpus)
     no_such_corpus(cfg.corpus, builtin_names("translation"))
-    return load_pair_files(cfg.corpus)
+    return _pair_files(json.dumps(cfg.corpus, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=4)
+def _pair_files(spec: str) -> PairCorpus:
+    """The user's pair files, read once per process (``spec``: the corpus value as JSON)."""
+    return load_pair_files(json.loads(spec))
 
 
 def fit_tokenizers(corpus: PairCorpus, cfg: MTData, directory: Path):

@@ -68,10 +68,11 @@ class TextFiles:
         tables = split_tables(spec, "task.corpus")
         infos = {split: check_file(path) for split, path in tables.items()}
         train = infos["train"]
-        ranges = contiguous_split(train.lines, train.path, "lines", _carved(tables)) if _carved(tables) else {}
-        self.segments: dict[str, tuple[FileInfo, range]] = {}
-        for split in SPLITS:
-            self.segments[split] = (infos[split], range(infos[split].lines)) if split in infos else (train, ranges[split])
+        carved = _carved(tables)
+        ranges = contiguous_split(train.lines, train.path, "lines", carved) if carved else {}
+        self.segments: dict[str, tuple[FileInfo, range]] = {
+            split: (train, ranges[split]) if split in ranges else (infos[split], range(infos[split].lines))
+            for split in SPLITS}
         self.name = Path(train.path).name
         self.record = _record(spec, list({i.path: i for i in infos.values()}.values()), CONTIGUOUS_RULE, {
             s: {"file": info.path, "lines": f"{r.start + 1}-{r.stop}"} for s, (info, r) in self.segments.items()})
