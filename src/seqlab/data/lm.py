@@ -58,10 +58,12 @@ class CorpusLM:
     def source(self):
         """The text, split: ``TextFiles`` (the user's files) or ``BuiltinText``."""
         from seqlab.data.corpora import builtin_names, load_corpus
+        from seqlab.data.corpora.files import no_such_corpus
         from seqlab.data.corpora.user import BuiltinText, TextFiles
 
         if self.corpus in builtin_names("text"):
             return BuiltinText(load_corpus(self.corpus))
+        no_such_corpus(self.corpus, builtin_names("text"))
         return TextFiles(self.corpus)
 
     @cached_property

@@ -1,4 +1,8 @@
-"""Parallel data for translation: a corpus, its two tokenizers, and encoded splits."""
+"""Parallel data for translation: a corpus, its two tokenizers, and encoded splits.
+
+``cfg`` below is a translation task's config (``seqlab.translation.config.MTData``, which
+imports this module to read its corpus: hence no import of it here).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +17,9 @@ from seqlab.data.corpora.numbers import load_numbers
 from seqlab.data.corpora.user import load_pair_files
 from seqlab.data.tokenize import load_tokenizer, train_tokenizer
 from seqlab.errors import SeqlabError
-from seqlab.translation.config import MTData
 
 
-def load_pairs(cfg: MTData) -> PairCorpus:
+def load_pairs(cfg) -> PairCorpus:
     """The recipe's corpus with its fixed splits: a built-in one, or the user's files (checked
     line by line; a bad line is one SeqlabError naming the file and line)."""
     if cfg.corpus == "numbers":
@@ -34,7 +37,7 @@ def _pair_files(spec: str) -> PairCorpus:
     return load_pair_files(json.loads(spec))
 
 
-def fit_tokenizers(corpus: PairCorpus, cfg: MTData, directory: Path):
+def fit_tokenizers(corpus: PairCorpus, cfg, directory: Path):
     """One tokenizer per language, fitted on the train split only, stored under ``directory``.
 
     Returns (src_tokenizer, tgt_tokenizer); ``tokenizer_dir(directory, side)`` finds them again.
