@@ -245,3 +245,51 @@ def test_a_bad_file_is_one_line_exit_2_and_an_untouched_run_folder(tmp_path, mon
     assert [p.name for p in kept.iterdir()] == ["notes.txt"]
     code, _, err = run_cli(capsys, "data", "check", *args)  # seqlab data check reads them as train does
     assert code == 2 and expected in err
+
+
+# ----------------------------------------------------------------------------- reading, splitting, tokens
+def test_the_check_reads_in_chunks_and_still_names_the_right_line(tmp_path, monkeypatch):
+    from seqlab.data.corpora import files
+    from seqlab.errors import SeqlabError
+
+    monkeypatch.setattr(files, "CHUNK", 5)  # chunks end inside lines and inside multi-byte characters
+    text = "Ἐν ἀρχῇ ἦν\nὁ λόγος, a long line without end " * 3 + "é"
+    path = tmp_path / "greek.txt"
+    path.write_text(text, encoding="utf-8")
+    info = files.check_file(path)
+    assert info.lines == 4 and info.size == len(text.encode())
+    assert [t for _, t in files.read_lines(path, 1, 3)] == text.split("\n")[1:3]
+    path.write_bytes(text.encode() + b"\nline five\nbad \xff here\n")
+    with pytest.raises(SeqlabError, match=r"greek.txt:6: not UTF-8 text \(byte 0xff at byte 5 of the line\)"):
+        files.check_file(path)
+
+
+def test_split_rules_by_hand():
+    from seqlab.data.corpora.files import contiguous_split, line_ranges, shuffled_split
+
+    assert contiguous_split(40, "x") == {"train": range(0, 36), "dev": range(36, 38), "test": range(38, 40)}
+    assert contiguous_split(3, "x") == {"train": range(0, 1), "dev": range(1, 2), "test": range(2, 3)}
+    dealt = shuffled_split(40, "x")
+    assert sorted(sum(dealt.values(), [])) == list(range(40)) and [len(dealt[s]) for s in dealt] == [36, 2, 2]
+    assert dealt == shuffled_split(40, "y")  # a fixed seed: the same split on every machine
+    assert shuffled_split(40, "x", carve=("test",))["test"] == dealt["test"]  # test is dealt first
+    assert line_ranges([1, 2, 3, 5, 7, 8]) == "1-3,5,7-8"
+
+
+@pytest.mark.parametrize("kind,vocab", [("char", None), ("word", None), ("bpe", 300)])
+def test_token_files_hold_the_ids_of_the_whole_text(tmp_path, monkeypatch, kind, vocab):
+    import numpy as np
+
+    from seqlab.data import tokens
+    from seqlab.data.tokenize import train_tokenizer
+
+    lines = sentences(300, 5) + ["Ünïcode ✓ and CAPITALS"]
+    tok = train_tokenizer(kind, lines[:200], vocab)
+    monkeypatch.setattr(tokens, "PIECE_CHARS", 100)  # many pieces, each ending at a line end
+    file = tokens.token_file(tok, f"lines-{kind}", iter(lines))
+    assert isinstance(file.ids, np.memmap) and file.ids.dtype == np.uint16
+    assert file.ids.tolist() == tok.encode("\n".join(lines)) and file.chars == len("\n".join(lines))
+    cut = tokens.token_file(tok, f"lines-{kind}", iter(lines), limit_chars=500)
+    assert cut.ids.tolist() == tok.encode("\n".join(lines)[:500])
+    again = tokens.token_file(tok, f"lines-{kind}", iter(()))  # found in the cache: the texts are not read
+    assert again.ids.tolist() == file.ids.tolist()

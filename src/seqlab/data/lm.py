@@ -71,7 +71,8 @@ class CorpusLM:
         """The tokenizer fitted on the train split (without encoding the splits: generate needs only this)."""
         from seqlab.data.tokenize import train_tokenizer
 
-        return train_tokenizer(self.tokenizer, self.source.fit_texts(), self.vocab_limit)
+        src = self.source
+        return train_tokenizer(self.tokenizer, src.fit_texts, self.vocab_limit, content_key=src.fit_key)
 
     @cached_property
     def _files(self) -> dict:

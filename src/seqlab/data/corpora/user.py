@@ -97,6 +97,11 @@ class TextFiles:
         info, lines = self.segments[split]
         return f"{info.path} (lines {lines.start + 1}-{lines.stop}, the {split} split)"
 
+    @property
+    def fit_key(self) -> str:
+        """Names what ``fit_texts`` returns (the train split's content), without reading it."""
+        return f"file {self.split_key('train')} fit {FIT_BYTES}"
+
     def fit_texts(self) -> list[str]:
         """The train lines a tokenizer is fitted on: all of them up to FIT_BYTES, else every k-th."""
         stride = max(1, math.ceil(self.split_bytes("train") / FIT_BYTES))
@@ -129,6 +134,8 @@ class BuiltinText:
 
     def where(self, split: str) -> str:
         return f"corpus {self.name} (the {split} split)"
+
+    fit_key = None  # the tokenizer's cache key hashes the texts
 
     def fit_texts(self) -> list[str]:
         return self.corpus.texts("train")
