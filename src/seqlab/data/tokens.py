@@ -82,10 +82,36 @@ def pieces(units: Iterable[str], limit_chars: int | None = None) -> Iterator[str
         yield "".join(buf)
 
 
+def char_encoder(tokenizer):
+    """``text -> ids`` for a character tokenizer by one table lookup over the code points (the
+    ids ``encode`` gives, ~10x faster): a known character's id, an unknown ASCII one's byte id
+    (the newline between lines, which no tokenizer is fitted on, is one); a text with an
+    unknown character of several UTF-8 bytes goes through ``encode``. None for other tokenizers."""
+    from seqlab.data.tokenize import BYTE_OFFSET, FIRST_SYMBOL, CharTokenizer
+
+    if not isinstance(tokenizer, CharTokenizer):
+        return None
+    codes = np.array([ord(c) for c in tokenizer.symbols], dtype=np.int64)
+    table = np.full(max(int(codes.max(initial=0)) + 1, 128), -1, dtype=np.int64)
+    table[:128] = BYTE_OFFSET + np.arange(128)  # ASCII outside the vocabulary: one byte id each
+    table[codes] = FIRST_SYMBOL + np.arange(len(codes))
+
+    def encode(text: str) -> np.ndarray:
+        points = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)  # (n,) code points
+        if len(points) and int(points.max()) < len(table):
+            ids = table[points]
+            if ids.min() >= 0:
+                return ids
+        return np.asarray(tokenizer.encode(text), dtype=np.int64)
+
+    return encode
+
+
 def _write(tokenizer, data: Path, meta: Path, texts: Iterator[str], total_chars: int | None, desc: str) -> None:
     """Encode and append piece by piece (atomic: a reader finds a whole file or none)."""
     from tqdm.auto import tqdm
 
+    encode = char_encoder(tokenizer) or tokenizer.encode
     dtype = np.uint16 if tokenizer.vocab_size <= 1 << 16 else np.uint32
     tmp = data.with_name(f".{data.name}.{os.getpid()}.tmp")
     tokens = chars = 0
@@ -93,7 +119,7 @@ def _write(tokenizer, data: Path, meta: Path, texts: Iterator[str], total_chars:
         with open(tmp, "wb") as fh, tqdm(total=total_chars, unit="char", unit_scale=True, desc=desc,
                                          disable=None, leave=False) as bar:
             for text in texts:
-                ids = np.asarray(tokenizer.encode(text), dtype=dtype)  # (n,)
+                ids = np.asarray(encode(text), dtype=dtype)  # (n,)
                 ids.tofile(fh)
                 tokens, chars = tokens + len(ids), chars + len(text)
                 bar.update(len(text))

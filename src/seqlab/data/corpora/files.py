@@ -132,12 +132,14 @@ def _check_bytes(path: Path, buf: bytes, lines_before: int) -> None:
                           f"line); save the file as UTF-8") from None
 
 
-def read_lines(path: str | Path, start: int = 0, stop: int | None = None) -> Iterator[tuple[int, str]]:
+def read_lines(path: str | Path, start: int = 0, stop: int | None = None,
+               every: int = 1) -> Iterator[tuple[int, str]]:
     """(1-based line number, text without its line ending) of lines [start, stop) (0-based),
-    streaming. The file must have passed :func:`check_file`."""
+    streaming; with ``every`` = k only lines start, start + k, ... (the others are not decoded).
+    The file must have passed :func:`check_file`."""
     with Path(path).open("rb") as fh:
         for number, raw in enumerate(fh, 1):
-            if number <= start:
+            if number <= start or (number - 1 - start) % every:
                 continue
             if stop is not None and number > stop:
                 return

@@ -104,8 +104,9 @@ class TextFiles:
 
     def fit_texts(self) -> list[str]:
         """The train lines a tokenizer is fitted on: all of them up to FIT_BYTES, else every k-th."""
+        info, lines = self.segments["train"]
         stride = max(1, math.ceil(self.split_bytes("train") / FIT_BYTES))
-        return [t for i, t in enumerate(self.units("train")) if i % stride == 0]
+        return [t for _, t in read_lines(info.path, lines.start, lines.stop, every=stride)]
 
 
 class BuiltinText:
