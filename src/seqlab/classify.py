@@ -31,7 +31,7 @@ from torch import nn
 
 from seqlab.config import ranged
 from seqlab.data.batch import SeqBatch
-from seqlab.data.corpora import ClassificationCorpus, load_corpus
+from seqlab.data.corpora import ClassificationCorpus, corpus_value, load_corpus, open_corpus
 from seqlab.errors import SeqlabError
 from seqlab.train.losses import masked_loss
 
@@ -203,22 +203,15 @@ class Classification:
     loss_kind = "ce"
 
     def __post_init__(self) -> None:
-        from seqlab.data.corpora import builtin_names
-        from seqlab.data.corpora.files import absolute_spec
-
-        object.__setattr__(self, "corpus", absolute_spec(self.corpus, builtin_names("classification")))
+        object.__setattr__(self, "corpus", corpus_value(self.corpus, "classification"))
 
     @cached_property
     def source(self):
         """The corpus: a ClassificationCorpus (built-in) or a LabelledTextCorpus (the user's CSV)."""
-        from seqlab.data.corpora import builtin_names
-        from seqlab.data.corpora.files import no_such_corpus
         from seqlab.data.corpora.user import load_text_csv
 
-        if self.corpus in builtin_names("classification"):
-            return load_corpus(self.corpus)
-        no_such_corpus(self.corpus, builtin_names("classification"))
-        return load_text_csv(self.corpus, self.text_column, self.label_column)
+        return open_corpus(self.corpus, "classification",
+                           lambda files: load_text_csv(files, self.text_column, self.label_column))
 
     @cached_property
     def tokenizer_obj(self):

@@ -49,22 +49,18 @@ class CorpusLM:
     input_dim = None
 
     def __post_init__(self) -> None:
-        from seqlab.data.corpora import builtin_names
-        from seqlab.data.corpora.files import absolute_spec
+        from seqlab.data.corpora import corpus_value
 
-        object.__setattr__(self, "corpus", absolute_spec(self.corpus, builtin_names("text")))
+        object.__setattr__(self, "corpus", corpus_value(self.corpus, "text"))
 
     @cached_property
     def source(self):
         """The text, split: ``TextFiles`` (the user's files) or ``BuiltinText``."""
-        from seqlab.data.corpora import builtin_names, load_corpus
-        from seqlab.data.corpora.files import no_such_corpus
+        from seqlab.data.corpora import open_corpus
         from seqlab.data.corpora.user import BuiltinText, TextFiles
 
-        if self.corpus in builtin_names("text"):
-            return BuiltinText(load_corpus(self.corpus))
-        no_such_corpus(self.corpus, builtin_names("text"))
-        return TextFiles(self.corpus)
+        corpus = open_corpus(self.corpus, "text", TextFiles)
+        return corpus if isinstance(corpus, TextFiles) else BuiltinText(corpus)
 
     @cached_property
     def tokenizer_obj(self):

@@ -20,6 +20,7 @@ import torch
 
 from seqlab.config import ranged
 from seqlab.data.batch import SeqBatch
+from seqlab.data.corpora import corpus_value, open_corpus
 from seqlab.errors import SeqlabError
 from seqlab.timeseries.neural import window_batch
 from seqlab.train.losses import masked_loss
@@ -49,22 +50,15 @@ class Forecast:
     vocab_size = None
 
     def __post_init__(self) -> None:
-        from seqlab.data.corpora import builtin_names
-        from seqlab.data.corpora.files import absolute_spec
-
-        object.__setattr__(self, "corpus", absolute_spec(self.corpus, builtin_names("series")))
+        object.__setattr__(self, "corpus", corpus_value(self.corpus, "series"))
 
     @cached_property
     def source(self):
         """The series (a SeriesCorpus), built-in or from the user's CSV."""
-        from seqlab.data.corpora import builtin_names, load_corpus
-        from seqlab.data.corpora.files import no_such_corpus
         from seqlab.data.corpora.user import load_series_csv
 
-        if self.corpus in builtin_names("series"):
-            return load_corpus(self.corpus)
-        no_such_corpus(self.corpus, builtin_names("series"))
-        return load_series_csv(self.corpus, self.value_column, self.time_column)
+        return open_corpus(self.corpus, "series",
+                           lambda file: load_series_csv(file, self.value_column, self.time_column))
 
     @cached_property
     def _windows(self) -> tuple[torch.Tensor, float, dict[str, torch.Tensor]]:

@@ -45,10 +45,9 @@ class MTData:
     numbers_even_width: int = ranged(0, 0)
 
     def __post_init__(self) -> None:
-        from seqlab.data.corpora import builtin_names
-        from seqlab.data.corpora.files import absolute_spec
+        from seqlab.data.corpora import corpus_value
 
-        object.__setattr__(self, "corpus", absolute_spec(self.corpus, builtin_names("translation"), ("src", "tgt")))
+        object.__setattr__(self, "corpus", corpus_value(self.corpus, "translation", ("src", "tgt")))
 
 
 @dataclass(frozen=True)

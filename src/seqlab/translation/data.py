@@ -11,8 +11,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqlab.data.corpora import PairCorpus, builtin_names, load_corpus
-from seqlab.data.corpora.files import no_such_corpus
+from seqlab.data.corpora import PairCorpus, open_corpus
 from seqlab.data.corpora.numbers import load_numbers
 from seqlab.data.corpora.user import load_pair_files
 from seqlab.data.tokenize import load_tokenizer, train_tokenizer
@@ -25,10 +24,7 @@ def load_pairs(cfg) -> PairCorpus:
     if cfg.corpus == "numbers":
         return load_numbers(cfg.numbers_size, cfg.numbers_min_words, cfg.numbers_max_words, cfg.numbers_max_digits,
                             even_width=cfg.numbers_even_width)
-    if cfg.corpus in builtin_names("translation"):
-        return load_corpus(cfg.corpus)
-    no_such_corpus(cfg.corpus, builtin_names("translation"))
-    return _pair_files(json.dumps(cfg.corpus, sort_keys=True))
+    return open_corpus(cfg.corpus, "translation", lambda files: _pair_files(json.dumps(files, sort_keys=True)))
 
 
 @functools.lru_cache(maxsize=4)

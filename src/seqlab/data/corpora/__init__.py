@@ -52,6 +52,26 @@ def builtin_names(kind: str) -> tuple[str, ...]:
     return tuple(name for name, (k, _, _) in CORPORA.items() if k == kind)
 
 
+def corpus_value(value, kind: str, sides: tuple[str, ...] = ()):
+    """A recipe's ``corpus`` as a task keeps it: a built-in name as it is, the user's file paths
+    made absolute (ConfigError for a wrong shape; see ``files.split_tables``)."""
+    from seqlab.data.corpora.files import absolute_spec
+
+    return absolute_spec(value, builtin_names(kind), sides)
+
+
+def open_corpus(value, kind: str, load_files: Callable):
+    """The built-in corpus ``value`` names, or ``load_files(value)`` for the user's files (one
+    line when a string is neither a built-in name nor an existing path)."""
+    from seqlab.data.corpora.files import no_such_corpus
+
+    names = builtin_names(kind)
+    if isinstance(value, str) and value in names:
+        return load_corpus(value)
+    no_such_corpus(value, names)
+    return load_files(value)
+
+
 @functools.lru_cache(maxsize=None)
 def load_corpus(name: str) -> Corpus:
     """The named corpus, parsed once per process.
@@ -67,6 +87,7 @@ def load_corpus(name: str) -> Corpus:
 
 __all__ = [
     "CORPORA", "SPLITS", "ClassificationCorpus", "Corpus", "LabelledTextCorpus", "Pair", "PairCorpus",
-    "SeriesCorpus", "Source", "TextCorpus", "builtin_names", "data_record", "load_bsb_en", "load_classification",
+    "SeriesCorpus", "Source", "TextCorpus", "builtin_names", "corpus_value", "data_record", "load_bsb_en",
+    "load_classification", "open_corpus",
     "load_corpus", "load_numbers", "load_nt_el_en", "load_series",
 ]
