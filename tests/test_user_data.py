@@ -293,3 +293,14 @@ def test_token_files_hold_the_ids_of_the_whole_text(tmp_path, monkeypatch, kind,
     assert cut.ids.tolist() == tok.encode("\n".join(lines)[:500])
     again = tokens.token_file(tok, f"lines-{kind}", iter(()))  # found in the cache: the texts are not read
     assert again.ids.tolist() == file.ids.tolist()
+
+
+def test_the_classify_task_takes_a_built_in_set_the_same_way(tmp_path, capsys):
+    pytest.importorskip("sktime")
+    run = tmp_path / "run"
+    code, out, err = run_cli(capsys, "train", recipe(tmp_path, CLASSIFY, "japanese_vowels"), "--out", run,
+                             "--set", "task.pooling=mean", "--set", "model.bidirectional=true")
+    assert code == 0 and "accuracy" in out, err
+    code, out, err = run_cli(capsys, "evaluate", run, "--split", "test")
+    assert code == 0 and "(370 scored targets)" in out, err  # the official test split
+    assert json.loads((run / "data.json").read_text())["corpus"] == "japanese_vowels"
