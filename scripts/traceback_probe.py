@@ -138,7 +138,7 @@ def prepare(work: Path, in_process: bool) -> None:
 
 
 def _claims(root: Path) -> None:
-    from seqlab.experiments.base import finish, new_result
+    from seqlab.experiments.core.base import finish, new_result
 
     good = new_result("C1", "a claim", "a setup", "quick", {"T": 10})
     good.add_table("t", ["a"], [[1]])

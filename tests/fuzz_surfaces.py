@@ -205,7 +205,7 @@ JSON = st.recursive(st.none() | st.booleans() | st.integers(-10**20, 10**20) | s
 
 
 def good_result() -> dict:
-    from seqlab.experiments.base import Figure, finish, new_result
+    from seqlab.experiments.core.base import Figure, finish, new_result
 
     r = new_result("C1", "a claim", "a setup", "quick", {"T": 10}, seeds=(0, 1))
     r.add_table("t", ["a", "b"], [[1, "x"], [2.5, None]])

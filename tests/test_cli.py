@@ -24,9 +24,10 @@ def test_models_and_tasks_list_what_exists(capsys):
 def test_train_routes_a_translation_recipe(tmp_path, capsys):
     recipe = tmp_path / "mt.toml"
     recipe.write_text(
-        '[data]\ncorpus = "numbers"\ntokenizer = "char"\nnumbers_size = 60\nnumbers_max_words = 4\n'
+        '[task]\nname = "translation"\ncorpus = "numbers"\ntokenizer = "char"\nnumbers_size = 60\n'
+        'numbers_max_words = 4\n'
         '[model]\narch = "transformer"\nhidden = 16\nlayers = 1\nheads = 2\nff = 32\n'
-        '[train]\nminutes = 0.01\nmax_steps = 2\n'
+        '[train]\nmax_minutes = 0.01\nsteps = 2\nprogress = false\n'
     )
     threads = torch.get_num_threads()
     try:

@@ -68,9 +68,9 @@ MT = {
 
 
 def _mt_recipe(steps: int):
-    from seqlab.translation.config import mt_recipe_from_dict
+    from seqlab.recipe import recipe_from_dict
 
-    return mt_recipe_from_dict({**MT, "train": {**MT["train"], "steps": steps}})
+    return recipe_from_dict({**MT, "train": {**MT["train"], "steps": steps}})
 
 
 def _noting_rows(seen: list):

@@ -22,10 +22,10 @@ FUZZ = settings(max_examples=25, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 MT = (
-    '[data]\ncorpus = "numbers"\ntokenizer = "char"\nnumbers_size = 60\nnumbers_max_words = 4\n'
+    '[task]\nname = "translation"\ncorpus = "numbers"\ntokenizer = "char"\nnumbers_size = 60\nnumbers_max_words = 4\n'
+    'max_tokens = 400\neval_sentences = 4\n'
     '[model]\narch = "luong"\nembed_dim = 8\nhidden = 16\nlayers = 1\n'
-    '[train]\nminutes = 1.0\nmax_steps = 2\nmax_tokens = 400\neval_every_minutes = 10.0\n'
-    'eval_sentences = 4\ndevice = "cpu"\n'
+    '[train]\nmax_minutes = 1.0\nsteps = 2\ndevice = "cpu"\nprogress = false\n'
 )
 LM = (
     '[task]\nname = "lm"\ncorpus = "bsb_en"\nseq_len = 16\neval_chars = 2000\n'

@@ -11,25 +11,26 @@ from seqlab.train.device import cpu_has_bf16
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 RECIPE = """
-[data]
+[task]
+name = "translation"
 corpus = "numbers"
 tokenizer = "char"
 src_vocab = 300
 tgt_vocab = 300
 numbers_size = 80
 numbers_max_words = 4
+max_tokens = 300
+eval_sentences = 2
 [model]
 arch = "{arch}"
 embed_dim = 8
 hidden = 16
 layers = 1
 [train]
-minutes = 1.0
-max_steps = 2
-max_tokens = 300
-eval_every_minutes = 10.0
-eval_sentences = 2
+max_minutes = 1.0
+steps = 2
 device = "cpu"
+progress = false
 """
 
 pytestmark = pytest.mark.skipif(not BENCH.is_dir(), reason="benchmarks/ is not in this checkout")

@@ -35,6 +35,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 LINKS = (".venv", "configs", "benchmarks")  # what the README's paths expect in the working folder
+SOME_TEXT = "".join(f"Line {i}: the {w} sat on the mat, and the dog ran to the {w}.\n"
+                    for i, w in enumerate(["cat", "house", "river", "Tree"] * 60))  # 240 lines
 
 TINY_TASK = ("--set train.steps=3 --set task.length=8 --set model.hidden_size=8 --set train.batch_size=4 "
              "--set train.eval_every=3 --set train.eval_batches=1 --set train.checkpoint_every=3 --set train.progress=false")
@@ -63,7 +65,7 @@ class Skip:
 
 def _lists_both_model_kinds(cwd: Path, out: str) -> None:
     from seqlab.build import ModelConfig
-    from seqlab.translation.config import MTModel
+    from seqlab.build import MTModel
 
     archs = typing.get_args(ModelConfig.__annotations__["arch"]) + typing.get_args(MTModel.__annotations__["arch"])
     missing = [a for a in archs if not re.search(rf"^\s*{a}\s", out, re.M)]
@@ -136,6 +138,14 @@ SHELL: dict[str, Run | Skip] = {
     "cat greek.txt | .venv/bin/seqlab translate runs/mt-nt-transformer --beam 5": Run(),
     ".venv/bin/seqlab evaluate runs/mt-nt-transformer --split test --json scores.json":
         Run("--limit 3", "three test pairs (an untrained model decodes to the length limit)"),
+    ".venv/bin/seqlab data check configs/lm-bsb-char-lstm.toml --set task.corpus=some.txt": Run(),
+    ".venv/bin/seqlab train configs/lm-bsb-char-lstm.toml --set task.corpus=some.txt --out runs/mine --set train.steps=50":
+        Run(TINY_LM, "tiny sizes, on the some.txt every working folder holds"),
+    ".venv/bin/seqlab evaluate runs/mine --split test": Run("--batch-size 2", "as small a batch as training's"),
+    ".venv/bin/seqlab generate runs/mine": Run("-n 20"),
+    ".venv/bin/python benchmarks/lm_scale.py --sizes-mb 20,2100,20 --steps 300 --dir /tmp/lm-scale --clean":
+        Run("--sizes-mb 0.3 --steps 2 --threads 1 --dir runs/lm-scale", "a 0.3 MB file, 2 steps (the README's "
+            "numbers: a 2.1 GB file, measured by hand)"),
     ".venv/bin/python benchmarks/mt_table.py configs/mt-nt-*.toml --threads 2 --minutes 30": Skip(LONG_MT),
     ".venv/bin/python benchmarks/mt_table.py --merge runs/a/table.json runs/b/table.json":
         Skip("needs the tables of two earlier mt_table runs; tests/test_mt_benchmarks.py checks --merge"),
@@ -169,6 +179,9 @@ SHELL: dict[str, Run | Skip] = {
 # Python blocks: (README text, what the test runs instead), each used exactly once.
 SHRINK: list[tuple[str, str]] = [
     ("TrainConfig(steps=200, progress=False)", "TrainConfig(steps=3, progress=False)"),
+    ("TrainConfig(steps=100, batch_size=8, lr=3e-3, progress=False)", "TrainConfig(steps=3, batch_size=8, progress=False)"),
+    ("ModelConfig(arch=\"lstm\", hidden_size=128)", "ModelConfig(arch=\"lstm\", hidden_size=8)"),
+    ("TrainConfig(steps=300, progress=False)", "TrainConfig(steps=3, progress=False)"),
 ]
 
 
@@ -242,6 +255,7 @@ def workdir(tmp_path, monkeypatch, readme_cache):
     """A fresh working folder shaped like the checkout, with its own SEQLAB_CACHE for the session."""
     for name in LINKS:
         (tmp_path / name).symlink_to(ROOT / name)
+    (tmp_path / "some.txt").write_text(SOME_TEXT, encoding="utf-8")  # "your own" text file of the README
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SEQLAB_CACHE", str(readme_cache))
     monkeypatch.setenv("MPLBACKEND", "Agg")

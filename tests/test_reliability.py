@@ -25,10 +25,10 @@ TASK = (
     'progress = false\n'
 )
 MT = (
-    '[data]\ncorpus = "numbers"\ntokenizer = "char"\nnumbers_size = 60\nnumbers_max_words = 4\n'
+    '[task]\nname = "translation"\ncorpus = "numbers"\ntokenizer = "char"\nnumbers_size = 60\nnumbers_max_words = 4\n'
+    'max_tokens = 400\neval_sentences = 4\n'
     '[model]\narch = "transformer"\nhidden = 16\nlayers = 1\nheads = 2\nff = 32\n'
-    '[train]\nminutes = 1.0\nmax_steps = 2\nmax_tokens = 400\neval_every_minutes = 10.0\n'
-    'eval_sentences = 4\ndevice = "cpu"\n'
+    '[train]\nmax_minutes = 1.0\nsteps = 2\nbetas = [0.9, 0.98]\nclip_norm = 1.0\ndevice = "cpu"\nprogress = false\n'
 )
 
 
@@ -163,12 +163,12 @@ def test_evaluate_and_generate_load_the_newest_intact_checkpoint(tmp_path, task_
 def test_translation_resume_and_translate_survive_damaged_weights(tmp_path, mt_recipe, capsys):
     run = tmp_path / "mt"
     assert train(mt_recipe, run) == 0
-    assert train(mt_recipe, run, "--resume", "--set", "train.max_steps=4") == 0
+    assert train(mt_recipe, run, "--resume", "--set", "train.steps=4") == 0
     assert [p.name for _, p in ckpt.checkpoints(run)] == ["ckpt-00000004", "ckpt-00000002"]
     with open(run / "ckpt-00000004" / "model.safetensors", "r+b") as fh:
         fh.truncate(1000)
     capsys.readouterr()
-    assert train(mt_recipe, run, "--resume", "--set", "train.max_steps=5") == 0
+    assert train(mt_recipe, run, "--resume", "--set", "train.steps=5") == 0
     out, err = capsys.readouterr()
     (warning,) = warnings_of(err)
     assert "ckpt-00000004" in warning and "falling back to ckpt-00000002" in warning
@@ -210,7 +210,8 @@ def test_kill_9_during_a_translation_run_then_resume_equals_an_uninterrupted_run
 
     from safetensors.torch import load_file
 
-    steps = ["--set", "train.max_steps=8", "--set", "train.eval_every_steps=2", "--set", "model.dropout=0.3"]
+    steps = ["--set", "train.steps=8", "--set", "train.eval_every=2", "--set", "train.checkpoint_every=2",
+             "--set", "model.dropout=0.3"]
     assert train(mt_recipe, tmp_path / "whole", *steps) == 0
     run = tmp_path / "cut"
     proc = subprocess.Popen([sys.executable, "-c", SLOW_RUN, "train", mt_recipe, "--out", str(run), "--threads", "1",
@@ -337,7 +338,7 @@ def test_translation_resume_refuses_a_new_learning_rate(tmp_path, mt_recipe, cap
     run = tmp_path / "mt"
     assert train(mt_recipe, run) == 0
     capsys.readouterr()
-    assert train(mt_recipe, run, "--resume", "--set", "train.lr=10", "--set", "train.max_steps=4") == 2
+    assert train(mt_recipe, run, "--resume", "--set", "train.lr=10", "--set", "train.steps=4") == 2
     line = one_line_error(capsys)
     assert "train.lr" in line and "train.steps" not in line
 
@@ -405,7 +406,7 @@ def test_translation_divergence_before_any_checkpoint_says_there_is_none(tmp_pat
     import tomllib
 
     from seqlab.translation import loop
-    from seqlab.translation.config import mt_recipe_from_dict
+    from seqlab.recipe import recipe_from_dict
     from seqlab.translation.task import TranslationTask
 
     real = TranslationTask.loss
@@ -415,7 +416,7 @@ def test_translation_divergence_before_any_checkpoint_says_there_is_none(tmp_pat
         return loss * float("nan"), metrics
 
     monkeypatch.setattr(TranslationTask, "loss", nan_loss)
-    recipe = mt_recipe_from_dict(tomllib.loads(MT))
+    recipe = recipe_from_dict(tomllib.loads(MT))
     with pytest.raises(TrainingDivergedError, match="No checkpoint was written"):
         loop.train_translator(recipe, tmp_path / "mt", log=lambda line: None)
 

@@ -9,7 +9,8 @@ import torch
 from seqlab.cli import main
 from seqlab.errors import ConfigError, TrainingDivergedError
 from seqlab.build import build_translator
-from seqlab.translation.config import MTModel, from_legacy, mt_recipe_from_dict
+from seqlab.build import MTModel
+from seqlab.recipe import recipe_from_dict
 from seqlab.translation.evaluate import translate_texts
 from seqlab.translation.loop import load_translator, train_translator
 
@@ -20,20 +21,11 @@ TINY = {
     "train": {"steps": 3, "eval_every": 3, "lr": 1e-3, "betas": [0.9, 0.98], "clip_norm": 1.0, "device": "cpu",
               "progress": False},
 }
-# the same run in the older recipe shape ([data], train.minutes / max_steps)
-LEGACY = {
-    "data": {"corpus": "numbers", "tokenizer": "char", "src_vocab": 300, "tgt_vocab": 300,
-             "numbers_size": 60, "numbers_max_words": 4},
-    "model": TINY["model"],
-    "train": {"minutes": 1.0, "max_steps": 3, "max_tokens": 400, "eval_every_minutes": 10.0,
-              "eval_sentences": 4, "device": "cpu"},
-}
-
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
 
 
 def recipe(**train):
-    return mt_recipe_from_dict({**TINY, "train": {**TINY["train"], **train}})
+    return recipe_from_dict({**TINY, "train": {**TINY["train"], **train}})
 
 
 def quiet(line):
@@ -42,29 +34,17 @@ def quiet(line):
 
 def test_recipe_rejects_unknown_and_out_of_range_keys():
     with pytest.raises(ConfigError, match="unknown key 'model.hiden'"):
-        mt_recipe_from_dict({**TINY, "model": {"arch": "transformer", "hiden": 3}})
+        recipe_from_dict({**TINY, "model": {"arch": "transformer", "hiden": 3}})
     with pytest.raises(ConfigError, match="'model.arch'"):
-        mt_recipe_from_dict({**TINY, "model": {"arch": "rnn"}})
+        recipe_from_dict({**TINY, "model": {"arch": "rnn"}})
     with pytest.raises(ConfigError, match="label_smoothing"):
-        mt_recipe_from_dict({**TINY, "task": {**TINY["task"], "label_smoothing": 1.5}})
+        recipe_from_dict({**TINY, "task": {**TINY["task"], "label_smoothing": 1.5}})
     with pytest.raises(ConfigError, match="tbptt_k1"):
         recipe(tbptt_k1=4)
-    with pytest.raises(ConfigError, match="not both"):
-        mt_recipe_from_dict({**TINY, "data": LEGACY["data"]})
-    with pytest.raises(ConfigError, match="unknown"):  # the older shape is checked as strictly
-        mt_recipe_from_dict({"model": {"arch": "transformer", "hiden": 3}})
-    with pytest.raises(ConfigError):
-        mt_recipe_from_dict({"train": {"label_smoothing": 1.5}})
-
-
-def test_an_older_recipe_reads_as_the_one_shape():
-    new = mt_recipe_from_dict(LEGACY)
-    assert new.translation and new.data is new.task and new.task.max_tokens == 400
-    assert new.train.steps == 3 and new.train.max_minutes == 1.0 and new.train.eval_every_minutes == 10.0
-    assert new.train.schedule == "constant" and new.train.betas == (0.9, 0.98) and new.train.clip_norm == 1.0
-    warm = from_legacy({"train": {"warmup_steps": 200, "clip_norm": 0.0, "eval_every_steps": 50}})["train"]
-    assert warm["schedule"] == "warmup_invsqrt" and warm["clip_norm"] is None
-    assert warm["eval_every"] == warm["checkpoint_every"] == 50 and "eval_every_minutes" not in warm
+    with pytest.raises(ConfigError, match="unknown key 'data': a translation recipe names its corpus in"):
+        recipe_from_dict({**TINY, "data": {"corpus": "numbers"}})  # the one shape only: [data] is no table of it
+    with pytest.raises(ConfigError, match="missing table"):
+        recipe_from_dict({"model": {"arch": "transformer"}})
 
 
 @pytest.mark.parametrize("arch", ["seq2seq", "bahdanau", "luong", "transformer", "convs2s"])
@@ -195,7 +175,7 @@ def test_resume_continues_exactly_across_an_epoch_end(tmp_path):
     base = {**TINY, "model": {**TINY["model"], "dropout": 0.3}}  # dropout: the RNG state must resume too
 
     def rec(steps):
-        return mt_recipe_from_dict({**base, "task": {**base["task"], "max_tokens": 200},
+        return recipe_from_dict({**base, "task": {**base["task"], "max_tokens": 200},
                                     "train": {**base["train"], "steps": steps, "eval_every": 3, "log_every": 1,
                                               "schedule": "warmup_invsqrt", "warmup_steps": 2}})
 

@@ -2,7 +2,8 @@
 
 Leaf modules take plain numbers and classes; this file is where a config's names
 become constructor calls, through the one literal name -> class map below. Task
-models come from ``build_model``, encoder-decoders from ``build_translator``.
+models (``ModelConfig``) come from ``build_model``, encoder-decoders (``MTModel``)
+from ``build_translator``: the [model] table of every recipe is one of the two.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ from seqlab.nn.scan import MinGRU, MinLSTM
 from seqlab.nn.seq2seq import EncoderDecoder, Seq2Seq
 from seqlab.nn.sequence import SequenceModel
 from seqlab.nn.transformer import Transformer
-from seqlab.translation.config import MTModel
 
 # The CLI's name -> (class, fixed keyword arguments) map for recurrent backbones.
 ARCHS: dict[str, tuple[type[nn.Module], dict]] = {
@@ -114,6 +114,33 @@ class ModelConfig:
     def features(self) -> int:
         """The backbone's output width: 2H for a bidirectional RNN, else H."""
         return self.hidden_size * (2 if self.bidirectional and self.arch != TRANSFORMER else 1)
+
+
+@dataclass(frozen=True)
+class MTModel:
+    """Encoder-decoder architecture and sizes; each arch reads the fields it needs.
+
+    hidden: RNN width, Transformer d_model, ConvS2S channels.  layers: per stack.
+    score / attention / half_width / input_feed: Luong.  heads / ff / pre_norm /
+    tie_embeddings: Transformer.  kernel: ConvS2S.  reverse_source: Seq2Seq.
+    """
+
+    arch: Literal["seq2seq", "bahdanau", "luong", "transformer", "convs2s"] = "transformer"
+    embed_dim: int = ranged(256, 1, 1 << 14)
+    hidden: int = ranged(256, 1, 1 << 14)
+    layers: int = ranged(2, 1, 32)
+    dropout: float = ranged(0.1, 0.0, 0.9)
+    cell: Literal["lstm", "gru"] = "lstm"
+    reverse_source: bool = True
+    score: Literal["dot", "general", "concat"] = "general"
+    attention: Literal["global", "local-m", "local-p"] = "global"
+    half_width: int = ranged(10, 1)
+    input_feed: bool = True
+    heads: int = ranged(4, 1, 64)
+    ff: int = ranged(1024, 1)
+    pre_norm: bool = True
+    tie_embeddings: bool = False
+    kernel: int = ranged(3, 1, 31)
 
 
 def build_backbone(cfg: ModelConfig, input_size: int) -> nn.Module:

@@ -3,16 +3,18 @@
 ```toml
 out = "runs/adding-lstm"      # optional; default runs/<file stem>
 [task]
-name = "adding"               # a name from TASKS below (synthetic tasks, "lm", "translation")
-length = 100                  # the task's own fields
+name = "adding"               # a name from TASKS below (synthetic tasks, lm, translation, classify, forecast)
+length = 100                  # the task's own fields; a real-data task's corpus is a name or the user's files
 [model]                       # seqlab.build.ModelConfig (translation: an encoder-decoder, MTModel)
 arch = "lstm"
 [train]                       # seqlab.train.TrainConfig
 steps = 2000
 ```
 
-A file of the older translation shape ([data] instead of [task]) is rewritten into this
-one on load (``seqlab.translation.config.from_legacy``).
+Every task has this one shape (``seqlab train --help`` prints it). A task on a corpus
+(lm, translation, classify, forecast) also has ``prepare(batch_size)``, which reads and
+checks its data, and ``data_record()``, what the run folder's ``data.json`` keeps of it
+(``write_data_record``, ``check_same_data``).
 """
 
 from __future__ import annotations
@@ -22,16 +24,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from seqlab.build import ModelConfig
+from seqlab.build import ModelConfig, MTModel
+from seqlab.classify import Classification
 from seqlab.config import apply_overrides, check_out, from_dict, load_file
 from seqlab.data.lm import CorpusLM
 from seqlab.data.tasks import TASKS as SYNTHETIC
 from seqlab.errors import ConfigError
+from seqlab.timeseries.task import Forecast
 from seqlab.train.config import TrainConfig
-from seqlab.translation.config import MTModel, Translation, from_legacy
+from seqlab.translation.config import Translation
 
-# task name -> config class: the synthetic tasks, language modeling and translation on a corpus.
-TASKS = {**SYNTHETIC, "lm": CorpusLM, "translation": Translation}
+# task name -> config class: the synthetic tasks, then the tasks on a corpus (a built-in name or the user's files)
+TASKS = {**SYNTHETIC, "lm": CorpusLM, "translation": Translation, "classify": Classification, "forecast": Forecast}
 
 # what --resume may change: where the run lives, how long it goes on, how it logs; never
 # what it computes (the learning rate, the model, the task, the seed, ...)
@@ -58,19 +62,12 @@ class Recipe:
     def translation(self) -> bool:
         return isinstance(self.task, Translation)
 
-    @property
-    def data(self) -> Translation:
-        """A translation recipe's corpus (its task), under the name the older recipes gave it."""
-        if not self.translation:
-            raise AttributeError("only a translation recipe has 'data'")
-        return self.task
-
 
 def is_translation(data: dict) -> bool:
     """Whether a recipe dict (a file, or a run's recipe.json) trains a translation model:
     the one place the kind of a recipe is told."""
     task = data.get("task")
-    return "data" in data or (isinstance(task, dict) and task.get("name") == "translation")
+    return isinstance(task, dict) and task.get("name") == "translation"
 
 
 def task_name(task) -> str:
@@ -92,12 +89,12 @@ def build_task(data: dict) -> Any:
 
 
 def recipe_from_dict(data: dict) -> Recipe:
-    if "data" in data:
-        if "task" in data:
-            raise ConfigError("a recipe has a [task] table or (the older translation shape) a [data] table, "
-                              "not both")
-        data = from_legacy(data)
+    if not isinstance(data, dict):
+        raise ConfigError(f"a recipe is tables of keys ([task], [model], [train]), got {type(data).__name__}")
     unknown = sorted(str(k) for k in data if k not in {"task", "model", "train", "out"})
+    if unknown == ["data"]:
+        raise ConfigError("unknown key 'data': a translation recipe names its corpus in [task] (name = "
+                          "\"translation\", corpus = ...), its budget in [train] (steps, max_minutes)")
     if unknown:
         raise ConfigError(f"unknown key '{unknown[0]}'; allowed keys: model, out, task, train")
     if "task" not in data:
@@ -180,3 +177,42 @@ def load_trained(path: str | Path):
     load_model_weights(model, weights, where)
     return recipe, model
 
+
+
+DATA_RECORD = "data.json"
+
+
+def write_data_record(run_dir: str | Path, task) -> None:
+    """``run_dir/data.json``: the files, hashes and split lines the run trains and is scored on."""
+    import json
+    import os
+
+    if not hasattr(task, "data_record"):
+        return
+    path = Path(run_dir) / DATA_RECORD
+    tmp = path.with_name(f".{DATA_RECORD}.tmp")
+    tmp.write_text(json.dumps(task.data_record(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def check_same_data(run_dir: str | Path, task, why: str) -> None:
+    """Refuse, in one line, data other than those ``data.json`` recorded (a file edited since
+    the run, another split): ``why`` says what needs the same data. A run without the record
+    (a synthetic task, an older run) passes."""
+    import json
+
+    from seqlab.errors import SeqlabError
+
+    path = Path(run_dir) / DATA_RECORD
+    if not hasattr(task, "data_record") or not path.is_file():
+        return
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise SeqlabError(f"{path} is damaged: {err}") from None
+    now = json.loads(json.dumps(task.data_record()))
+    if now != saved:
+        changed = sorted(k for k in saved.keys() | now.keys() if saved.get(k) != now.get(k))
+        files = [f for f, h in saved.get("files", {}).items() if now.get("files", {}).get(f) != h]
+        raise SeqlabError(f"the data are not those of the run ({path} differs in {', '.join(changed)}"
+                          + (f"; changed since: {', '.join(files)}" if files else "") + f"): {why}")

@@ -1,4 +1,5 @@
-"""`seqlab data list | info NAME | show NAME -n 3`: the real corpora at a glance."""
+"""`seqlab data list | info NAME | show NAME -n 3 | check RECIPE`: the corpora at a glance,
+and what a recipe's data (a built-in corpus or the user's files) will be before training."""
 
 from __future__ import annotations
 
@@ -14,6 +15,12 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     show.add_argument("corpus", metavar="NAME")
     show.add_argument("-n", type=int, default=3, help="how many examples, at least 1 (default 3)")
     show.add_argument("--split", default="train", help="train, dev or test (default train)")
+    check = sub.add_parser("check", help="read and check a recipe's data (built-in or your files) and show "
+                                         "split sizes, length percentiles, vocabulary coverage and examples")
+    check.add_argument("config", metavar="RECIPE", help="a TOML or YAML recipe")
+    check.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                       help="override a recipe value, e.g. --set task.corpus=my.txt (repeatable)")
+    check.add_argument("-n", type=int, default=3, help="how many examples, at least 1 (default 3)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -24,9 +31,16 @@ def run(args: argparse.Namespace) -> int:
         width = max(len(n) for n in CORPORA)
         for name, (kind, description, _) in CORPORA.items():
             print(f"{name:<{width}}  {kind:<14}  {description}")
+        print("(or your own files wherever a recipe names a corpus: see `seqlab train --help`)")
         return 0
-    if args.action == "show" and args.n < 1:
+    if args.action in ("show", "check") and args.n < 1:
         raise SeqlabError(f"-n must be at least 1, got {args.n}")
+    if args.action == "check":
+        from seqlab.cli.data_check import check_lines
+        from seqlab.recipe import load_recipe
+
+        print("\n".join(check_lines(load_recipe(args.config, args.overrides), args.n)))
+        return 0
     corpus = load_corpus(args.corpus)
     if args.action == "info":
         print("\n".join(info_lines(corpus)))

@@ -11,13 +11,15 @@ def _fmt(x: float) -> str:
 
 
 def run(args) -> int:
+    from seqlab.recipe import check_same_data
     from seqlab.translation.data import load_pairs
     from seqlab.translation.evaluate import evaluate_split
     from seqlab.translation.loop import load_translator
 
     model, src_tok, tgt_tok, recipe = load_translator(args.run_dir, args.device)
     device = next(model.parameters()).device
-    corpus = load_pairs(recipe.data)
+    corpus = load_pairs(recipe.task)
+    check_same_data(args.run_dir, recipe.task, f"the {args.split} split would not be the run's")
     scores = evaluate_split(model, corpus, args.split, src_tok, tgt_tok, device, beam=args.beam, alpha=args.alpha,
                             max_len_ratio=recipe.task.max_len_ratio, limit=args.limit, aer=not args.no_aer)
     print(f"{recipe.model.arch} on {corpus.name} {args.split} ({scores['sentences']} sentences, beam {args.beam})")

@@ -1,11 +1,13 @@
 """seqlab train CONFIG [--set key=value ...] [--resume | --overwrite]
 
-Every recipe trains with seqlab.train.Trainer: a task or language model as it is, a
-translation recipe ([task] name = "translation", or the older [data] shape) through
-seqlab.translation, which fits its tokenizers first. A run folder holds one run: a new
-run into a folder that holds one is refused unless --resume (continue it exactly) or
---overwrite (delete the files seqlab wrote there first; a folder holding other files
-under a run's names is refused). Under torchrun only rank 0 prints and writes.
+Every recipe trains with seqlab.train.Trainer: a task as it is, a translation recipe
+([task] name = "translation") through seqlab.translation, which fits its tokenizers first.
+A task's data (a built-in corpus or the user's files) are read and checked before anything
+is written: a bad file is one line naming the file and line, and the run folder stays as it
+was. A run folder holds one run: a new run into a folder that holds one is refused unless
+--resume (continue it exactly) or --overwrite (delete the files seqlab wrote there first; a
+folder holding other files under a run's names is refused). Under torchrun only rank 0
+prints and writes.
 
 Ctrl-C or SIGTERM (what a cluster scheduler sends before it kills a job) stops the run
 after the batch in progress, with a checkpoint: exit status 130 or 143, and --resume
@@ -14,8 +16,30 @@ continues exactly.
 
 from __future__ import annotations
 
+import argparse
+
+RECIPE_SHAPE = """A recipe (TOML or YAML) has the same three tables for every task:
+
+  [task]   name = adding | copy | recall | lm | translation | classify | forecast, and the task's keys.
+           A task on data names a built-in corpus (seqlab data list) or your own files:
+             lm           corpus = "text.txt"                      (UTF-8 text, split by lines)
+             translation  corpus = "pairs.tsv"                     (source<TAB>target lines)
+                          corpus = {src = "train.de", tgt = "train.en"}   (parallel files)
+             classify     corpus = "labelled.csv"                  (text_column, label_column)
+             forecast     corpus = "series.csv"                    (value_column, time_column)
+           or per split: corpus = {train = "...", dev = "...", test = "..."} (a missing dev or
+           test split is carved from train; the split goes into the run folder's data.json)
+  [model]  arch = a name from `seqlab models`, and its sizes
+  [train]  steps, batch_size, lr, schedule, clip_norm, eval_every, max_minutes, seed, ...
+
+Any key can be set on the command line, e.g.
+  seqlab train configs/lm-bsb-char-lstm.toml --set task.corpus=my.txt --set train.steps=50 --out runs/mine
+`seqlab data check CONFIG` shows what a recipe's data will be before training."""
+
 
 def add_arguments(parser, name: str) -> None:
+    parser.epilog = RECIPE_SHAPE
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("config", help="a TOML or YAML recipe (see configs/)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set train.lr=3e-4 (repeatable)")
@@ -80,7 +104,7 @@ def exit_status(result) -> int:
 
 def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
     from seqlab.build import build_model
-    from seqlab.recipe import checked_resume, resumed_recipe
+    from seqlab.recipe import checked_resume, resumed_recipe, write_data_record
     from seqlab.train import Trainer
     from seqlab.train.device import seed_everything
     from seqlab.train.run_folder import read_recipe, write_recipe
@@ -88,6 +112,7 @@ def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
     changes, has_json = [], resume and (run_dir / "recipe.json").is_file()
     if has_json:
         recipe, changes = resumed_recipe(read_recipe(run_dir), recipe)
+    check_data(recipe.task, recipe.train.batch_size, run_dir, resume)  # before anything is written
     _check_memory(recipe)
     seed_everything(recipe.train.seed, recipe.train.deterministic)  # before the model draws its weights
     model = build_model(recipe.model, recipe.task)
@@ -98,6 +123,7 @@ def _train_task(recipe, run_dir, resume: bool, overwrite: bool):
     steps = recipe.train.steps
     if trainer.dist.is_main:
         write_recipe(run_dir, recipe.to_dict())
+        write_data_record(run_dir, recipe.task)
         n = sum(p.numel() for p in model.parameters())
         print(f"training {recipe.model.arch} ({n:,} parameters) on {type(recipe.task).__name__} "
               f"for {steps} steps on {trainer.device}, {trainer.dist.describe()}; run folder {run_dir}")
@@ -126,6 +152,17 @@ def _check_memory(recipe) -> None:
                      model.features, model.num_layers, task.output_dim)
     check_fits(need, pick_device(train.device), "model.hidden_size, model.num_layers, train.batch_size or the "
                                                  "task's length")
+
+
+def check_data(task, batch_size: int, run_dir, resume: bool) -> None:
+    """Read and check everything a task on data trains from (``task.prepare``); a resumed run
+    must find the data it began on (``data.json``)."""
+    from seqlab.recipe import check_same_data
+
+    if hasattr(task, "prepare"):
+        task.prepare(batch_size)
+    if resume:
+        check_same_data(run_dir, task, "--resume continues a run on the data it began with")
 
 
 def _summary(recipe, result) -> str:

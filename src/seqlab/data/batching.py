@@ -149,6 +149,10 @@ class TokenStream:
     token, so y[:, t] = x[:, t + 1] inside a chunk and chunk k + 1 begins with the
     token chunk k predicted last. The final chunk may be shorter.
 
+    The ids may be a NumPy array of any integer type, such as the ``np.memmap`` of a
+    token file (``seqlab.data.tokens``): a batch then reads only its own (B, T + 1)
+    slice, so the sequence may be larger than memory.
+
     ``batch_at(step, batch_size)`` (chunk ``step mod chunks``) and ``stateful = True``
     are what :class:`seqlab.train.Trainer` reads to carry the hidden state from one
     batch to the next.
@@ -156,31 +160,36 @@ class TokenStream:
 
     stateful = True
 
-    def __init__(self, ids: Sequence[int] | torch.Tensor, chunk_len: int) -> None:
+    def __init__(self, ids: Sequence[int] | torch.Tensor | np.ndarray, chunk_len: int) -> None:
         if chunk_len < 1:
             raise SeqlabError(f"chunk_len must be positive, got {chunk_len}")
-        self.ids = torch.as_tensor(ids, dtype=torch.long).reshape(-1)  # (N,)
+        if not isinstance(ids, np.ndarray):
+            ids = torch.as_tensor(ids, dtype=torch.long).reshape(-1).numpy()
+        self.ids = ids  # (N,)
         self.chunk_len = chunk_len
 
-    def grid(self, batch_size: int) -> torch.Tensor:
-        """(B, L) long: the B streams side by side."""
-        L = self.ids.numel() // batch_size
+    def _grid(self, batch_size: int) -> np.ndarray:
+        L = len(self.ids) // batch_size
         if L < 2:
-            raise SeqlabError(f"{self.ids.numel()} tokens are too few for {batch_size} streams")
-        return self.ids[: batch_size * L].view(batch_size, L)  # (B, L)
+            raise SeqlabError(f"{len(self.ids)} tokens are too few for {batch_size} streams")
+        return self.ids[: batch_size * L].reshape(batch_size, L)  # (B, L), a view
+
+    def grid(self, batch_size: int) -> torch.Tensor:
+        """(B, L) long: the B streams side by side (a copy; a batch reads only its slice)."""
+        return torch.from_numpy(self._grid(batch_size).astype(np.int64))
 
     def num_chunks(self, batch_size: int) -> int:
-        L = self.ids.numel() // batch_size
+        L = len(self.ids) // batch_size
         return -(-(L - 1) // self.chunk_len)  # ceil((L - 1) / T): the last column has no target
 
     def batch_at(self, step: int, batch_size: int) -> SeqBatch:
         """Chunk ``step mod num_chunks`` of the B streams (x (B, T), y (B, T))."""
-        data = self.grid(batch_size)  # (B, L)
+        data = self._grid(batch_size)  # (B, L)
         k = step % self.num_chunks(batch_size)
         start = k * self.chunk_len
         stop = min(start + self.chunk_len, data.shape[1] - 1)
-        x = data[:, start:stop]  # (B, T)
-        y = data[:, start + 1: stop + 1]  # (B, T): the next token
+        window = torch.from_numpy(data[:, start: stop + 1].astype(np.int64))  # (B, T + 1)
+        x, y = window[:, :-1], window[:, 1:]  # (B, T) each: y is the next token
         return SeqBatch(x, y, torch.ones_like(x, dtype=torch.bool))
 
     def chunks(self, batch_size: int) -> Iterator[SeqBatch]:

@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from seqlab.errors import SeqlabError
@@ -308,28 +308,40 @@ TOKENIZERS: dict[str, type] = {
 }
 
 
-def train_tokenizer(kind: str, texts: Sequence[str], vocab_size: int | None = None,
-                    cache_dir: Path | None = None) -> Tokenizer:
+def train_tokenizer(kind: str, texts: Sequence[str] | Callable[[], Sequence[str]], vocab_size: int | None = None,
+                    cache_dir: Path | None = None, content_key: str | None = None) -> Tokenizer:
     """A tokenizer of ``kind`` fitted to ``texts`` (a training split), cached on disk.
 
     Args:
         kind: one of :data:`TOKENIZERS` (char, word, unigram, bpe).
-        texts: the training texts, one sentence or unit each.
+        texts: the training texts, one sentence or unit each; or a function returning
+            them, called only when the tokenizer is not in the cache yet.
         vocab_size: total ids including the 260 specials and bytes; None keeps every
             symbol seen (char and word only).
         cache_dir: overrides :func:`cache_root`.
+        content_key: names the texts' content (a file's SHA-256 and line range) in the
+            cache key instead of a hash of the texts, so a large file's tokenizer is found
+            without reading the file.
     """
     if kind not in TOKENIZERS:
         raise SeqlabError(f"unknown tokenizer '{kind}'; choose one of: {', '.join(TOKENIZERS)}")
     cls = TOKENIZERS[kind]
     settings = {"kind": kind, "vocab_size": vocab_size, "version": CACHE_VERSION}
-    key = hashlib.sha256((texts_hash(texts) + json.dumps(settings, sort_keys=True))
+    if content_key is None:
+        texts = texts() if callable(texts) else texts
+    key = hashlib.sha256(((content_key or texts_hash(texts)) + json.dumps(settings, sort_keys=True))
                          .encode()).hexdigest()[:16]
     directory = Path(cache_dir or cache_root()) / "tokenizers" / f"{kind}-{key}"
-    if directory.is_dir():
-        return cls.load(directory)
+    if not directory.is_dir():
+        _fit_into(cls, texts() if callable(texts) else texts, vocab_size, settings, directory)
+    tok = cls.load(directory)
+    tok.directory = directory  # its cache folder, where token files of texts it encoded go too
+    return tok
+
+
+def _fit_into(cls, texts: Sequence[str], vocab_size: int | None, settings: dict, directory: Path) -> None:
     directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=directory.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cls.kind}-", dir=directory.parent))
     try:
         cls.fit(texts, vocab_size, tmp)
         (tmp / "settings.json").write_text(json.dumps(settings, sort_keys=True))
@@ -339,7 +351,6 @@ def train_tokenizer(kind: str, texts: Sequence[str], vocab_size: int | None = No
             raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return cls.load(directory)
 
 
 def load_tokenizer(directory: Path) -> Tokenizer:

@@ -49,6 +49,19 @@ def make_forecaster(arch: str, hidden: int, num_layers: int, horizon: int,
     return Forecaster(build_backbone(cfg, 1), hidden, horizon)
 
 
+def window_batch(values: torch.Tensor, origins: torch.Tensor, context: int, horizon: int, scale: float) -> SeqBatch:
+    """The windows whose first future step is at ``origins``, relative to their last observed value.
+
+    x (B, C, 1) = (past - last) / scale; y (B, 1, H) = (future - last) / scale; mask (B, 1).
+    """
+    past = values[origins[:, None] + torch.arange(-context, 0)]  # (B, C)
+    future = values[origins[:, None] + torch.arange(horizon)]  # (B, H)
+    last = past[:, -1:]  # (B, 1)
+    x = ((past - last) / scale).unsqueeze(-1)  # (B, C, 1)
+    y = ((future - last) / scale).unsqueeze(1)  # (B, 1, H)
+    return SeqBatch(x, y, torch.ones(len(origins), 1, dtype=torch.bool))
+
+
 class WindowTask:
     """Random (context, future) windows from a training history, for the Trainer.
 
@@ -81,13 +94,7 @@ class WindowTask:
         return float(self._batch(self.origins).y.pow(2).mean())
 
     def _batch(self, origins: torch.Tensor) -> SeqBatch:
-        C, H = self.context, self.horizon
-        past = self.values[origins[:, None] + torch.arange(-C, 0)]  # (B, C)
-        future = self.values[origins[:, None] + torch.arange(H)]  # (B, H)
-        last = past[:, -1:]  # (B, 1)
-        x = ((past - last) / self.scale).unsqueeze(-1)  # (B, C, 1)
-        y = ((future - last) / self.scale).unsqueeze(1)  # (B, 1, H)
-        return SeqBatch(x, y, torch.ones(len(origins), 1, dtype=torch.bool))
+        return window_batch(self.values, origins, self.context, self.horizon, self.scale)
 
     def sample(self, batch_size: int, generator: torch.Generator) -> SeqBatch:
         pick = torch.randint(0, len(self.origins), (batch_size,), generator=generator)

@@ -3,6 +3,7 @@ health, NaN guard, schedules, early stopping, atomic checkpoints, exact resume, 
 
 from seqlab.train.config import TrainConfig, TrainResult
 from seqlab.train.loop import Trainer
+from seqlab.train.task import Task
 from seqlab.train.tbptt import plan_windows, tbptt_windows
 
-__all__ = ["TrainConfig", "Trainer", "TrainResult", "plan_windows", "tbptt_windows"]
+__all__ = ["Task", "TrainConfig", "Trainer", "TrainResult", "plan_windows", "tbptt_windows"]

@@ -1,6 +1,7 @@
 """One trainer for every model and task.
 
-A *task* is anything with ``sample(batch_size, generator) -> SeqBatch`` (or
+A *task* (``seqlab.train.task.Task`` documents it with its shapes) is anything with
+``sample(batch_size, generator) -> SeqBatch`` (or
 ``batch_at(step, batch_size)`` for streams and epochs of batches), ``loss_kind``
 ("mse" or "ce") and optionally ``eval_batches(batch_size)`` (a fixed validation set),
 ``stateful`` (carry the hidden state from one batch to the next, as a language-model

@@ -38,10 +38,10 @@ LOCK = ".lock"
 # the names a run's files go under: a new run is refused where one is present (--overwrite deletes
 # the files under them that run-files.json lists, or refuses)
 ARTIFACTS = ("metrics.jsonl", "tb", "recipe.json", "history.jsonl", "checkpoints", "model.safetensors",
-             "manifest.json", "tokenizers", "latest")
+             "manifest.json", "tokenizers", "latest", "data.json")
 # seqlab's temporaries (a write cut short): deleted by --overwrite whether listed or not
 TEMPORARIES = (".ckpt-*.tmp", ".latest.tmp", ".model.safetensors.tmp", ".manifest.json.tmp", ".recipe.json.tmp",
-               ".metrics.jsonl.tmp")
+               ".metrics.jsonl.tmp", ".data.json.tmp")
 ARTIFACT_PATTERNS = ("ckpt-*", "damaged-ckpt-*", *TEMPORARIES)
 
 

@@ -4,16 +4,13 @@
 out = "runs/mt-nt-transformer"
 [task]
 name = "translation"      # the corpus (MTData) and what training translation needs (MTTrain)
-corpus = "nt_el_en"
+corpus = "nt_el_en"       # or the user's files: "pairs.tsv", {src = "a.el", tgt = "a.en"}, {train, dev, test}
 max_tokens = 4096
-[model]                   # MTModel: an encoder-decoder
+[model]                   # seqlab.build.MTModel: an encoder-decoder
 arch = "transformer"
 [train]                   # seqlab.train.TrainConfig, as for every task
 max_minutes = 30
 ```
-
-Recipes of the older shape (``[data]``, ``[model]``, ``[train]`` with ``minutes`` and
-``max_steps``) still load: ``from_legacy`` rewrites them into this one.
 """
 
 from __future__ import annotations
@@ -21,19 +18,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from seqlab.config import from_dict, ranged
-from seqlab.errors import ConfigError
+from seqlab.build import MTModel  # noqa: F401  (the model table's config lives beside the factory)
+from seqlab.config import ranged
 
 
 @dataclass(frozen=True)
 class MTData:
     """Which corpus and how to tokenize it (tokenizers are fitted on the train split).
 
+    corpus: a built-in name (``nt_el_en``, ``numbers``) or the user's files: a TSV of
+        ``source<TAB>target`` lines, parallel files ``{src = ..., tgt = ...}``, or either
+        per split ``{train = ..., dev = ..., test = ...}`` (``seqlab.data.corpora.user``).
     max_len: training pairs with more tokens on either side are skipped (dev/test kept).
     numbers_*: the ``numbers`` corpus's generator arguments (see ``load_numbers``).
     """
 
-    corpus: Literal["nt_el_en", "numbers"] = "nt_el_en"
+    corpus: str | dict = "nt_el_en"
     tokenizer: Literal["unigram", "bpe", "char", "word"] = "unigram"
     src_vocab: int = ranged(4000, 261, 1 << 17)
     tgt_vocab: int = ranged(4000, 261, 1 << 17)
@@ -44,32 +44,10 @@ class MTData:
     numbers_max_digits: int = ranged(6, 1, 24)
     numbers_even_width: int = ranged(0, 0)
 
+    def __post_init__(self) -> None:
+        from seqlab.data.corpora import corpus_value
 
-@dataclass(frozen=True)
-class MTModel:
-    """Encoder-decoder architecture and sizes; each arch reads the fields it needs.
-
-    hidden: RNN width, Transformer d_model, ConvS2S channels.  layers: per stack.
-    score / attention / half_width / input_feed: Luong.  heads / ff / pre_norm /
-    tie_embeddings: Transformer.  kernel: ConvS2S.  reverse_source: Seq2Seq.
-    """
-
-    arch: Literal["seq2seq", "bahdanau", "luong", "transformer", "convs2s"] = "transformer"
-    embed_dim: int = ranged(256, 1, 1 << 14)
-    hidden: int = ranged(256, 1, 1 << 14)
-    layers: int = ranged(2, 1, 32)
-    dropout: float = ranged(0.1, 0.0, 0.9)
-    cell: Literal["lstm", "gru"] = "lstm"
-    reverse_source: bool = True
-    score: Literal["dot", "general", "concat"] = "general"
-    attention: Literal["global", "local-m", "local-p"] = "global"
-    half_width: int = ranged(10, 1)
-    input_feed: bool = True
-    heads: int = ranged(4, 1, 64)
-    ff: int = ranged(1024, 1)
-    pre_norm: bool = True
-    tie_embeddings: bool = False
-    kernel: int = ranged(3, 1, 31)
+        object.__setattr__(self, "corpus", corpus_value(self.corpus, "translation", ("src", "tgt")))
 
 
 @dataclass(frozen=True)
@@ -92,65 +70,15 @@ class MTTrain:
 class Translation(MTTrain, MTData):
     """The [task] table of a translation recipe (``name = "translation"``)."""
 
+    def prepare(self, batch_size: int | None = None) -> None:
+        """Read and check the corpus (the user's files line by line)."""
+        from seqlab.translation.data import load_pairs
 
-@dataclass(frozen=True)
-class _LegacyTrain:
-    """The [train] table of the older translation recipes (read by ``from_legacy`` only)."""
+        load_pairs(self)
 
-    minutes: float | None = ranged(30.0, 0.0)
-    max_steps: int | None = ranged(None, 1)
-    max_tokens: int = ranged(4096, 16)
-    lr: float = ranged(1e-3, 0.0, 10.0)
-    warmup_steps: int = ranged(0, 0)
-    clip_norm: float = ranged(1.0, 0.0)
-    label_smoothing: float = ranged(0.1, 0.0, 0.99)
-    eval_every_minutes: float = ranged(5.0, 0.0)
-    eval_every_steps: int | None = ranged(None, 1)
-    eval_sentences: int = ranged(200, 1)
-    beam: int = ranged(5, 1, 64)  # never read by training
-    alpha: float = ranged(0.6, 0.0, 10.0)  # never read by training
-    max_len_ratio: float = ranged(2.0, 0.0, 10.0)
-    seed: int = 0
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    bf16: bool = False
+    def data_record(self) -> dict:
+        """What the run folder's ``data.json`` keeps of the corpus (``seqlab.recipe.write_data_record``)."""
+        from seqlab.data.corpora import data_record
+        from seqlab.translation.data import load_pairs
 
-
-def from_legacy(data: dict) -> dict:
-    """An older translation recipe as a dict of the one shape.
-
-    minutes -> train.max_minutes (now wall-clock time, evaluations included), max_steps ->
-    train.steps, warmup_steps > 0 -> the warmup_invsqrt schedule (else constant), Adam's
-    betas (0.9, 0.98), clip_norm 0 -> none, eval_every_steps -> eval_every (with a
-    checkpoint at each), else eval_every_minutes; the corpus and the translation-only
-    keys (max_tokens, label_smoothing, eval_sentences, max_len_ratio) -> [task].
-    """
-    unknown = sorted(str(k) for k in data if k not in {"data", "model", "train", "out"})
-    if unknown:
-        raise ConfigError(f"unknown key '{unknown[0]}'; a recipe with [data] (the older translation shape) "
-                          f"allows: data, model, out, train")
-    old = from_dict(_LegacyTrain, data.get("train", {}), prefix="train.")
-    if old.minutes is None and old.max_steps is None:
-        raise ConfigError("set 'train.max_steps' or 'train.minutes': a run needs a budget")
-    corpus = data.get("data", {})
-    if not isinstance(corpus, dict):
-        raise ConfigError(f"data: expected a table of keys, got {type(corpus).__name__}")
-    task = {"name": "translation", **corpus, "max_tokens": old.max_tokens, "label_smoothing": old.label_smoothing,
-            "eval_sentences": old.eval_sentences, "max_len_ratio": old.max_len_ratio}
-    train = {"steps": old.max_steps, "max_minutes": old.minutes, "lr": old.lr, "betas": [0.9, 0.98],
-             "schedule": "warmup_invsqrt" if old.warmup_steps else "constant", "warmup_steps": old.warmup_steps,
-             "clip_norm": old.clip_norm or None, "seed": old.seed, "device": old.device, "bf16": old.bf16,
-             "progress": False}  # the older runs printed no progress bar
-    if old.eval_every_steps is not None:
-        train.update(eval_every=old.eval_every_steps, checkpoint_every=old.eval_every_steps)
-    else:
-        train["eval_every_minutes"] = old.eval_every_minutes
-    return {"out": data.get("out"), "task": task, "model": data.get("model", {}), "train": train}
-
-
-def mt_recipe_from_dict(data: dict):
-    """A ``seqlab.recipe.Recipe`` from a translation recipe dict of either shape (one
-    without a [task] table is of the older shape)."""
-    from seqlab.recipe import recipe_from_dict
-
-    return recipe_from_dict(data if "task" in data else from_legacy(data))
-
+        return data_record(load_pairs(self))

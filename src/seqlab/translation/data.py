@@ -1,26 +1,39 @@
-"""Parallel data for translation: a corpus, its two tokenizers, and encoded splits."""
+"""Parallel data for translation: a corpus, its two tokenizers, and encoded splits.
+
+``cfg`` below is a translation task's config (``seqlab.translation.config.MTData``, which
+imports this module to read its corpus: hence no import of it here).
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from seqlab.data.corpora import PairCorpus, load_corpus
+from seqlab.data.corpora import PairCorpus, open_corpus
 from seqlab.data.corpora.numbers import load_numbers
+from seqlab.data.corpora.user import load_pair_files
 from seqlab.data.tokenize import load_tokenizer, train_tokenizer
 from seqlab.errors import SeqlabError
-from seqlab.translation.config import MTData
 
 
-def load_pairs(cfg: MTData) -> PairCorpus:
-    """The recipe's corpus with its fixed splits."""
+def load_pairs(cfg) -> PairCorpus:
+    """The recipe's corpus with its fixed splits: a built-in one, or the user's files (checked
+    line by line; a bad line is one SeqlabError naming the file and line)."""
     if cfg.corpus == "numbers":
         return load_numbers(cfg.numbers_size, cfg.numbers_min_words, cfg.numbers_max_words, cfg.numbers_max_digits,
                             even_width=cfg.numbers_even_width)
-    return load_corpus(cfg.corpus)
+    return open_corpus(cfg.corpus, "translation", lambda files: _pair_files(json.dumps(files, sort_keys=True)))
 
 
-def fit_tokenizers(corpus: PairCorpus, cfg: MTData, directory: Path):
+@functools.lru_cache(maxsize=4)
+def _pair_files(spec: str) -> PairCorpus:
+    """The user's pair files, read once per process (``spec``: the corpus value as JSON)."""
+    return load_pair_files(json.loads(spec))
+
+
+def fit_tokenizers(corpus: PairCorpus, cfg, directory: Path):
     """One tokenizer per language, fitted on the train split only, stored under ``directory``.
 
     Returns (src_tokenizer, tgt_tokenizer); ``tokenizer_dir(directory, side)`` finds them again.

@@ -16,7 +16,9 @@ from pathlib import Path
 import torch
 
 from seqlab.errors import SeqlabError
-from seqlab.recipe import Recipe, checked_resume, is_translation, recipe_from_dict, resumed_recipe
+from seqlab.recipe import (
+    Recipe, check_same_data, checked_resume, is_translation, recipe_from_dict, resumed_recipe, write_data_record,
+)
 from seqlab.train import Trainer, TrainResult
 from seqlab.train import checkpoint as ckpt
 from seqlab.train.device import pick_device, seed_everything
@@ -40,11 +42,13 @@ def train_translator(recipe: Recipe, run_dir: str | Path, log=print, resume: boo
     """
     run_dir, cfg = Path(run_dir), recipe.train
     info = init_distributed(pick_device(cfg.device))
+    corpus = load_pairs(recipe.task)  # read and checked before anything is written
+    if resume:
+        check_same_data(run_dir, recipe.task, "--resume continues a run on the data it began with")
     folder = RunFolder.open(run_dir, resume=resume, overwrite=overwrite) if info.is_main else None
     try:
         has_json = resume and (run_dir / RECIPE).is_file()
         changes = resumed_recipe(_saved(run_dir), recipe)[1] if has_json else []
-        corpus = load_pairs(recipe.task)
         src_tok, tgt_tok = _tokenizers(corpus, recipe, run_dir / TOKENIZERS, resume, info)
         task, longest = _task(corpus, recipe, src_tok, tgt_tok)
         build = lambda: build_translator(recipe.model, src_tok.vocab_size, tgt_tok.vocab_size, longest)  # noqa: E731
@@ -61,6 +65,7 @@ def train_translator(recipe: Recipe, run_dir: str | Path, log=print, resume: boo
         changes = checked_resume(trainer, recipe, has_json, changes)
     if info.is_main:
         write_recipe(run_dir, {**recipe.to_dict(), "max_positions": longest})
+        write_data_record(run_dir, recipe.task)
         log(f"{recipe.model.arch}: {sum(p.numel() for p in model.parameters()):,} parameters, "
             f"{len(task.train.src)} training pairs, device {trainer.device}, {info.describe()}; run folder {run_dir}"
             + (f"; resumed at step {trainer.step} from {trainer.last_checkpoint}" if resume else "")

@@ -6,6 +6,9 @@ every name with its kind and a one-line description.
 
 Splits are fixed and written down in each corpus's ``source.split_rule``, so numbers
 compare across runs, machines and tools.
+
+Wherever a recipe names a corpus it may name the user's own files instead
+(:mod:`.user`): ``builtin_names(kind)`` are the names that are not paths.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import functools
 from collections.abc import Callable
 
 from seqlab.data.corpora.base import (
-    SPLITS, ClassificationCorpus, Pair, PairCorpus, SeriesCorpus, Source, TextCorpus,
+    SPLITS, ClassificationCorpus, LabelledTextCorpus, Pair, PairCorpus, SeriesCorpus, Source, TextCorpus,
+    data_record,
 )
 from seqlab.data.corpora.bible import load_bsb_en, load_nt_el_en
 from seqlab.data.corpora.classification import SETS, load_classification
@@ -22,7 +26,7 @@ from seqlab.data.corpora.numbers import load_numbers
 from seqlab.data.corpora.timeseries import SERIES, load_series
 from seqlab.errors import SeqlabError
 
-Corpus = PairCorpus | TextCorpus | SeriesCorpus | ClassificationCorpus
+Corpus = PairCorpus | TextCorpus | SeriesCorpus | ClassificationCorpus | LabelledTextCorpus
 
 # name -> (kind, one-line description, loader)
 CORPORA: dict[str, tuple[str, str, Callable[[], Corpus]]] = {
@@ -43,6 +47,31 @@ CORPORA.update({
 })
 
 
+def builtin_names(kind: str) -> tuple[str, ...]:
+    """The built-in corpora of one kind ("text", "translation", "series", "classification")."""
+    return tuple(name for name, (k, _, _) in CORPORA.items() if k == kind)
+
+
+def corpus_value(value, kind: str, sides: tuple[str, ...] = ()):
+    """A recipe's ``corpus`` as a task keeps it: a built-in name as it is, the user's file paths
+    made absolute (ConfigError for a wrong shape; see ``files.split_tables``)."""
+    from seqlab.data.corpora.files import absolute_spec
+
+    return absolute_spec(value, builtin_names(kind), sides)
+
+
+def open_corpus(value, kind: str, load_files: Callable):
+    """The built-in corpus ``value`` names, or ``load_files(value)`` for the user's files (one
+    line when a string is neither a built-in name nor an existing path)."""
+    from seqlab.data.corpora.files import no_such_corpus
+
+    names = builtin_names(kind)
+    if isinstance(value, str) and value in names:
+        return load_corpus(value)
+    no_such_corpus(value, names)
+    return load_files(value)
+
+
 @functools.lru_cache(maxsize=None)
 def load_corpus(name: str) -> Corpus:
     """The named corpus, parsed once per process.
@@ -57,7 +86,8 @@ def load_corpus(name: str) -> Corpus:
 
 
 __all__ = [
-    "CORPORA", "SPLITS", "ClassificationCorpus", "Corpus", "Pair", "PairCorpus",
-    "SeriesCorpus", "Source", "TextCorpus", "load_bsb_en", "load_classification",
+    "CORPORA", "SPLITS", "ClassificationCorpus", "Corpus", "LabelledTextCorpus", "Pair", "PairCorpus",
+    "SeriesCorpus", "Source", "TextCorpus", "builtin_names", "corpus_value", "data_record", "load_bsb_en",
+    "load_classification", "open_corpus",
     "load_corpus", "load_numbers", "load_nt_el_en", "load_series",
 ]

@@ -84,6 +84,15 @@ def split_by_position(keys: list[str]) -> dict[str, list[str]]:
     return out
 
 
+def data_record(corpus) -> dict:
+    """What a run folder's ``data.json`` says of its corpus: for the user's files, the files,
+    their SHA-256 and the lines of each split; for a built-in corpus, its name, content hash
+    and split rule. Two runs read the same examples in the same splits when these are equal."""
+    if getattr(corpus, "record", None) is not None:
+        return corpus.record
+    return {"corpus": corpus.name, "content_hash": corpus.content_hash(), "split_rule": corpus.source.split_rule}
+
+
 def _digest(parts: list[bytes]) -> str:
     h = hashlib.sha256()
     for p in parts:
@@ -121,6 +130,7 @@ class PairCorpus:
     tgt_lang: str
     splits: dict[str, list[Pair]]
     alignments: dict[str, frozenset[tuple[int, int]]] = field(default_factory=dict)
+    record: dict | None = None  # files only: what data.json says (seqlab.data.corpora.user)
 
     def texts(self, split: str, side: str) -> list[str]:
         """The strings of one side ("src" or "tgt") of one split."""
@@ -203,6 +213,7 @@ class SeriesCorpus:
     bounds: dict[str, tuple[int, int]]
     period: int
     frequency: str
+    record: dict | None = None  # files only: what data.json says (seqlab.data.corpora.user)
 
     def split(self, name: str) -> np.ndarray:
         lo, hi = self.bounds[name]
@@ -259,3 +270,38 @@ class ClassificationCorpus:
         xs, ys = self.splits[split]
         return [f"class {self.classes[y]}  length {len(x)}  first step "
                 + " ".join(f"{v:.3g}" for v in x[0]) for x, y in zip(xs[:n], ys[:n])]
+
+
+@dataclass(frozen=True)
+class LabelledTextCorpus:
+    """Texts with one label each (text classification), in fixed splits.
+
+    ``splits[s]`` is (keys, texts, labels): keys say where each item came from
+    ("reviews.csv:12"), labels are ints 0..K-1 indexing ``classes``.
+    """
+
+    name: str
+    source: Source
+    splits: dict[str, tuple[list[str], list[str], np.ndarray]]
+    classes: tuple[str, ...]
+    record: dict | None = None  # files only: what data.json says (seqlab.data.corpora.user)
+
+    def texts(self, split: str, side: str = "text") -> list[str]:
+        return self.splits[split][1]
+
+    def split_sizes(self) -> dict[str, int]:
+        return {s: len(v[1]) for s, v in self.splits.items()}
+
+    def content_hash(self) -> str:
+        return _digest([f"{s}\t{k}\t{self.classes[y]}\t{t}".encode()
+                        for s in SPLITS for k, t, y in zip(*self.splits[s])])
+
+    def summary(self) -> dict[str, int | str]:
+        labels = np.concatenate([v[2] for v in self.splits.values()])
+        counts = np.bincount(labels, minlength=len(self.classes))
+        return {"items": len(labels), "classes": len(self.classes),
+                "items per class": ", ".join(f"{c} {n:,}" for c, n in zip(self.classes, counts))}
+
+    def examples(self, split: str, n: int) -> list[str]:
+        keys, texts, labels = self.splits[split]
+        return [f"{k}  [{self.classes[y]}]  {t}" for k, t, y in zip(keys[:n], texts[:n], labels[:n])]

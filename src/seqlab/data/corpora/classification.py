@@ -40,7 +40,7 @@ def load_classification(name: str) -> ClassificationCorpus:
     loader_name, description, archive = SETS[name]
     loader = getattr(require_module("sktime.datasets", INSTALL), loader_name)
     raw = {s: loader(split=s, return_X_y=True) for s in ("train", "test")}
-    classes = tuple(sorted({str(c) for _, y in raw.values() for c in y}, key=_label_order))
+    classes = tuple(sorted({str(c) for _, y in raw.values() for c in y}, key=label_order))
     index = {c: i for i, c in enumerate(classes)}
     splits = {
         s: ([_item(row) for row in X.itertuples(index=False)],
@@ -57,6 +57,6 @@ def load_classification(name: str) -> ClassificationCorpus:
     return ClassificationCorpus(name, source, splits, classes)
 
 
-def _label_order(label: str) -> tuple[int, str]:
+def label_order(label: str) -> tuple[int, str]:
     """Numeric labels in numeric order ("2" before "10"), others alphabetically."""
     return (int(label), "") if label.isdigit() else (10**9, label)

@@ -23,6 +23,7 @@ from seqlab.data.corpora.base import SeriesCorpus, Source, require_module
 INSTALL = "pip install statsmodels"
 DEV_FRACTION = 0.1
 TEST_FRACTION = 0.2
+SPLIT_RULE = "chronological: last 20% test, the 10% before it dev, the rest train"
 
 
 def chronological_bounds(n: int) -> dict[str, tuple[int, int]]:
@@ -86,7 +87,7 @@ def load_series(name: str) -> SeriesCorpus:
         origin=description,
         license="see the statsmodels.datasets documentation (public/government data)",
         attribution=f"statsmodels.datasets.{name}",
-        split_rule="chronological: last 20% test, the 10% before it dev, the rest train",
+        split_rule=SPLIT_RULE,
     )
     return SeriesCorpus(name, source, values, tuple(times), chronological_bounds(len(values)),
                         period, step)

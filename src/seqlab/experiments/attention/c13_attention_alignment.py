@@ -9,7 +9,7 @@ forcing) and the links are scored against gold by the alignment error rate (AER 
 1 - F1). Two baselines: a diagonal aligner that knows only the lengths, and the model's
 own attention rows shuffled across target positions (the same weights, the order lost).
 
-Full profile: Greek -> English NT with its gold word alignments (``experiments.nt_runs``).
+Full profile: Greek -> English NT with its gold word alignments (``experiments.core.nt_runs``).
 Bahdanau and Luong (general, dot) models train a fixed number of updates on five paired
 seeds; subword attention is summed into words and each English word linked to its most
 attended Greek word. Baselines: the diagonal aligner and Dice co-occurrence statistics

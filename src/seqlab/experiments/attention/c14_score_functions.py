@@ -11,7 +11,7 @@ Two parts, each decided on its own terms:
   (dot may do better; it may not do worse by more than the tolerance).
   Quick profile: a synthetic translation with reordering (``seqlab.data.transduction``),
   greedy token accuracy. Full profile: the real English -> German number words
-  (``experiments.nt_runs.NUMBERS``, C12's corpus and model sizes): greedy exact match on
+  (``experiments.core.nt_runs.NUMBERS``, C12's corpus and model sizes): greedy exact match on
   the test split decides, chrF and exact match per source band beside it. Numbers,
   not NT: a number has one right German spelling, so exact match is a sharp score of
   the translation itself, where NT's BLEU at these budgets is a coarse one (C13 only

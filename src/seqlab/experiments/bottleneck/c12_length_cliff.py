@@ -11,7 +11,7 @@ Full profile: real corpora. English -> German number words (1-48 English words, 
 many sources in each 10-word band; ``seqlab.data.corpora.numbers``), GRU seq2seq vs
 Bahdanau at equal size and updates, five paired seeds, exact match per 10-word band
 (where the cliff shows; chrF beside it) decides by the same rule; Greek -> English NT
-BLEU by source length (seed 0) is reported beside it (``experiments.nt_runs``).
+BLEU by source length (seed 0) is reported beside it (``experiments.core.nt_runs``).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ import numpy as np
 
 from seqlab.data.corpora import PairCorpus
 from seqlab.metrics import DiceAligner, alignment_error, argmax_links, diagonal_links, save_attention_heatmap
-from seqlab.translation.config import mt_recipe_from_dict
+from seqlab.recipe import recipe_from_dict
 from seqlab.translation.data import load_pairs
 from seqlab.translation.evaluate import evaluate_split, word_attention_of
 from seqlab.translation.loop import load_translator, train_translator
@@ -50,9 +50,11 @@ class Scored:
 def recipe(data: dict, model: dict, steps: int, seed: int, eval_sentences: int, max_tokens: int = 4096,
            lr: float = 1e-3) -> dict:
     """A recipe dict that trains exactly ``steps`` updates with EVALS dev points."""
-    train = {"minutes": None, "max_steps": steps, "eval_every_steps": max(steps // EVALS, 1), "seed": seed,
-             "max_tokens": max_tokens, "lr": lr, "eval_sentences": eval_sentences}
-    return {"data": dict(data), "model": {"dropout": 0.1, **model}, "train": train}
+    every = max(steps // EVALS, 1)
+    train = {"steps": steps, "lr": lr, "betas": [0.9, 0.98], "clip_norm": 1.0, "eval_every": every,
+             "checkpoint_every": every, "seed": seed, "progress": False}
+    task = {"name": "translation", **data, "max_tokens": max_tokens, "eval_sentences": eval_sentences}
+    return {"task": task, "model": {"dropout": 0.1, **model}, "train": train}
 
 
 def train_and_score(label: str, recipe_dict: dict, limit: int | None, buckets=None, align: int = 0,
@@ -62,9 +64,9 @@ def train_and_score(label: str, recipe_dict: dict, limit: int | None, buckets=No
     ``align`` > 0: AER of attention, diagonal and ``dice`` links on that many gold-aligned
     test verses; ``heatmaps``: that many of them drawn with the gold links overlaid.
     """
-    rec = mt_recipe_from_dict(recipe_dict)
-    corpus = load_pairs(rec.data)
-    key = "dev_chrf" if rec.data.corpus == "numbers" else "dev_bleu"
+    rec = recipe_from_dict(recipe_dict)
+    corpus = load_pairs(rec.task)
+    key = "dev_chrf" if rec.task.corpus == "numbers" else "dev_bleu"
     with tempfile.TemporaryDirectory(prefix="seqlab-ledger-") as folder:
         done = train_translator(rec, folder, log=lambda line: None)
         model, src_tok, tgt_tok, _ = load_translator(folder)
