@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from seqlab.bench.machine import gemm_flops
+from seqlab.bench.machine import cpu_line, gemm_flops
 from seqlab.build import build_translator
 from seqlab.cli import Parser, at_least_one, one_line_errors
 from seqlab.errors import SeqlabError
@@ -125,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SeqlabError(f"--json {args.json}: the folder {Path(args.json).parent} does not exist")
     torch.set_num_threads(args.threads)
     load = os.getloadavg()
+    print(cpu_line())
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, recipe {args.recipe} {args.set or ''}")
     print(f"load average at start {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} CPUs")
     recipe = load_recipe(args.recipe, args.set)
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{statistics.median(v.flop_rates) / 1e9:>8.1f} {mfu:>12.2f} {v.loss:>9.3f}")
         print(line + (f"  {med / args.baseline:.2f}x" if args.baseline else ""))
     if args.json:
-        Path(args.json).write_text(json.dumps({"recipe": args.recipe, "overrides": args.set, "threads": args.threads,
+        Path(args.json).write_text(json.dumps({"cpu": cpu_line(), "recipe": args.recipe, "overrides": args.set, "threads": args.threads,
                                                "load_average_end": load, "rows": rows}, indent=2) + "\n")
     return 0
 

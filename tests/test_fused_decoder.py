@@ -52,7 +52,7 @@ def batch():
 
 def _loop(blocks, bias, bases, xs, h0):
     """A small recurrence through LoopLinear: h_t = tanh(base_t + [x_t ; h_{t-1}] W^T + b)."""
-    steps, batch = xs.shape[:2]
+    steps, batch = xs.shape[0], xs.shape[-2]  # xs (T, [G,] B, K)
     layer = LoopLinear(list(blocks), bias, steps, batch, xs.dtype)
     h, outs = h0, []
     for t in range(steps):
@@ -83,6 +83,36 @@ def test_loop_linear_gradcheck(with_base, with_bias):
         return _loop((wx, wh), b, base, next(it), next(it))
 
     assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("with_base,with_bias", [(True, False), (False, True), (True, True)])
+def test_grouped_loop_linear_gradcheck_and_equals_one_group_at_a_time(with_base, with_bias):
+    """G = 2 weights side by side (a bidirectional layer's two directions): dW_g = dA_g^T X_g by one
+    batched GEMM; against finite differences, and each group equals its own ungrouped loop."""
+    g = torch.Generator().manual_seed(0)
+    G, T, B, K, N = 2, 4, 3, 2, 5
+
+    def rand(*shape):
+        return torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+
+    w_x, w_h, xs, h0 = rand(G, N, K), rand(G, N, N), rand(T, G, B, K), rand(G, B, N)
+    bias = rand(G, N) if with_bias else None
+    bases = rand(T, G, B, N) if with_base else None
+    inputs = [t for t in (w_x, w_h, bias, bases, xs, h0) if t is not None]
+
+    def fn(*args):
+        it = iter(args)
+        wx, wh = next(it), next(it)
+        b = next(it) if with_bias else None
+        base = next(it) if with_base else None
+        return _loop((wx, wh), b, base, next(it), next(it))
+
+    assert torch.autograd.gradcheck(fn, inputs, eps=1e-6, atol=1e-8)
+    grouped = fn(*inputs)  # (T, G, B, N)
+    for k in range(G):
+        one = _loop((w_x[k], w_h[k]), None if bias is None else bias[k], None if bases is None else bases[:, k],
+                    xs[:, k], h0[k])
+        assert torch.allclose(grouped[:, k], one, atol=1e-12)
 
 
 def test_loop_read_gradcheck():

@@ -30,6 +30,7 @@ def describe(device: torch.device) -> dict:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cpu": _cpu_model(),
+        "cpu_flags": cpu_flags(),
         "cpu_count": os.cpu_count(),
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
@@ -52,6 +53,25 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or sys.platform
+
+
+# the instruction sets that decide a CPU's fp32 and bf16 GEMM speed
+GEMM_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16")
+
+
+def cpu_flags() -> list[str]:
+    """Which of ``GEMM_FLAGS`` the CPU reports (/proc/cpuinfo; empty where it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((set(line.split(":", 1)[1].split()) for line in f if line.startswith("flags")), set())
+    except OSError:
+        return []
+    return [f for f in GEMM_FLAGS if f in flags]
+
+
+def cpu_line() -> str:
+    """One line for a benchmark's header: the CPU model and its GEMM-relevant flags."""
+    return f"cpu {_cpu_model()}; flags: {' '.join(cpu_flags()) or 'unknown'}"
 
 
 def gemm_flops(m: int, k: int, n: int, dtype: torch.dtype, device: torch.device, warmup: int, repeats: int):

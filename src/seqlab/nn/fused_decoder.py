@@ -63,64 +63,84 @@ def compute_dtype(like: Tensor) -> torch.dtype:
 
 class _Stash:
     """One loop's record: X, each step's input row block (written in forward), and the
-    gradients dA_t of each step's output (written in backward, consumed by ``_Collect``)."""
+    gradients dA_t of each step's output (written in backward, consumed by ``_Collect``).
 
-    def __init__(self, steps: int, batch: int, sizes: list[int], dtype: torch.dtype, device) -> None:
+    ``groups`` > 0: G independent weights multiplied side by side (the two directions of a
+    bidirectional layer); X is then laid out (G, T, B, K), so that X_g is one (T*B, K) block.
+    """
+
+    def __init__(self, steps: int, batch: int, sizes: list[int], dtype: torch.dtype, device,
+                 groups: int = 0) -> None:
         self.sizes = sizes  # widths of the weight blocks [W_1 | W_2 | ...]
-        self.inputs = torch.empty(steps, batch, sum(sizes), dtype=dtype, device=device)  # X (T, B, K)
-        self.grads: list[Tensor | None] = [None] * steps  # dA_t (B, N)
+        lead = (groups,) if groups else ()
+        self.inputs = torch.empty(*lead, steps, batch, sum(sizes), dtype=dtype, device=device)  # X ([G,] T, B, K)
+        self.grads: list[Tensor | None] = [None] * steps  # dA_t ([G,] B, N)
         self.out_features = 0
+
+    def row(self, t: int) -> Tensor:
+        """X_t ([G,] B, K), a view into X."""
+        return self.inputs[:, t] if self.inputs.dim() == 4 else self.inputs[t]
+
+    def step_grads(self) -> Tensor:
+        """dA ([G,] T*B, N): every step's output gradient, zeros where a step's output reached no loss."""
+        x = self.inputs
+        zeros, rows = None, []
+        for g in self.grads:
+            if g is None:
+                zeros = x.new_zeros(*self.row(0).shape[:-1], self.out_features) if zeros is None else zeros
+            rows.append(zeros if g is None else g)
+        self.grads = [None] * len(self.grads)  # a second backward (retain_graph) starts clean
+        if x.dim() == 3:
+            return torch.cat(rows, dim=0).to(x.dtype)  # (T*B, N)
+        return torch.stack(rows, dim=1).to(x.dtype).flatten(1, 2)  # (G, T*B, N)
 
 
 class _Collect(Function):
-    """W = [W_1 | W_2 | ...] (N, K) in the compute dtype (and b (N,)); backward: dW = dA^T X, db."""
+    """W = [W_1 | W_2 | ...] ([G,] N, K) in the compute dtype (and b ([G,] N)); backward: dW = dA^T X, db."""
 
     @staticmethod
     def forward(ctx, stash: _Stash, dtype: torch.dtype, bias: Tensor | None, *blocks: Tensor):
         ctx.set_materialize_grads(False)  # the steps send no gradient here, only the stash
         ctx.stash, ctx.has_bias = stash, bias is not None
-        weight = torch.cat(blocks, dim=1).to(dtype)  # (N, K)
-        stash.out_features = weight.size(0)
+        weight = torch.cat(blocks, dim=-1).to(dtype)  # ([G,] N, K)
+        stash.out_features = weight.size(-2)
         if bias is None:
             return weight
-        return weight, bias.to(dtype, copy=True)  # (N, K), (N,)
+        return weight, bias.to(dtype, copy=True)  # ([G,] N, K), ([G,] N)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, *unused):
         stash = ctx.stash
-        x = stash.inputs.flatten(0, 1)  # X (T*B, K)
-        batch = stash.inputs.size(1)
-        zeros = None
-        rows = []
-        for g in stash.grads:  # a step whose output reached no loss got no gradient: zeros
-            if g is None:
-                zeros = x.new_zeros(batch, stash.out_features) if zeros is None else zeros
-            rows.append(zeros if g is None else g)
-        stash.grads = [None] * len(stash.grads)  # a second backward (retain_graph) starts clean
-        d_out = torch.cat(rows, dim=0).to(x.dtype)  # dA (T*B, N)
-        d_weight = d_out.t() @ x  # dW = dA^T X  (N, K): the one big GEMM
-        d_bias = d_out.sum(0) if ctx.has_bias else None  # db (N,)
-        return (None, None, d_bias, *d_weight.split(stash.sizes, dim=1))
+        d_out = stash.step_grads()  # dA ([G,] T*B, N)
+        x = stash.inputs.flatten(-3, -2)  # X ([G,] T*B, K)
+        d_weight = d_out.transpose(-1, -2) @ x  # dW = dA^T X  ([G,] N, K): the one big GEMM (per group)
+        d_bias = d_out.sum(-2) if ctx.has_bias else None  # db ([G,] N)
+        return (None, None, d_bias, *d_weight.split(stash.sizes, dim=-1))
 
 
 class _Step(Function):
-    """Step t: y = base + [x_1 | ... | x_k] W^T (+ b), (B, N); W's gradient left to ``_Collect``."""
+    """Step t: y = base + [x_1 | ... | x_k] W^T (+ b), ([G,] B, N); W's gradient left to ``_Collect``."""
 
     @staticmethod
     def forward(ctx, stash: _Stash, t: int, base: Tensor | None, weight: Tensor, bias: Tensor | None,
                 *pieces: Tensor):
-        x = stash.inputs[t]  # X_t (B, K), a row block of X
-        torch.cat(pieces, dim=1, out=x)  # cast into the compute dtype on the way
+        x = stash.row(t)  # X_t ([G,] B, K), a row block of X
+        torch.cat(pieces, dim=-1, out=x)  # cast into the compute dtype on the way
+        w_t = weight.transpose(-1, -2)  # ([G,] K, N)
         if base is None and bias is None:
-            y = x @ weight.t()
+            y = x @ w_t
         else:
-            y = torch.addmm((bias if base is None else base).to(weight.dtype), x, weight.t())  # (B, N)
+            add = (bias if base is None else base).to(weight.dtype)
+            if x.dim() == 2:
+                y = torch.addmm(add, x, w_t)  # (B, N)
+            else:  # groups side by side: one batched GEMM
+                y = torch.baddbmm(add if base is not None else add.unsqueeze(-2), x, w_t)  # (G, B, N)
             if base is not None and bias is not None:
-                y = y + bias
+                y = y + (bias if bias.dim() == 1 else bias.unsqueeze(-2))
         ctx.save_for_backward(weight)
         ctx.stash, ctx.t, ctx.has_base = stash, t, base is not None
-        ctx.widths = [p.size(1) for p in pieces]
+        ctx.widths = [p.size(-1) for p in pieces]
         return y
 
     @staticmethod
@@ -128,8 +148,8 @@ class _Step(Function):
     def backward(ctx, d_y: Tensor):
         (weight,) = ctx.saved_tensors
         ctx.stash.grads[ctx.t] = d_y  # dA_t, for the collector
-        d_x = d_y.to(weight.dtype) @ weight  # d[x_1 | ... | x_k] (B, K)
-        return (None, None, d_y if ctx.has_base else None, None, None, *d_x.split(ctx.widths, dim=1))
+        d_x = d_y.to(weight.dtype) @ weight  # d[x_1 | ... | x_k] ([G,] B, K)
+        return (None, None, d_y if ctx.has_base else None, None, None, *d_x.split(ctx.widths, dim=-1))
 
 
 class LoopLinear:
@@ -138,11 +158,14 @@ class LoopLinear:
     ``blocks`` are (N, K_i) weights (parameters or their column slices); ``layer(t, [x_1, ...],
     base)`` returns base + [x_1 | ...] W^T + b for step t (x_i (B, K_i), base (B, N) or None).
     Call it at most once per step t < ``steps``, with the same batch size B every time.
+    Blocks (G, N, K_i) (and b (G, N)) hold G weights used side by side: then x_i is (G, B, K_i),
+    base (G, B, N), and each step is one batched GEMM.
     """
 
     def __init__(self, blocks: list[Tensor], bias: Tensor | None, steps: int, batch: int,
                  dtype: torch.dtype) -> None:
-        self._stash = _Stash(steps, batch, [b.size(1) for b in blocks], dtype, blocks[0].device)
+        groups = blocks[0].size(0) if blocks[0].dim() == 3 else 0
+        self._stash = _Stash(steps, batch, [b.size(-1) for b in blocks], dtype, blocks[0].device, groups)
         out = _Collect.apply(self._stash, dtype, bias, *blocks)
         self.weight, self.bias = (out, None) if bias is None else out
 
@@ -320,8 +343,11 @@ class DecoderStack:
 
 def run_layers(rnn, x: Tensor, state=None, lengths: Tensor | None = None, training: bool = False):
     """A seqlab ``LSTM``/``GRU`` (batch-first, any layers and directions) over a whole sequence
-    with nothing fed back, layer by layer: per layer and direction the input projection is one
-    GEMM over all T steps, the loop does h_{t-1} W_hh^T only, W_hh's gradient is one GEMM.
+    with nothing fed back, layer by layer: per layer the input projection is one GEMM over all
+    T steps (both directions together), the loop does h_{t-1} W_hh^T only, W_hh's gradient is
+    one GEMM. A bidirectional layer runs its two directions in the same loop, side by side
+    (step t reads position t forward and T-1-t backward): one batched GEMM and one set of
+    pointwise ops per step for both, half the steps of running them one after the other.
 
     Same function as ``rnn(x, state, lengths=lengths)``: with ``lengths`` (B,) the steps past a
     row's length leave its state unchanged and output zeros, so the final state is the one at
@@ -340,30 +366,55 @@ def run_layers(rnn, x: Tensor, state=None, lengths: Tensor | None = None, traini
     if lengths is not None and int(lengths.min()) < steps:  # else nothing is padded
         positions = torch.arange(steps, device=x.device)[:, None]  # (T, 1)
         mask = (positions < lengths.to(x.device)[None, :]).unsqueeze(-1)  # (T, B, 1), True = real step
+        if directions == 2:
+            mask = torch.stack([mask, mask.flip(0)], 1)  # (T, 2, B, 1): position t forward, T-1-t backward
     dtype = compute_dtype(x)
     layer_in, finals = x.transpose(0, 1), []  # (T, B, I)
     for layer in range(rnn.num_layers):
-        outs = []
-        for d in range(directions):
-            k = layer * directions + d
-            w_ih, w_hh, b_ih, b_hh = rnn._layer_weights(k)
-            gates_x = F.linear(layer_in, w_ih, _plus(b_ih, b_hh) if is_lstm else b_ih).unbind(0)  # T x (B, G*H)
-            rec = LoopLinear([w_hh], None if is_lstm else b_hh, steps, batch, dtype)  # W_hh h_{t-1} (+ b_hh)
-            cur = tuple(s[k] for s in states)  # (h,) or (h, c), each (B, H)
-            out: list[Tensor] = [None] * steps
-            for t in (range(steps - 1, -1, -1) if d else range(steps)):
-                h = cur[0]
-                new = (lstm_pointwise(rec(t, [h], gates_x[t]), cur[1]) if is_lstm
-                       else (gru_pointwise(gates_x[t], rec(t, [h]), h),))
-                if mask is None:
-                    cur, out[t] = new, new[0]
-                else:  # padded step: state carried, output zero
-                    cur = tuple(torch.where(mask[t], n, c) for n, c in zip(new, cur))
-                    out[t] = torch.where(mask[t], new[0], 0.0)
-            outs.append(torch.stack(out))  # (T, B, H)
-            finals.append(cur)
-        layer_in = outs[0] if directions == 1 else torch.cat(outs, dim=-1)  # (T, B, D*H)
+        ks = range(layer * directions, (layer + 1) * directions)
+        cur = tuple(s[ks.start] if directions == 1 else s[ks.start:ks.stop] for s in states)  # ([2,] B, H) each
+        layer_in, cur = _run_layer(rnn, [rnn._layer_weights(k) for k in ks], layer_in, cur, mask, is_lstm, dtype)
+        finals += [cur] if directions == 1 else [tuple(c[d] for c in cur) for d in range(2)]
         if training and rnn.dropout > 0 and layer < rnn.num_layers - 1:
             layer_in = F.dropout(layer_in, rnn.dropout, training=True)
     final = tuple(torch.stack(parts) for parts in zip(*finals))  # each (L*D, B, H)
     return layer_in.transpose(0, 1), final if is_lstm else final[0]
+
+
+def _stack(tensors: list[Tensor | None]) -> Tensor | None:
+    """One tensor, or the two directions' stacked (2, ...); None stays None (no bias)."""
+    if tensors[0] is None:
+        return None
+    return tensors[0] if len(tensors) == 1 else torch.stack(tensors)
+
+
+def _run_layer(rnn, weights: list, layer_in: Tensor, cur: tuple, mask: Tensor | None, is_lstm: bool,
+               dtype: torch.dtype) -> tuple[Tensor, tuple]:
+    """One layer, one direction or both side by side (``weights`` per direction: (w_ih, w_hh, b_ih, b_hh)).
+
+    layer_in (T, B, I); cur = (h,) or (h, c), each (B, H) or (2, B, H); mask (T, [2,] B, 1) or None.
+    Returns the layer's output (T, B, D*H) and its final state (as ``cur``).
+    """
+    steps, batch, _ = layer_in.shape
+    both = len(weights) == 2
+    in_bias = [_plus(b_ih, b_hh) if is_lstm else b_ih for _, _, b_ih, b_hh in weights]
+    w_in = torch.cat([w[0] for w in weights]) if both else weights[0][0]  # (D*G*H, I)
+    gates_x = F.linear(layer_in, w_in, None if in_bias[0] is None else torch.cat(in_bias))  # (T, B, D*G*H): one GEMM
+    if both:  # (T, 2, B, G*H): at step t the backward direction reads position T-1-t
+        forward, backward = gates_x.view(steps, batch, 2, -1).unbind(2)
+        gates_x = torch.stack([forward, backward.flip(0)], 1)
+    rec = LoopLinear([_stack([w[1] for w in weights])], None if is_lstm else _stack([w[3] for w in weights]),
+                     steps, batch, dtype)  # W_hh h_{t-1} (+ b_hh)
+    gates_x = gates_x.unbind(0)
+    out: list[Tensor] = [None] * steps
+    for t in range(steps):
+        h = cur[0]
+        new = (lstm_pointwise(rec(t, [h], gates_x[t]), cur[1]) if is_lstm
+               else (gru_pointwise(gates_x[t], rec(t, [h]), h),))
+        if mask is None:
+            cur, out[t] = new, new[0]
+        else:  # padded step: state carried, output zero
+            cur = tuple(torch.where(mask[t], n, c) for n, c in zip(new, cur))
+            out[t] = torch.where(mask[t], new[0], 0.0)
+    hs = torch.stack(out)  # (T, [2,] B, H)
+    return (torch.cat([hs[:, 0], hs[:, 1].flip(0)], dim=-1) if both else hs), cur  # (T, B, D*H)
