@@ -154,6 +154,8 @@ SHELL: dict[str, Run | Skip] = {
     ".venv/bin/mkdocs build --strict --site-dir runs/site":
         Skip("tests/test_docs.py builds this site with --strict (about 20 s)"),
     "export SEQLAB_CACHE=$PWD/.seqlab-cache": Run(),
+    "make notebook": Skip("opens Jupyter, or runs the tutorial at quick sizes (about 5 minutes on 2 cores); "
+                          "tests/test_tutorial.py executes the notebook at tiny sizes"),
     ".venv/bin/python benchmarks/mt_throughput.py configs/mt-nt-bahdanau-lstm.toml --threads 2 --baseline 1100":
         Skip("times a 7.8M-parameter model for minutes; tests/test_mt_benchmarks.py runs it on a tiny recipe"),
     ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (about 6 minutes on 2 cores); "
