@@ -35,13 +35,11 @@ def test_catalogue_lists_every_registered_claim_in_order():
 
 
 def test_catalogue_shows_the_verdicts_of_a_results_folder_and_escapes_them(tmp_path):
-    sys.path.insert(0, str(ROOT / "tests"))
-    try:
-        from report_fixtures import make_run
-    finally:
-        sys.path.remove(str(ROOT / "tests"))
-    make_run(tmp_path)
+    from report_fixtures import make_run
+
     from seqlab.report.html import load_results
+
+    make_run(tmp_path)
 
     stored = {r.claim_id: r.verdict for r in load_results(tmp_path)}
     table = _hook().catalogue(str(tmp_path))
