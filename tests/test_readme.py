@@ -103,7 +103,6 @@ TINY_MT_TABLE = ("--minutes 1 --threads 1 --beam 1 --limit 2 --set train.steps=2
                  "--set model.embed_dim=8 --set model.hidden=8 --set model.layers=1 --set task.max_tokens=256 "
                  "--set task.eval_sentences=2 --set task.max_len_ratio=0.2 --set train.progress=false")
 ONE_THREAD = "tiny sizes on one thread (the later --threads wins; two threads crawl on a busy shared machine)"
-LONG_MT = "trains every configs/mt-nt-*.toml recipe for 30 minutes; tests/test_mt_benchmarks.py runs the script at tiny sizes"
 
 SHELL: dict[str, Run | Skip] = {
     "make run": Skip("sets up .venv, then every claim's quick experiment (6 minutes on 2 cores after the set-up); "
@@ -141,9 +140,6 @@ SHELL: dict[str, Run | Skip] = {
     "cat greek.txt | .venv/bin/seqlab translate runs/mt-nt-transformer --beam 5": Run(),
     ".venv/bin/seqlab evaluate runs/mt-nt-transformer --split test --json scores.json":
         Run("--limit 3", "three test pairs (an untrained model decodes to the length limit)"),
-    ".venv/bin/python benchmarks/mt_table.py configs/mt-nt-*.toml --threads 2 --minutes 30": Skip(LONG_MT),
-    ".venv/bin/python benchmarks/mt_table.py --merge runs/a/table.json runs/b/table.json":
-        Skip("needs the tables of two earlier mt_table runs; tests/test_mt_benchmarks.py checks --merge"),
     ".venv/bin/python benchmarks/mt_table.py configs/mt-nt-seq2seq.toml configs/mt-nt-luong.toml --threads 2 "
     "--minutes 30 --out runs/a": Run(TINY_MT_TABLE, "2 updates per model, 2 test pairs, one thread",
                                      _wrote("runs/a/table.json")),
@@ -154,6 +150,16 @@ SHELL: dict[str, Run | Skip] = {
     ".venv/bin/mkdocs build --strict --site-dir runs/site":
         Skip("tests/test_docs.py builds this site with --strict (about 20 s)"),
     "export SEQLAB_CACHE=$PWD/.seqlab-cache": Run(),
+    ".venv/bin/seqlab evaluate runs/adding-lstm --split test": Run(),
+    ".venv/bin/seqlab train configs/mt-nt-transformer.toml": Run(TINY_MT, "tiny sizes"),
+    '.venv/bin/seqlab translate runs/mt-nt-transformer "Ἐν ἀρχῇ ἦν ὁ λόγος" --beam 5': Run(),
+    ".venv/bin/seqlab evaluate runs/mt-nt-transformer --split test --limit 100":
+        Run("--limit 3", "three test pairs (an untrained model decodes to the length limit)"),
+    ".venv/bin/seqlab train configs/lm-bsb-char-lstm.toml --set task.corpus=my-text.txt --out runs/my-lm":
+        Skip("a corpus given as a path needs the own-data loaders (docs/own-data.md, 'Training on your own "
+             "files'); the bundled-corpus recipe it starts from runs above at tiny sizes"),
+    ".venv/bin/seqlab reproduce --only C2 --out runs/c2": Run(why="C2 at its quick size (seconds)"),
+    ".venv/bin/seqlab report runs/c2": Run(check=_wrote("runs/c2/report.html")),
     "make notebook": Skip("opens Jupyter, or runs the tutorial at quick sizes (about 5 minutes on 2 cores); "
                           "tests/test_tutorial.py executes the notebook at tiny sizes"),
     ".venv/bin/python benchmarks/mt_throughput.py configs/mt-nt-bahdanau-lstm.toml --threads 2 --baseline 1100":
