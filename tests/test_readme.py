@@ -167,7 +167,8 @@ SHELL: dict[str, Run | Skip] = {
     ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (about 6 minutes on 2 cores); "
                                                        "tests/test_experiments.py runs the claims at tiny sizes"),
     ".venv/bin/seqlab reproduce --only C1,C4 --force --jobs 1":
-        Skip("two claims' quick experiments (minutes); tests/test_experiments.py runs the claims at tiny sizes"),
+        Skip("C1 and C4 at quick sizes (14 s of experiment time in the quick ledger's log; more with start-up on a "
+             "busy machine); tests/test_ledger_determinism.py runs both at tiny sizes"),
     ".venv/bin/seqlab reproduce --profile full --only C12,C13,C14,C15,C16":
         Skip("GPU-sized trainings and timings (days on a 2-core CPU); tests/test_ledger_determinism.py runs these claims "
              "at tiny sizes"),
