@@ -130,3 +130,10 @@ def test_two_gloo_processes_train_translation_as_one_process_and_resume(tmp_path
     records = [json.loads(line) for line in (tmp_path / "ddp" / "metrics.jsonl").read_text().splitlines()]
     evals = [r["step"] for r in records if r["split"] == "eval"]
     assert evals == [2, 4] and all("dev_bleu" in r for r in records if r["split"] == "eval")  # rank 0 alone wrote
+    # the logged training loss is the global batch's, not rank 0's share: as one process logs it
+    single = [json.loads(line) for line in (tmp_path / "one" / "metrics.jsonl").read_text().splitlines()]
+    train_loss = {name: [(r["step"], r["loss"]) for r in recs if r["split"] == "train"]
+                  for name, recs in (("ddp", records), ("one", single))}
+    assert [s for s, _ in train_loss["ddp"]] == [s for s, _ in train_loss["one"]] and train_loss["one"]
+    for (_, ddp_loss), (_, one_loss) in zip(train_loss["ddp"], train_loss["one"]):
+        assert ddp_loss == pytest.approx(one_loss, rel=1e-5)

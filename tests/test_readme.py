@@ -1,14 +1,16 @@
-"""Every shell command and Python block of README.md, run as written at tiny sizes.
+"""Every shell command and Python block of README.md and docs/*.md, run as written at tiny sizes.
 
 Each fenced block is one test, run in a fresh temporary folder that holds links to the
 checkout's ``.venv``, ``configs`` and ``benchmarks`` (so a block's ``runs/...`` start empty).
 A block runs on its own: a Python block in a fresh namespace, a shell block line by line.
+A block whose text repeats an earlier block's (the README's examples are also in the guides)
+runs once, under its first place.
 
 Every shell line must be classified below, by its command text (what precedes a ``#``
 comment): ``RUN`` appends tiny-size arguments (``--set`` overrides and the like) to the
-README's text, ``SKIP`` says why the line is not run. An unclassified line fails the test,
-so a new README command cannot go untested by accident. Python blocks run verbatim except
-for the substitutions in ``SHRINK`` (each must still match the README).
+page's text, ``SKIP`` says why the line is not run. An unclassified line fails the test,
+so a new command on any page cannot go untested by accident. Python blocks run verbatim
+except for the substitutions in ``SHRINK`` (each must still match a page once).
 
 ``.venv/bin/seqlab ...`` lines (also ``cat FILE | .venv/bin/seqlab ...``) and
 ``.venv/bin/python benchmarks/X.py ...`` run in this process (``main(argv)``), so torch and
@@ -34,6 +36,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]  # every page whose blocks are run
 LINKS = (".venv", "configs", "benchmarks")  # what the README's paths expect in the working folder
 SOME_TEXT = "".join(f"Line {i}: the {w} sat on the mat, and the dog ran to the {w}.\n"
                     for i, w in enumerate(["cat", "house", "river", "Tree"] * 60))  # 240 lines
@@ -98,11 +101,13 @@ def _fake_claims(cwd: Path) -> None:
     make_run(cwd / "runs/quick")
 
 
+TINY_MT_TABLE = ("--minutes 1 --threads 1 --beam 1 --limit 2 --set train.steps=2 --set task.tokenizer=char "
+                 "--set model.embed_dim=8 --set model.hidden=8 --set model.layers=1 --set task.max_tokens=256 "
+                 "--set task.eval_sentences=2 --set task.max_len_ratio=0.2 --set train.progress=false")
 ONE_THREAD = "tiny sizes on one thread (the later --threads wins; two threads crawl on a busy shared machine)"
-LONG_MT = "trains every configs/mt-nt-*.toml recipe for 30 minutes; tests/test_mt_benchmarks.py runs the script at tiny sizes"
 
 SHELL: dict[str, Run | Skip] = {
-    "make run": Skip("every claim's quick experiment (tens of minutes on 2 cores); "
+    "make run": Skip("sets up .venv, then every claim's quick experiment (6 minutes on 2 cores after the set-up); "
                      "tests/test_experiments.py runs the claims at tiny sizes"),
     "make test": Skip("runs the test suite this test belongs to"),
     ".venv/bin/seqlab models": Run(check=_lists_both_model_kinds),
@@ -117,8 +122,7 @@ SHELL: dict[str, Run | Skip] = {
         Skip("starts two more processes that each load torch (about 15 s on a shared 2-core machine); "
              "tests/test_distributed.py trains under two gloo processes (mp.spawn)"),
     ".venv/bin/torchrun --nproc_per_node=2 -m seqlab.cli train configs/mt-nt-transformer.toml --out runs/mt-ddp":
-        Skip("two processes that each load torch and the corpus and fit nothing small (minutes on a shared 2-core "
-             "machine); checked by hand, and tests/test_distributed.py trains translation under two gloo processes "
+        Skip("trains the 30-minute recipe in two processes that each load torch and the corpus; checked by hand, and tests/test_distributed.py trains translation under two gloo processes "
              "(mp.spawn), resume included"),
     ".venv/bin/seqlab train configs/lm-bsb-char-lstm.toml": Run(TINY_LM, "tiny sizes"),
     ".venv/bin/seqlab evaluate runs/lm-bsb-char-lstm --split test": Run(),
@@ -147,13 +151,34 @@ SHELL: dict[str, Run | Skip] = {
         Run("--sizes-mb 0.3 --steps 2 --threads 1 --dir runs/lm-scale", "a 0.3 MB file, 2 steps (the README's "
             "numbers: a 2.1 GB file, measured by hand)"),
     ".venv/bin/python benchmarks/mt_table.py configs/mt-nt-*.toml --threads 2 --minutes 30": Skip(LONG_MT),
-    ".venv/bin/python benchmarks/mt_table.py --merge runs/a/table.json runs/b/table.json":
-        Skip("needs the tables of two earlier mt_table runs; tests/test_mt_benchmarks.py checks --merge"),
+    ".venv/bin/python benchmarks/mt_table.py configs/mt-nt-seq2seq.toml configs/mt-nt-luong.toml --threads 2 "
+    "--minutes 30 --out runs/a": Run(TINY_MT_TABLE, "2 updates per model, 2 test pairs, one thread",
+                                     _wrote("runs/a/table.json")),
+    ".venv/bin/python benchmarks/mt_table.py configs/mt-nt-bahdanau.toml --threads 2 --minutes 30 --out runs/b":
+        Run(TINY_MT_TABLE, "2 updates, 2 test pairs, one thread", _wrote("runs/b/table.json")),
+    ".venv/bin/python benchmarks/mt_table.py --merge runs/a/table.json runs/b/table.json --out runs/mt-table":
+        Run(check=_wrote("runs/mt-table/table.md")),
+    ".venv/bin/mkdocs build --strict --site-dir runs/site":
+        Skip("tests/test_docs.py builds this site with --strict (about 20 s)"),
+    "export SEQLAB_CACHE=$PWD/.seqlab-cache": Run(),
+    ".venv/bin/seqlab evaluate runs/adding-lstm --split test": Run(),
+    ".venv/bin/seqlab train configs/mt-nt-transformer.toml": Run(TINY_MT, "tiny sizes"),
+    '.venv/bin/seqlab translate runs/mt-nt-transformer "Ἐν ἀρχῇ ἦν ὁ λόγος" --beam 5': Run(),
+    ".venv/bin/seqlab evaluate runs/mt-nt-transformer --split test --limit 100":
+        Run("--limit 3", "three test pairs (an untrained model decodes to the length limit)"),
+    ".venv/bin/seqlab train configs/lm-bsb-char-lstm.toml --set task.corpus=my-text.txt --out runs/my-lm":
+        Run(TINY_LM, "tiny sizes, on the my-text.txt every working folder holds"),
+    ".venv/bin/seqlab reproduce --only C2 --out runs/c2": Run(why="C2 at its quick size (seconds)"),
+    ".venv/bin/seqlab report runs/c2": Run(check=_wrote("runs/c2/report.html")),
+    "make notebook": Skip("opens Jupyter, or runs the tutorial at quick sizes (about 5 minutes on 2 cores); "
+                          "tests/test_tutorial.py executes the notebook at tiny sizes"),
     ".venv/bin/python benchmarks/mt_throughput.py configs/mt-nt-bahdanau-lstm.toml --threads 2 --baseline 1100":
         Skip("times a 7.8M-parameter model for minutes; tests/test_mt_benchmarks.py runs it on a tiny recipe"),
-    ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (about ten minutes on 2 cores)"),
+    ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (about 6 minutes on 2 cores); "
+                                                       "tests/test_experiments.py runs the claims at tiny sizes"),
     ".venv/bin/seqlab reproduce --only C1,C4 --force --jobs 1":
-        Skip("two claims' quick experiments (minutes); tests/test_experiments.py runs the claims at tiny sizes"),
+        Skip("C1 and C4 at quick sizes (14 s of experiment time in the quick ledger's log; more with start-up on a "
+             "busy machine); tests/test_ledger_determinism.py runs both at tiny sizes"),
     ".venv/bin/seqlab reproduce --profile full --only C12 --executor ray --address auto":
         Skip("joins a running Ray cluster for GPU-sized trainings (hours on 2 cores); tests/test_ray_executor.py runs "
              "C1, C4 and C12 at tiny sizes on a two-node cluster"),
@@ -190,20 +215,34 @@ class Block:
     line: int  # 1-based line of the opening fence
     lang: str  # "python" or "" (shell)
     text: str
-    lines: list[tuple[int, str]] = field(default_factory=list)  # (README line, text)
+    lines: list[tuple[int, str]] = field(default_factory=list)  # (line in its page, text)
+    page: str = "README.md"  # the page, relative to the checkout
+    same_as: str | None = None  # the name of an earlier block with the same text (that one runs)
 
     @property
     def name(self) -> str:
-        return f"README.md:{self.line}-{self.lang or 'shell'}"
+        return f"{self.page}:{self.line}-{self.lang or 'shell'}"
+
+
+def all_blocks(pages: list[Path] = PAGES) -> list[Block]:
+    """The fenced code blocks of every page, in order; repeats point at their first place."""
+    blocks, first = [], {}
+    for path in pages:
+        for block in readme_blocks(path):
+            key = (block.lang, block.text)
+            block.same_as = first.get(key)
+            first.setdefault(key, block.name)
+            blocks.append(block)
+    return blocks
 
 
 def readme_blocks(path: Path = README) -> list[Block]:
-    """The fenced code blocks of the README, in order."""
-    blocks, current = [], None
+    """The fenced code blocks of one page, in order."""
+    blocks, current, page = [], None, path.relative_to(ROOT).as_posix()
     for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if text.startswith("```"):
             if current is None:
-                current = Block(number, text[3:].strip(), "")
+                current = Block(number, text[3:].strip(), "", page=page)
             else:
                 current.text = "\n".join(t for _, t in current.lines) + "\n"
                 blocks.append(current)
@@ -225,9 +264,12 @@ def command_of(line: str) -> str:
 
 
 def plan(blocks: list[Block] | None = None) -> list[tuple[str, int, str, str]]:
-    """(block, README line, what happens: RUN/SKIP/UNCLASSIFIED, the command and why) for every line."""
+    """(block, line, what happens: RUN/SKIP/SAME/UNCLASSIFIED, the command and why) for every line."""
     rows = []
-    for block in blocks or readme_blocks():
+    for block in blocks or all_blocks():
+        if block.same_as:
+            rows.append((block.name, block.line, "SAME", f"the text of {block.same_as}, which runs it"))
+            continue
         if block.lang == "python":
             subs = [f"{old!r} -> {new!r}" for old, new in SHRINK if old in block.text]
             rows.append((block.name, block.line, "RUN", "python block" + (f" with {'; '.join(subs)}" if subs else "")))
@@ -255,7 +297,8 @@ def workdir(tmp_path, monkeypatch, readme_cache):
     """A fresh working folder shaped like the checkout, with its own SEQLAB_CACHE for the session."""
     for name in LINKS:
         (tmp_path / name).symlink_to(ROOT / name)
-    (tmp_path / "some.txt").write_text(SOME_TEXT, encoding="utf-8")  # "your own" text file of the README
+    for name in ("some.txt", "my-text.txt"):  # the "your own" text files of README and docs
+        (tmp_path / name).write_text(SOME_TEXT, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SEQLAB_CACHE", str(readme_cache))
     monkeypatch.setenv("MPLBACKEND", "Agg")
@@ -315,21 +358,22 @@ def _in_bash(cmd: str, extra: str, cwd: Path) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
-BLOCKS = readme_blocks()
+BLOCKS = all_blocks()
+TESTED = [b for b in BLOCKS if b.same_as is None]
 
 
 def test_every_shell_line_is_classified_and_every_rule_used():
-    unclassified = [f"README.md:{n}: {cmd}" for _, n, what, cmd in plan() if what == "UNCLASSIFIED"]
-    assert not unclassified, "classify these README lines in tests/test_readme.py (SHELL):\n" + "\n".join(unclassified)
+    unclassified = [f"{name}, line {n}: {cmd}" for name, n, what, cmd in plan() if what == "UNCLASSIFIED"]
+    assert not unclassified, "classify these lines in tests/test_readme.py (SHELL):\n" + "\n".join(unclassified)
     used = {command_of(t) for b in BLOCKS if b.lang != "python" for _, t in b.lines}
     stale = sorted(set(SHELL) - used)
-    assert not stale, f"rules for lines the README no longer has: {stale}"
-    python = "".join(b.text for b in BLOCKS if b.lang == "python")
-    assert all(python.count(old) == 1 for old, _ in SHRINK), "a SHRINK text no longer matches the README once"
+    assert not stale, f"rules for lines no page has any more: {stale}"
+    python = "".join(b.text for b in TESTED if b.lang == "python")
+    assert all(python.count(old) == 1 for old, _ in SHRINK), "a SHRINK text no longer matches the pages once"
     assert {b.lang for b in BLOCKS} <= {"", "python"}, "a block in a language this test cannot run"
 
 
-@pytest.mark.parametrize("block", BLOCKS, ids=[b.name for b in BLOCKS])
+@pytest.mark.parametrize("block", TESTED, ids=[b.name for b in TESTED])
 def test_readme_block_runs(block, workdir, capsys):
     if block.lang == "python":
         code = block.text
@@ -343,17 +387,17 @@ def test_readme_block_runs(block, workdir, capsys):
     if all(isinstance(r, Skip) for _, _, r in rules):
         pytest.skip("; ".join(f"line {n} `{cmd}`: {r.reason}" for n, cmd, r in rules))
     for number, cmd, rule in rules:
-        assert rule is not None, f"README.md:{number} `{cmd}` is not classified (see SHELL)"
+        assert rule is not None, f"{block.page}:{number} `{cmd}` is not classified (see SHELL)"
         if isinstance(rule, Skip):
-            log.append(f"== README.md:{number} SKIP {cmd}  [{rule.reason}]")
+            log.append(f"== {block.page}:{number} SKIP {cmd}  [{rule.reason}]")
             continue
         if rule.setup is not None:
             rule.setup(workdir)
         started = time.perf_counter()
         result = _in_process(cmd, rule.extra, workdir, capsys)
         rc, out = result if result is not None else _in_bash(cmd, rule.extra, workdir)
-        log.append(f"== README.md:{number} RUN {cmd} {rule.extra}".rstrip() + f"  ({time.perf_counter() - started:.1f} s)")
-        assert rc == 0, "\n".join(log) + f"\nREADME.md:{number} `{cmd}` exited with {rc}:\n{out[-3000:]}"
+        log.append(f"== {block.page}:{number} RUN {cmd} {rule.extra}".rstrip() + f"  ({time.perf_counter() - started:.1f} s)")
+        assert rc == 0, "\n".join(log) + f"\n{block.page}:{number} `{cmd}` exited with {rc}:\n{out[-3000:]}"
         if rule.check is not None:
             rule.check(workdir, out)
     print("\n" + "\n".join(log))

@@ -83,16 +83,40 @@ def one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+EPILOG = ("Start with `seqlab reproduce --list` (the chapter's claims and their experiments), "
+          "`seqlab models` and `seqlab tasks`; `seqlab COMMAND --help` shows each command's options "
+          "with their defaults.")
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's help ends with its default (options without a default say nothing)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        unset = action.default is None or action.default is False or action.default == []
+        if unset or action.default == argparse.SUPPRESS or "(default" in text:
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    from seqlab import __version__
+
     parser = Parser(
         prog="seqlab",
         description="seqlab: the classic sequence models, trained, measured and reported.",
+        epilog=EPILOG,
     )
+    parser.add_argument("--version", action="version", version=f"seqlab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         mod = importlib.import_module(f"seqlab.cli.{module}")
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, formatter_class=HelpFormatter)
         mod.add_arguments(p, name)
+        for action in p._actions:  # `seqlab data info --help` shows its defaults too
+            if isinstance(action, argparse._SubParsersAction):
+                for nested in action.choices.values():
+                    nested.formatter_class = HelpFormatter
         p.set_defaults(_module=mod, _name=name)
     return parser
 

@@ -16,9 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     cmp.add_argument("--contexts", type=int, default=20, help="occurrences to show (default 20)")
     cmp.add_argument("--steps", type=int, default=800,
                      help="training batches per LM direction (default 800; cached on disk)")
-    cmp.add_argument("--hidden", type=int, default=128)
-    cmp.add_argument("--seed", type=seed_value, default=0)
-    cmp.add_argument("--device", default="auto")
+    cmp.add_argument("--hidden", type=int, default=128, help="hidden units of the BiLSTM language model")
+    cmp.add_argument("--seed", type=seed_value, default=0, help="seed of both models' training")
+    cmp.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (CUDA when there is one)")
 
 
 def run(args: argparse.Namespace) -> int:

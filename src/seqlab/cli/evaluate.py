@@ -9,7 +9,7 @@ from __future__ import annotations
 
 def add_arguments(parser, name: str) -> None:
     parser.add_argument("run_dir", help="a run folder written by seqlab train")
-    parser.add_argument("--split", default="test", choices=("train", "dev", "test"))
+    parser.add_argument("--split", default="test", choices=("train", "dev", "test"), help="which split to score")
     parser.add_argument("--batch-size", type=int, default=32, help="task and language-model runs: batch size")
     parser.add_argument("--beam", type=int, default=5, help="translation: beam size, 1 (greedy) to 64 (default 5)")
     parser.add_argument("--alpha", type=float, default=0.6, help="translation: GNMT length penalty (default 0.6)")

@@ -9,13 +9,14 @@ from seqlab.cli import seed_value
 
 def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("series", nargs="+", metavar="SERIES",
-                        help="co2, sunspots, nile, elnino, macrodata")
-    parser.add_argument("--arch", choices=("lstm", "gru"), default="lstm")
-    parser.add_argument("--hidden", type=int, default=32)
+                        help="one or more series: co2, sunspots, nile, elnino, macrodata")
+    parser.add_argument("--arch", choices=("lstm", "gru"), default="lstm", help="the recurrent net's layer")
+    parser.add_argument("--hidden", type=int, default=32, help="hidden units of the net")
     parser.add_argument("--steps", type=int, default=1500, help="training batches of the net")
-    parser.add_argument("--stride", type=int, default=1, help="steps between test origins")
-    parser.add_argument("--seed", type=seed_value, default=0)
-    parser.add_argument("--device", default="auto")
+    parser.add_argument("--stride", type=int, default=1,
+                        help="series steps between rolling test origins (larger: fewer forecasts, faster)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="seed of the net's weights and batches")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, mps or auto (CUDA when there is one)")
 
 
 def run(args: argparse.Namespace) -> int:

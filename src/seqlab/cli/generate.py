@@ -18,11 +18,11 @@ MAX_LENGTH = 10_000
 
 def add_arguments(parser, name: str) -> None:
     parser.add_argument("run", help="a language model's run folder (or a checkpoint folder in it)")
-    parser.add_argument("--prompt", default="\n", help="text to continue")
+    parser.add_argument("--prompt", default="\n", help="text to continue (default: a new line)")
     parser.add_argument("-n", "--length", type=int, default=300, help=f"tokens to sample (1 to {MAX_LENGTH:,})")
     parser.add_argument("--temperature", type=float, default=0.8, help="> 0 samples; 0 = greedy")
-    parser.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest tokens (k >= 1)")
-    parser.add_argument("--seed", type=seed_value, default=0)
+    parser.add_argument("--top-k", type=int, default=None, help="sample among the k likeliest tokens (k >= 1; default: all)")
+    parser.add_argument("--seed", type=seed_value, default=0, help="seed of the sampling")
 
 
 def check_options(args) -> None:

@@ -70,6 +70,8 @@ def run(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if int(os.environ.get("RANK", "0")) == 0:
+        _announce_budget(args.config, recipe)
     run_dir = Path(args.out or recipe.out)
     recipe = dataclasses.replace(recipe, out=str(run_dir))  # recipe.json says where it ran
     if recipe.translation:
@@ -100,6 +102,25 @@ def exit_status(result) -> int:
     if result.stopped != "interrupted":
         return 0
     return EXIT_STATUS.get(result.stop_reason, EXIT_STATUS["SIGINT"])
+
+
+def _announce_budget(path, recipe) -> None:
+    """Say up front how long a time-budgeted run lasts, and when it is shorter than the recipe's own
+    budget (``--set train.max_minutes=5`` on a 30-minute recipe trains a model that is not done)."""
+    import torch
+
+    from seqlab.config import load_file
+
+    minutes = recipe.train.max_minutes
+    if minutes is None:
+        return
+    own = load_file(path).get("train", {})
+    own = own.get("max_minutes", own.get("minutes")) if isinstance(own, dict) else None
+    line = f"time budget: about {minutes:g} minutes (train.max_minutes) at {torch.get_num_threads()} threads"
+    if isinstance(own, (int, float)) and minutes < own:
+        line += f"; the recipe is sized for {own:g} minutes, so expect a model that is still learning"
+        line += " (an untrained translator repeats one word)" if recipe.translation else ""
+    print(line, flush=True)
 
 
 def _train_task(recipe, run_dir, resume: bool, overwrite: bool):

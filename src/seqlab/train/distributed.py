@@ -64,6 +64,18 @@ def all_reduce_mean(value: float, info: DistInfo) -> float:
     return (t / info.world).item()
 
 
+def all_reduce_weighted_mean(value: float, weight: float, info: DistInfo, device: torch.device) -> float:
+    """The mean of every rank's ``value`` weighted by its ``weight`` (a count of tokens or rows):
+    sum_r w_r v_r / sum_r w_r, the value one process would compute on the whole global batch.
+    Only for logging: it runs outside autograd and never touches the gradient."""
+    if not info.active:
+        return value
+    t = torch.tensor([value * weight, weight], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    total, weights = t.tolist()
+    return total / weights if weights else value
+
+
 def rank_zero_says(flags: tuple[bool, ...], info: DistInfo, device: torch.device) -> tuple[bool, ...]:
     """Rank 0's ``flags`` on every rank: decisions taken on a clock or a signal (evaluate now,
     out of time, Ctrl-C) must be the same everywhere, or one process would wait forever."""

@@ -37,7 +37,9 @@ from seqlab.errors import SeqlabError, TrainingDivergedError
 from seqlab.train import checkpoint as ckpt
 from seqlab.train.config import TrainConfig, TrainResult
 from seqlab.train.device import autocast, bf16_enabled, compile_model, pick_device, seed_everything
-from seqlab.train.distributed import DistInfo, from_rank_zero, init_distributed, rank_zero_says, wrap_model
+from seqlab.train.distributed import (
+    DistInfo, all_reduce_weighted_mean, from_rank_zero, init_distributed, rank_zero_says, wrap_model,
+)
 from seqlab.train.losses import masked_loss, merge_metrics
 from seqlab.train.metrics_log import MetricsLog
 from seqlab.train.monitor import clip_gradients, gradient_health
@@ -315,8 +317,11 @@ class Trainer:
         return (math.floor(seconds / every) + 1) * every
 
     def _after_step(self, metrics: dict) -> None:
-        if self.step % self.cfg.log_every == 0 or self.step == 1:
+        if self.step % self.cfg.log_every == 0 or self.step == 1:  # the same steps on every rank
             record = {"step": self.step, "split": "train", "lr": self.opt.param_groups[0]["lr"], **metrics}
+            # each rank's loss is its share's; the log keeps the global batch's (count-weighted over ranks)
+            record["loss"] = all_reduce_weighted_mean(metrics["loss"], metrics.get("count", 1) or 0,
+                                                      self.dist, self.device)
             record.update(self._health.as_log())
             self.log.write(record)
         for cb in self.callbacks:
