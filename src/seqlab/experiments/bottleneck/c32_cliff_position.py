@@ -46,7 +46,7 @@ from seqlab.experiments.core.band_runs import band_scores
 from seqlab.experiments.core.nt_runs import NUMBERS
 from seqlab.experiments.core.transduction_runs import bucket_scores, train
 from seqlab.experiments.core.units import Unit, config_of, settings
-from seqlab.experiments.bottleneck.c12_length_cliff import corpus_flops
+from seqlab.experiments.core.flops import corpus_translation as corpus_flops
 from seqlab.metrics import LONG_BUCKETS
 
 CLAIM_ID = "C32"

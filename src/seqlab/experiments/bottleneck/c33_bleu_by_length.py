@@ -37,7 +37,7 @@ from seqlab.experiments.core import rules
 from seqlab.experiments.core.band_runs import band_scores
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.units import Unit, config_of, settings
-from seqlab.experiments.bottleneck.c12_length_cliff import corpus_flops
+from seqlab.experiments.core.flops import corpus_translation as corpus_flops
 from seqlab.experiments.core.nt_runs import NT, NUMBERS
 from seqlab.metrics import LENGTH_BUCKETS, LONG_BUCKETS
 
