@@ -150,7 +150,6 @@ SHELL: dict[str, Run | Skip] = {
     ".venv/bin/python benchmarks/lm_scale.py --sizes-mb 20,2100,20 --steps 300 --dir /tmp/lm-scale --clean":
         Run("--sizes-mb 0.3 --steps 2 --threads 1 --dir runs/lm-scale", "a 0.3 MB file, 2 steps (the README's "
             "numbers: a 2.1 GB file, measured by hand)"),
-    ".venv/bin/python benchmarks/mt_table.py configs/mt-nt-*.toml --threads 2 --minutes 30": Skip(LONG_MT),
     ".venv/bin/python benchmarks/mt_table.py configs/mt-nt-seq2seq.toml configs/mt-nt-luong.toml --threads 2 "
     "--minutes 30 --out runs/a": Run(TINY_MT_TABLE, "2 updates per model, 2 test pairs, one thread",
                                      _wrote("runs/a/table.json")),
