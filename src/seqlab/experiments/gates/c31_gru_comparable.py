@@ -16,9 +16,10 @@ Two measurements, both at equal parameters and equal updates, on paired seeds:
 
 Rule (fixed before the run):
 
-- comparable: the paired differences d_s = bpc_GRU - bpc_LSTM have a 95% bootstrap
-  interval inside [-TOL, +TOL] (TOL in bits per character, also given as a fraction of
-  the LSTM's mean bpc); not comparable: the interval lies wholly outside it;
+- comparable: the paired differences d_s = bpc_GRU - bpc_LSTM lie inside [-TOL, +TOL]
+  (over >= 5 seeds their 95% bootstrap interval, over fewer every one of them:
+  ``rules.paired``; TOL in bits per character, also given as a fraction of the LSTM's
+  mean bpc); not comparable: the interval lies wholly outside it;
 - the long route favours the LSTM in a seed when GRU steps >= ROUTE_RATIO x LSTM steps
   (and the GRU when the reverse holds); the guidance holds when it favours the LSTM in
   a majority of seeds and the GRU in none;
@@ -188,7 +189,8 @@ def decide(profile: str, results: dict):
 def rule(bpc: dict, steps: dict, cfg: Config) -> dict:
     """The rule on measured numbers: ``bpc`` and ``steps`` map "lstm"/"gru" to per-seed lists (paired)."""
     diffs = [g - l for g, l in zip(bpc[GRU], bpc[LSTM])]
-    lo, hi = rules.bootstrap_interval(diffs)
+    paired = rules.paired(diffs)  # bootstrap interval over >= 5 seeds, else the range (count rule)
+    lo, hi = paired.low, paired.high
     comparable = -cfg.tol <= lo and hi <= cfg.tol
     apart = lo > cfg.tol or hi < -cfg.tol
     n = len(diffs)
@@ -197,7 +199,8 @@ def rule(bpc: dict, steps: dict, cfg: Config) -> dict:
     guidance = lstm_wins > n / 2 and gru_wins == 0
     lstm_mean = statistics.mean(bpc[LSTM])
     margin = cfg.tol - max(abs(lo), abs(hi))  # > 0: inside the band by this much
-    return {"diffs": diffs, "interval": (lo, hi), "comparable": comparable, "apart": apart, "lstm_wins": lstm_wins,
+    return {"diffs": diffs, "interval": (lo, hi), "method": paired.method, "comparable": comparable, "apart": apart,
+            "lstm_wins": lstm_wins,
             "gru_wins": gru_wins, "guidance": guidance, "margin": margin,
             "margin_fraction": margin / lstm_mean if lstm_mean else math.nan,
             "confirmed": comparable and guidance, "refuted": apart or gru_wins > n / 2}
@@ -208,19 +211,19 @@ def _verdict(result, r: dict, cfg: Config, gates):
     lo, hi = r["interval"]
     n = len(r["diffs"])
     result.add_table("margin of the deciding numbers", ["quantity", "value", "threshold", "margin", "margin (fraction)"],
-                     [["95% interval of GRU - LSTM bpc, farthest end from 0", max(abs(lo), abs(hi)), cfg.tol,
+                     [[f"GRU - LSTM bpc ({r['method']}), farthest end from 0", max(abs(lo), abs(hi)), cfg.tol,
                        r["margin"], r["margin_fraction"]],
                       ["seeds where the long route favours the LSTM", r["lstm_wins"], math.floor(n / 2) + 1,
                        r["lstm_wins"] - (math.floor(n / 2) + 1), (r["lstm_wins"] - (math.floor(n / 2) + 1)) / n]])
     return finish(result, verdict,
                   f"Gates: both LMs reach test bpc <= {cfg.competent_bpc} in every seed and plateau (training loss "
                   f"gained <= {cfg.converged:.0%} of the final loss over the last quarter); on the route, LSTM or GRU "
-                  f"is competent in every seed. Comparable: the 95% bootstrap interval of the paired GRU - LSTM "
+                  f"is competent in every seed. Comparable: the paired GRU - LSTM "
                   f"bpc lies inside +-{cfg.tol}; not comparable: wholly outside. The route favours an architecture "
                   f"in a seed when the other needs >= {cfg.route_ratio}x its updates to competence. Confirmed when "
                   "comparable and the route favours the LSTM in a majority of seeds and the GRU in none; refuted "
                   "when not comparable or the route favours the GRU in a majority of seeds.",
-                  f"GRU - LSTM bpc per seed {', '.join(f'{d:+.3f}' for d in r['diffs'])}, 95% interval "
+                  f"GRU - LSTM bpc per seed {', '.join(f'{d:+.3f}' for d in r['diffs'])}, interval "
                   f"[{lo:+.3f}, {hi:+.3f}] against +-{cfg.tol} (margin {r['margin']:+.3f} bpc, "
                   f"{r['margin_fraction']:+.1%} of the LSTM's bpc); long route favours the LSTM in {r['lstm_wins']}/{n} "
                   f"seeds, the GRU in {r['gru_wins']}/{n}",
