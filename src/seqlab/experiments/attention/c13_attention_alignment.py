@@ -26,8 +26,7 @@ from dataclasses import dataclass, replace
 
 from seqlab.config import to_dict
 from seqlab.data.transduction import Transduction
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.nt_runs import NT, dice_aligner, recipe, train_and_score
 from seqlab.experiments.core.transduction_runs import alignment_scores, bucket_scores, train
@@ -110,13 +109,10 @@ def units(profile: str, done: dict) -> list[Unit]:
     seeds = rules.seeds(profile)
     args = {"cfg": settings(cfg, RULE)}
     if isinstance(cfg, Config):
-        T = (cfg.min_len + cfg.max_len) / 2
-        fn, cost = "train_quick", lambda spec: flops.training(flops.translator(spec, cfg.vocab, cfg.vocab, int(T)),
-                                                               2 * cfg.batch_size * T, cfg.steps)
+        fn, cost = "train_quick", lambda spec: flops.synthetic_translation(spec, cfg.vocab, cfg.min_len, cfg.max_len,
+                                                                            cfg.batch_size, cfg.steps)
     else:
-        data = dict(cfg.data)
-        fn, cost = "train_nt", lambda spec: flops.training(flops.translator(spec, data["src_vocab"], data["tgt_vocab"],
-                                                                            30), cfg.max_tokens, cfg.steps)
+        fn, cost = "train_nt", lambda spec: flops.corpus_translation(spec, dict(cfg.data), cfg.steps, cfg.max_tokens)
     return [Unit(f"{label}-s{seed}", fn, {**args, "label": label, "seed": seed, "first": seed == seeds[0]}, seed=seed,
                  flops=cost(spec)) for seed in seeds for label, spec in models(_sizes(cfg)).items()]
 

@@ -35,8 +35,7 @@ import torch
 
 from seqlab.config import to_dict
 from seqlab.data.transduction import Transduction
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.nt_runs import NUMBERS, recipe, train_and_score
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
@@ -127,13 +126,11 @@ def units(profile: str, done: dict) -> list[Unit]:
     cfg = PROFILES[check_profile(profile)]
     args = {"cfg": settings(cfg, RULE)}
     if isinstance(cfg, Config):
-        T = (cfg.min_len + cfg.max_len) / 2
-        fn, cost = "train_quick", lambda spec: flops.training(flops.translator(spec, cfg.vocab, cfg.vocab, int(T)),
-                                                               2 * cfg.batch_size * T, cfg.steps)
+        fn, cost = "train_quick", lambda spec: flops.synthetic_translation(spec, cfg.vocab, cfg.min_len, cfg.max_len,
+                                                                            cfg.batch_size, cfg.steps)
     else:
-        data = dict(cfg.data)
-        fn, cost = "train_numbers", lambda spec: flops.training(
-            flops.translator(spec, data["src_vocab"], data["tgt_vocab"], 40), cfg.max_tokens, cfg.steps)
+        fn, cost = "train_numbers", lambda spec: flops.corpus_translation(spec, dict(cfg.data), cfg.steps,
+                                                                           cfg.max_tokens)
     train = [Unit(f"{label}-s{seed}", fn, {**args, "label": label, "seed": seed}, seed=seed, flops=cost(spec))
              for seed in rules.seeds(profile) for label, spec in _specs(cfg).items()]
     B, T, S = cfg.timing_shape

@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from seqlab.config import to_dict
 from seqlab.data.transduction import Transduction
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.nt_runs import NT, NUMBERS, recipe, train_and_score
 from seqlab.experiments.core.transduction_runs import bucket_scores, train
@@ -107,25 +106,19 @@ def units(profile: str, done: dict) -> list[Unit]:
     seeds = rules.seeds(profile)
     args = {"cfg": settings(cfg, RULE)}
     if isinstance(cfg, Config):
-        T = (cfg.min_len + cfg.max_len) / 2
         return [Unit(f"{label}-s{seed}", "train_quick", {**args, "label": label, "seed": seed}, seed=seed,
-                     flops=flops.training(flops.translator(spec, cfg.vocab, cfg.vocab, int(T)), 2 * cfg.batch_size * T,
-                                          cfg.steps))
+                     flops=flops.synthetic_translation(spec, cfg.vocab, cfg.min_len, cfg.max_len, cfg.batch_size,
+                                                       cfg.steps))
                 for seed in seeds for label, spec in models(cfg).items()]
     specs = corpus_models(cfg)
     out = [Unit(f"numbers-{label}-s{seed}", "train_numbers", {**args, "label": label, "seed": seed}, seed=seed,
-                flops=corpus_flops(spec, dict(cfg.numbers), cfg.steps, cfg.max_tokens))
+                flops=flops.corpus_translation(spec, dict(cfg.numbers), cfg.steps, cfg.max_tokens))
            for seed in seeds for label, spec in specs.items()]
     if cfg.nt_steps:
         out += [Unit(f"nt-{label}", "train_nt", {**args, "label": label, "seed": seeds[0]}, seed=seeds[0],
-                     flops=corpus_flops(spec, dict(cfg.nt), cfg.nt_steps, cfg.max_tokens)) for label, spec in specs.items()]
+                     flops=flops.corpus_translation(spec, dict(cfg.nt), cfg.nt_steps, cfg.max_tokens))
+                for label, spec in specs.items()]
     return out
-
-
-def corpus_flops(spec: dict, data: dict, steps: int, max_tokens: int) -> float:
-    """Training FLOPs of ``steps`` updates of ``max_tokens`` padded target tokens (sources as long)."""
-    source = 40 if data["corpus"] == "numbers" else 30  # typical padded source length of a batch
-    return flops.training(flops.translator(spec, data["src_vocab"], data["tgt_vocab"], source), max_tokens, steps)
 
 
 def train_quick(cfg: dict, label: str, seed: int) -> dict:

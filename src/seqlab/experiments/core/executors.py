@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from types import ModuleType
@@ -31,10 +32,17 @@ RETRIES = 3  # Ray re-runs a task this many times when its worker or node dies
 
 
 def run_unit(claim_id: str, unit: dict, threads: int | None = None) -> dict:
-    """The task every executor runs: load the claim's module, run one unit (see ``units.execute``)."""
+    """The task every executor runs: load the claim's module, run one unit (see ``units.execute``).
+
+    On a Ray worker the result names the node that ran it (``node``).
+    """
     from seqlab.experiments.registry import load
 
-    return execute(load(claim_id), Unit.from_dict(unit), threads)
+    out = execute(load(claim_id), Unit.from_dict(unit), threads)
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        out["node"] = ray.get_runtime_context().get_node_id()
+    return out
 
 
 class Inline:

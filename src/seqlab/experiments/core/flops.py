@@ -73,3 +73,16 @@ def translator(spec: dict, src_vocab: int, tgt_vocab: int, source: int) -> float
     decoder = recurrent(cell, embed + (context if arch != "seq2seq" else 0), hidden, layers)
     attention = 0.0 if arch == "seq2seq" else 4.0 * source * context + 2 * context * hidden
     return encoder + decoder + attention + head(hidden + (context if arch != "seq2seq" else 0), tgt_vocab)
+
+
+def synthetic_translation(spec: dict, vocab: int, min_len: int, max_len: int, batch: int, steps: int) -> float:
+    """Training FLOPs of a translator on ``seqlab.data.transduction`` (sources and targets of the mean length)."""
+    T = (min_len + max_len) / 2
+    return training(translator(spec, vocab, vocab, int(T)), 2 * batch * T, steps)
+
+
+def corpus_translation(spec: dict, data: dict, steps: int, max_tokens: int) -> float:
+    """Training FLOPs of ``steps`` updates of ``max_tokens`` padded target tokens (sources as long) on a
+    corpus (``data``: the recipe's data keys: corpus, src_vocab, tgt_vocab)."""
+    source = 40 if data["corpus"] == "numbers" else 30  # typical padded source length of a batch
+    return training(translator(spec, data["src_vocab"], data["tgt_vocab"], source), max_tokens, steps)

@@ -35,7 +35,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from seqlab.experiments.core.base import RESULT_FILE, Result, check_profile, finish, new_result
-from seqlab.experiments.core.executors import Inline, default_jobs, make_executor  # noqa: F401 (default_jobs)
+from seqlab.experiments.core.executors import make_executor
 from seqlab.experiments.core.units import Unit, conclude, plan
 from seqlab.experiments.registry import load
 
@@ -73,7 +73,8 @@ def save_unit(path: Path, claim_id: str, profile: str, unit: Unit, out: dict, ex
     started = _dt.datetime.fromtimestamp(out["started"], _dt.timezone.utc).isoformat(timespec="seconds")
     rec = {"claim_id": claim_id, "profile": profile, **unit.to_dict(), "digest": unit.digest(),
            "value": out["value"], "error": out["error"], "started": started, "wall_time": out["wall_time"],
-           "threads": out["threads"], "executor": executor, "machine": out["machine"], "versions": out["versions"]}
+           "threads": out["threads"], "executor": executor, "node": out.get("node"), "machine": out["machine"],
+           "versions": out["versions"]}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(rec, indent=1, allow_nan=True))

@@ -44,8 +44,7 @@ from seqlab.config import to_dict
 from seqlab.data.tasks import CopyMemory
 from seqlab.diagnostics import input_gradient_norms
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.memory_runs import chance_skill, train
 from seqlab.experiments.core.units import Unit, config_of, settings

@@ -37,8 +37,7 @@ from torch import nn
 from seqlab.config import to_dict
 from seqlab.diagnostics import hidden_gradient_norms, hidden_saturation, tanh_derivative_from_activation
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import one_thread
 from seqlab.experiments.core.units import Unit, config_of, settings

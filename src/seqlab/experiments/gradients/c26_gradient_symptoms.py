@@ -53,8 +53,7 @@ from seqlab.config import to_dict
 from seqlab.data.batch import SeqBatch
 from seqlab.diagnostics import input_gradient_norms
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.gradients.init_runs import MonitorLog, ScoreCurve, train_built, weight_norm
 from seqlab.experiments.core.training import one_thread

@@ -44,8 +44,7 @@ from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.data.context_tasks import DistanceRecall, MixedRecall
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import fit
 from seqlab.experiments.core.units import Unit, config_of, settings

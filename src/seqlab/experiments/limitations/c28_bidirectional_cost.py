@@ -28,8 +28,7 @@ import torch
 
 from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.limitations.c11_bidirectional import ratio_clearly
 from seqlab.experiments.core.probe_tasks import NextToken

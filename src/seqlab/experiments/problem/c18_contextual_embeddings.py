@@ -59,8 +59,7 @@ from seqlab.data.tokenize import EOS
 from seqlab.embeddings.contextual import BiLM, train_bilm
 from seqlab.embeddings.words import WordVocab, words
 from seqlab.errors import SeqlabError
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.units import Unit, config_of, settings
 

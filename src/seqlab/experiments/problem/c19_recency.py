@@ -38,8 +38,7 @@ import numpy as np
 from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.probe_tasks import DecisiveToken
 from seqlab.experiments.core.training import fit, score

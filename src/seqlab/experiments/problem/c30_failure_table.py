@@ -42,8 +42,7 @@ import numpy as np
 from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.data.context_tasks import ClauseSentiment, Coreference
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import fit, score
 from seqlab.experiments.core.units import Unit, config_of, settings

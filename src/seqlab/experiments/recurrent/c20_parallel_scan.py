@@ -45,8 +45,7 @@ from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.data.tasks import AddingProblem
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core import flops
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.core.training import fit, one_thread, score
