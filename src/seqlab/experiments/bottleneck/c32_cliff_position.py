@@ -46,7 +46,6 @@ from seqlab.experiments.core.band_runs import band_scores
 from seqlab.experiments.core.nt_runs import NUMBERS
 from seqlab.experiments.core.transduction_runs import bucket_scores, train
 from seqlab.experiments.core.units import Unit, config_of, settings
-from seqlab.experiments.core.flops import corpus_translation as corpus_flops
 from seqlab.metrics import LONG_BUCKETS
 
 CLAIM_ID = "C32"
@@ -132,12 +131,8 @@ def units(profile: str, done: dict) -> list[Unit]:
     for s in rules.seeds(profile):
         for h in cfg.hidden:
             sp = spec(h, cfg.embed_dim, "gru" if corpus else "lstm")
-            if corpus:
-                work = corpus_flops(sp, dict(cfg.numbers), cfg.steps, cfg.max_tokens)
-            else:
-                T = (cfg.min_len + cfg.max_len) / 2
-                work = flops.training(flops.translator(sp, cfg.vocab, cfg.vocab, int(T)), 2 * cfg.batch_size * T,
-                                      cfg.steps)
+            work = (flops.corpus_translation(sp, dict(cfg.numbers), cfg.steps, cfg.max_tokens) if corpus else
+                    flops.synthetic_translation(sp, cfg.vocab, cfg.min_len, cfg.max_len, cfg.batch_size, cfg.steps))
             out.append(Unit(f"h{h}-s{s}", "train_corpus" if corpus else "train_task", {**args, "hidden": h,
                                                                                         "seed": s},
                             seed=s, flops=work))

@@ -33,11 +33,10 @@ from dataclasses import dataclass
 
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
+from seqlab.experiments.core import flops, rules
 from seqlab.experiments.core.band_runs import band_scores
 from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.units import Unit, config_of, settings
-from seqlab.experiments.core.flops import corpus_translation as corpus_flops
 from seqlab.experiments.core.nt_runs import NT, NUMBERS
 from seqlab.metrics import LENGTH_BUCKETS, LONG_BUCKETS
 
@@ -96,7 +95,7 @@ def units(profile: str, done: dict) -> list[Unit]:
     cfg = PROFILES[check_profile(profile)]
     args = {"cfg": settings(cfg, RULE)}
     return [Unit(f"{label}-s{s}", "train_model", {**args, "label": label, "seed": s}, seed=s,
-                 flops=corpus_flops(spec, dict(cfg.data), cfg.steps, cfg.max_tokens))
+                 flops=flops.corpus_translation(spec, dict(cfg.data), cfg.steps, cfg.max_tokens))
             for s in rules.seeds(profile) for label, spec in specs(cfg).items()]
 
 

@@ -88,9 +88,8 @@ def specs(cfg: Config) -> dict[str, dict]:
 
 
 def per_update(spec: dict, data: dict, max_tokens: int) -> float:
-    """Estimated training FLOPs of one update (``core.flops``; typical padded source length as in C12)."""
-    source = 40 if data["corpus"] == "numbers" else 30
-    return flops.training(flops.translator(spec, data["src_vocab"], data["tgt_vocab"], source), max_tokens, 1)
+    """Estimated training FLOPs of one update (``core.flops.corpus_translation``)."""
+    return flops.corpus_translation(spec, data, 1, max_tokens)
 
 
 def equal_flop_steps(cfg: Config) -> dict[str, int]:
