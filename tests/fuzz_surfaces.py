@@ -253,7 +253,7 @@ DECODE = st.fixed_dictionaries({
     "beam": mostly(st.integers(1, 6), st.sampled_from([-1, 0, 64, 65, 10**6])),
     "n_best": mostly(st.integers(1, 2), st.integers(-1, 7)),
     "alpha": mostly(st.floats(0.0, 2.0), st.sampled_from([math.nan, math.inf, -1.0])),
-    "ratio": mostly(st.floats(0.0, 3.0), st.sampled_from([math.nan, math.inf, -1.0, 1e6])),
+    "ratio": mostly(st.floats(0.0, 3.0), st.sampled_from([math.nan, math.inf, -1.0, 10.5, 1e6])),
     "offset": mostly(st.integers(0, 6), st.integers(-2, -1)),
 })
 
