@@ -28,6 +28,7 @@ import torch
 
 MAX_BEAM = 64  # wider beams buy nothing measurable (Koehn & Knowles 2017: BLEU falls past ~10-30)
 MAX_HYPOTHESES = 2048  # sources x beam decoded together: the state of each is held at once
+MAX_LEN_RATIO = 10.0  # output tokens per source token (a recipe's task.max_len_ratio has the same bound)
 
 
 def hypotheses_batch(batch_size: int, beam: int) -> int:
@@ -64,8 +65,8 @@ def length_penalty(length: int, alpha: float) -> float:
 def max_lengths(src_mask: torch.Tensor, ratio: float, offset: int, model=None) -> list[int]:
     """Per-source output budget: int(ratio * |X|) + offset, at least 1, and (for a model with a
     position table of ``max_positions``) at most the ``max_positions - 1`` target positions after BOS."""
-    if not (ratio >= 0 and offset >= 0) or ratio == float("inf"):
-        raise ValueError(f"max_len_ratio={ratio} and max_len_offset={offset} must be finite and >= 0")
+    if not (0 <= ratio <= MAX_LEN_RATIO and offset >= 0):
+        raise ValueError(f"max_len_ratio={ratio} must be in [0, {MAX_LEN_RATIO:g}] and max_len_offset={offset} >= 0")
     cap = getattr(model, "max_positions", None)
     cap = max(1, cap - 1) if isinstance(cap, int) else None
     return [min(max(1, int(ratio * n) + offset), cap or float("inf")) for n in src_mask.sum(1).tolist()]

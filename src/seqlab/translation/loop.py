@@ -123,6 +123,9 @@ def _task(corpus, recipe: Recipe, src_tok, tgt_tok) -> tuple[TranslationTask, in
     if not train.src:
         raise SeqlabError(f"no training pairs within task.max_len={recipe.task.max_len} tokens")
     dev = encode_split(corpus, "dev", src_tok, tgt_tok)
+    if not dev.src:  # the dev loss and BLEU need pairs (a numbers corpus of a few one-digit numbers has none)
+        raise SeqlabError(f"the {corpus.name} corpus has no dev pairs to evaluate on ({len(train.src)} training "
+                          f"pairs); make it larger (numbers: task.numbers_size, task.numbers_max_digits)")
     longest = max(max(map(len, train.src)), max(map(len, train.tgt))) * 4 + 16
     return TranslationTask(recipe.task, train, dev, recipe.train.seed), longest
 
