@@ -188,4 +188,9 @@ def _verdict(result, exps: dict, ratios: dict, cfg: Config):
         f"x{ratios['general']:.1f}, concat x{ratios['concat']:.1f} dot's time; margins: "
         + ", ".join(f"{k} {m:+.2f} ({m / thresholds[k]:+.0%})" for k, m in out["margins"].items()),
         f"time ~ d^p: dot {exps['dot']:.2f}, general {exps['general']:.2f}, concat {exps['concat']:.2f} "
-        f"(smallest margin {margin:+.2f})", gates=gates)
+        f"(smallest margin {margin:+.2f})", gates=gates,
+        margins=[rules.Margin("dot exponent p", exps["dot"], cfg.linear, "exponent", timing=True),
+                 rules.Margin("general/concat exponent p, the smaller", min(exps["general"], exps["concat"]),
+                              cfg.quadratic, "exponent", timing=True),
+                 rules.Margin(f"general/concat time / dot's at d={cfg.widths[-1]}, the smaller",
+                              min(ratios["general"], ratios["concat"]), cfg.margin, "x", timing=True)])

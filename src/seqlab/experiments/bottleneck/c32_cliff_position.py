@@ -236,4 +236,8 @@ def _verdict(result, r: dict, cfg, cliffs: dict, seeds, gates):
                   f"{r['margin']} {unit} (margin over 0)",
                   f"cliff at hidden {'/'.join(str(h) for h in cfg.hidden)}: "
                   + "/".join(f"{statistics.median(cliffs[h, s] for s in seeds):g}" for h in cfg.hidden)
-                  + f" {unit} (median)", gates=gates)
+                  + f" {unit} (median)", gates=gates,
+                  margins=[rules.Margin("smallest per-seed shift of the cliff, largest - smallest size", r["margin"],
+                                        0.5, unit, noise=rules.seed_noise(r["shift"])),
+                           rules.Margin("seeds where the cliff moves with capacity", r["moves"], r["seeds"] - 0.5,
+                                        "seeds")])

@@ -175,4 +175,9 @@ def _verdict(result, r: dict, cfg: Config, gates):
                   f"{r['seeds']} seeds, attention flatter in {r['flatter']}/{r['seeds']}; margins: ratio "
                   f"{r['margin']:+.2f} ({r['margin'] / cfg.max_ratio:+.0%}), gap {r['gap_margin']:+.2f}",
                   f"last/first band {cfg.metric}: seq2seq {min(r['seq2seq_ratio']):.2f}-{worst:.2f}, attention "
-                  f"{min(r['attention_ratio']):.2f}-{max(r['attention_ratio']):.2f}", gates=gates)
+                  f"{min(r['attention_ratio']):.2f}-{max(r['attention_ratio']):.2f}", gates=gates,
+                  margins=[rules.Margin("seq2seq last / first band, worst seed", worst, cfg.max_ratio, "ratio",
+                                        noise=rules.seed_noise(r["seq2seq_ratio"])),
+                           rules.Margin("attention ratio - seq2seq ratio, worst seed", r["gap_margin"] + cfg.min_gap,
+                                        cfg.min_gap, "ratio", noise=rules.seed_noise(
+                                            a - s for s, a in zip(r["seq2seq_ratio"], r["attention_ratio"])))])

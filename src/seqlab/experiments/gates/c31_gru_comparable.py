@@ -228,4 +228,8 @@ def _verdict(result, r: dict, cfg: Config, gates):
                   f"{r['margin_fraction']:+.1%} of the LSTM's bpc); long route favours the LSTM in {r['lstm_wins']}/{n} "
                   f"seeds, the GRU in {r['gru_wins']}/{n}",
                   f"GRU - LSTM {np.mean(r['diffs']):+.3f} bpc; long route: LSTM ahead in {r['lstm_wins']}/{n} seeds",
-                  gates=gates)
+                  gates=gates,
+                  margins=[rules.Margin(f"GRU - LSTM bpc ({r['method']}), farthest end from 0", max(abs(lo), abs(hi)),
+                                        cfg.tol, "bpc", noise=rules.seed_noise(r["diffs"])),
+                           rules.Margin("seeds where the long route favours the LSTM", r["lstm_wins"],
+                                        math.floor(n / 2) + 0.5, "seeds")])

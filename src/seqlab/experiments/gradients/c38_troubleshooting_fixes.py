@@ -213,12 +213,12 @@ def run(profile: str = "quick"):
     return _verdict(result, data, flags, cfg, seeds)
 
 
-def _continuous(row: str, data: dict, cfg: Config, seeds) -> tuple[float, float] | None:
-    """(median measured number with the fix, its cure threshold) where the cure is a number."""
+def _continuous(row: str, data: dict, cfg: Config, seeds) -> tuple[list[float], float] | None:
+    """(per-seed measured numbers with the fix, their cure threshold) where the cure is a number."""
     if row.startswith("stuck"):
-        return statistics.median(data[s][row][1]["loss_end"] / data[s][row][1]["loss0"] for s in seeds), cfg.learns
+        return [data[s][row][1]["loss_end"] / data[s][row][1]["loss0"] for s in seeds], cfg.learns
     if row.startswith("early"):
-        return statistics.median(float(data[s][row][1]) for s in seeds), cfg.echo_solved
+        return [float(data[s][row][1]) for s in seeds], cfg.echo_solved
     return None
 
 
@@ -227,15 +227,21 @@ def _verdict(result, data: dict, flags: dict, cfg: Config, seeds):
     gates = [rules.Gate(f"{row}: the failure shows without the fix in every seed", o["failure shown"],
                         f"{rules.count(flags[row, s][0] for s in seeds)} of {len(seeds)} seeds") for row, o in out.items()]
     gates += [converged_gate(row, s, data[s][row][1], cfg) for row, o in out.items() if o["not cured"] for s in seeds]
-    margins = []
+    margins, deciding = [], []
     for row, o in out.items():
         m = o["seeds cured"] - o["seeds needed"]
         margins.append([row, "seeds cured", o["seeds cured"], o["seeds needed"], m, m / o["seeds needed"]])
+        # a count of seeds: the boundary lies between needed - 1 and needed
+        deciding.append(rules.Margin(f"{row}: seeds cured", o["seeds cured"], o["seeds needed"] - 0.5, "seeds"))
         cont = _continuous(row, data, cfg, seeds)
         if cont is not None:
-            value, threshold = cont
+            values, threshold = cont
+            value = statistics.median(values)
             m = (threshold - value) if row.startswith("stuck") else (value - threshold)
             margins.append([row, "median with the fix", value, threshold, m, m / threshold])
+            deciding.append(rules.Margin(f"{row}: median with the fix", value, threshold,
+                                         "loss / initial" if row.startswith("stuck") else "accuracy",
+                                         noise=rules.seed_noise(values)))
     result.add_table("margin of each deciding number to its threshold (positive: on the cured side)",
                      ["row", "number", "measured", "threshold", "margin", "as a fraction"], margins)
     result.add_table("the rule per row", ["row", "failure shown (gate)", "seeds cured", "cured", "not cured"],
@@ -254,4 +260,4 @@ def _verdict(result, data: dict, flags: dict, cfg: Config, seeds):
                   for r, o in out.items()) + ". Margins: " + "; ".join(f"{m[0]} {m[1]} {m[4]:+.3g} ({m[5]:+.0%})"
                                                                        for m in margins),
         ", ".join(f"{r} {'cured' if o['cured'] else 'not cured' if o['not cured'] else 'unclear'}"
-                  for r, o in out.items()), gates=gates)
+                  for r, o in out.items()), gates=gates, margins=deciding)

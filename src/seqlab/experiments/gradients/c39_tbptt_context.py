@@ -172,4 +172,8 @@ def _verdict(result, runs: dict, cfg: Config, seeds, uniform: float):
         + "; U_full(medium) - U_medium(medium): " + ", ".join(f"{g:+.4f}" for g in full_gain) + "; margins: "
         + ", ".join(f"{r} {m:+.4f} nats ({m / thresholds[r]:+.0%})" for r, m in out["margins"].items()),
         ", ".join(f"{r}: {'holds' if h else 'refuted' if x else 'unclear'}" for r, (h, x) in out["rows"].items()),
-        gates=gates)
+        gates=gates,
+        margins=[rules.Margin(f"U_medium({cfg.small}) - U_small({cfg.small}), min over seeds", min(medium_gain),
+                              cfg.gain, "nats", noise=rules.seed_noise(medium_gain)),
+                 rules.Margin(f"U_full({cfg.medium}) - U_medium({cfg.medium}), max over seeds", max(full_gain),
+                              cfg.no_gain, "nats", noise=rules.seed_noise(full_gain))])

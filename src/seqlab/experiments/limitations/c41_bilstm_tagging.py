@@ -219,4 +219,8 @@ def _verdict(result, runs: dict, cfg: Config, seeds):
         "BiLSTM - Transformer per seed: " + ", ".join(f"{g:+.4f}" for g in out["gap"]) + "; BiLSTM - left-to-right: "
         + ", ".join(f"{d:+.4f}" for d in out["lead"]) + "; margins: "
         + ", ".join(f"{k} {m:+.4f} ({m / thresholds[k]:+.0%})" for k, m in out["margins"].items()),
-        ", ".join(f"{m} {med[m]:.4f}" for m in MODELS) + " (median test accuracy)", gates=gates)
+        ", ".join(f"{m} {med[m]:.4f}" for m in MODELS) + " (median test accuracy)", gates=gates,
+        margins=[rules.Margin("BiLSTM - Transformer accuracy, min over seeds", min(out["gap"]), -cfg.close,
+                              "accuracy", noise=rules.seed_noise(out["gap"])),
+                 rules.Margin("BiLSTM - left-to-right accuracy, min over seeds", min(out["lead"]), cfg.context,
+                              "accuracy", noise=rules.seed_noise(out["lead"]))])

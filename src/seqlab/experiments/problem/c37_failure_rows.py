@@ -133,4 +133,8 @@ def _verdict(result, acc: dict, curves: dict, control: dict, cfg: Config, seeds)
         f"decides gains <= {cfg.converged} dev accuracy over its last quarter.",
         "; ".join(f"{r}: {verdicts[r]} (RNN {med[r, RNN]:.2f}, attention {med[r, ATTENTION]:.2f}; margins "
                   f"{margins[r][0]:+.2f} / {margins[r][1]:+.2f})" for r in ROWS),
-        ", ".join(f"{r} {verdicts[r]}" for r in ROWS), gates=gates)
+        ", ".join(f"{r} {verdicts[r]}" for r in ROWS), gates=gates,
+        margins=[rules.Margin(f"{r}: median RNN accuracy", med[r, RNN], cfg.fails, "accuracy",
+                              noise=rules.seed_noise(acc[r, RNN, s] for s in seeds)) for r in ROWS]
+        + [rules.Margin(f"{r}: median attention accuracy", med[r, ATTENTION], cfg.solves, "accuracy",
+                        noise=rules.seed_noise(acc[r, ATTENTION, s] for s in seeds)) for r in ROWS])

@@ -182,4 +182,6 @@ def _verdict(result, fast: list[float], base: list[float], ctrl: list[float], cf
         "per seed FastText / fallback: " + ", ".join(f"{f:.3f} / {b:.3f}" for f, b in zip(fast, base))
         + f"; margin {out['margin']:+.3f} ({out['margin'] / cfg.gain:+.0%} of {cfg.gain})",
         f"OOV overlap@{cfg.k}: FastText {statistics.median(fast):.3f} vs Word2Vec fallback "
-        f"{statistics.median(base):.3f} (median over seeds)", gates=gates)
+        f"{statistics.median(base):.3f} (median over seeds)", gates=gates,
+        margins=[rules.Margin("min over seeds of FastText - fallback overlap", min(out["diffs"]), cfg.gain,
+                              f"overlap@{cfg.k}", noise=rules.seed_noise(out["diffs"]))])

@@ -198,4 +198,16 @@ def _verdict(result, r: dict, gates):
                   f"{r['margin_fraction']:+.0%}); utilization part: {r['util_part']}"
                   + (f" (Transformer/LSTM fraction of peak x{r['util_ratio']:.2f}, margin {r['util_margin']:+.2f})"
                      if "util_ratio" in r else ""),
-                  f"{device}: LSTM time linear in T: {r['linear']}; GPU utilization: {r['util_part']}", gates=gates)
+                  f"{device}: LSTM time linear in T: {r['linear']}; GPU utilization: {r['util_part']}", gates=gates,
+                  margins=_margins(r))
+
+
+def _margins(r: dict) -> list:
+    """The timed numbers that decided: the LSTM exponent's farthest distance from 1, and on an
+    accelerator the Transformer / LSTM fraction of the GEMM peak."""
+    margins = [rules.Margin("LSTM time exponent, farthest fit from 1: |p - 1|", LINEAR_TOL - r["margin"], LINEAR_TOL,
+                            "exponent", timing=True)]
+    if "util_ratio" in r:
+        margins.append(rules.Margin("Transformer / LSTM fraction of peak at the longest T", r["util_ratio"],
+                                    UTIL_RATIO, "ratio", timing=True))
+    return margins

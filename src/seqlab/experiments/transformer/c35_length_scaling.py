@@ -194,4 +194,8 @@ def _verdict(result, r: dict, cfg: Config, gates, L: int):
                   + "; better recurrent net " + ", ".join(f"{x:.2f}" for x in r["best_rnn"])
                   + f" (margin {r['margin']:+.2f}, {r['margin_fraction']:+.0%} of {cfg.good})",
                   f"at {L} tokens: Transformer {min(r['transformer']):.2f}-{max(r['transformer']):.2f}, best RNN "
-                  f"{min(r['best_rnn']):.2f}-{max(r['best_rnn']):.2f} accuracy", gates=gates)
+                  f"{min(r['best_rnn']):.2f}-{max(r['best_rnn']):.2f} accuracy", gates=gates,
+                  margins=[rules.Margin("Transformer accuracy, worst seed", min(r["transformer"]), cfg.good,
+                                        "accuracy", noise=rules.seed_noise(r["transformer"])),
+                           rules.Margin("better recurrent net's accuracy, best seed", max(r["best_rnn"]), cfg.poor,
+                                        "accuracy", noise=rules.seed_noise(r["best_rnn"]))])

@@ -177,4 +177,6 @@ def _verdict(result, r: dict, cfg: Config, gates):
                   + f" (worst seed {worst - cfg.margin:+.2f} from the {cfg.margin} threshold, "
                   f"{(worst - cfg.margin) / cfg.margin:+.0%})",
                   f"Transformer - best attention RNN: {statistics.median(r['diffs']):+.2f} {cfg.metric} at equal "
-                  "FLOPs (median of seeds)", gates=gates)
+                  "FLOPs (median of seeds)", gates=gates,
+                  margins=[rules.Margin(f"Transformer - best RNN {cfg.metric}, worst seed", worst, cfg.margin,
+                                        cfg.metric, noise=rules.seed_noise(r["diffs"]))])
