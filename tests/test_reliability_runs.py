@@ -186,7 +186,7 @@ def test_resume_of_a_translation_run_without_recipe_json_checks_the_checkpoint(t
     assert train(mt_recipe, run) == 0
     (run / "recipe.json").unlink()
     capsys.readouterr()
-    assert train(mt_recipe, run, "--resume", "--set", "train.lr=10", "--set", "train.max_steps=4") == 2
+    assert train(mt_recipe, run, "--resume", "--set", "train.lr=10", "--set", "train.steps=4") == 2
     assert "train.lr" in one_line_error(capsys)
 
 

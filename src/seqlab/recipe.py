@@ -187,8 +187,11 @@ def write_data_record(run_dir: str | Path, task) -> None:
     import json
     import os
 
+    from seqlab.train.manifest import record_run_files
+
     if not hasattr(task, "data_record"):
         return
+    record_run_files(run_dir, [DATA_RECORD])  # --overwrite deletes it, as every file seqlab writes
     path = Path(run_dir) / DATA_RECORD
     tmp = path.with_name(f".{DATA_RECORD}.tmp")
     tmp.write_text(json.dumps(task.data_record(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
