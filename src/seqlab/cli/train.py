@@ -163,7 +163,8 @@ def _check_memory(recipe) -> None:
     from seqlab.train.memory import check_fits, count_parameters, footprint, optimizer_slots
 
     task, model, train = recipe.task, recipe.model, recipe.train
-    steps = getattr(task, "length", None) or task.seq_len
+    # time steps of one example: a synthetic task's length, an LM's seq_len, a text's max_len, a series' context
+    steps = next((v for v in (getattr(task, k, None) for k in ("length", "seq_len", "max_len", "context")) if v), 1)
     window = min(steps, train.tbptt[1]) if train.tbptt else steps
     inputs = 4 * task.input_dim if task.input_dim else 8  # float features, or one token id
     step_bytes = inputs + (4 * task.output_dim if task.loss_kind == "mse" else 8) + 1  # + target + mask
