@@ -1,68 +1,75 @@
 """The full profile's units per claim, their estimated FLOPs, and minutes on one H100 and on 2 CPU cores.
 
-    python scripts/plan_full.py runs/quick [--gpu-tflops 2]
+    python scripts/plan_full.py runs/quick [--log quick.log] [--gpu-tflops 2]
 
-The CPU rate is calibrated from a finished run folder (quick profile): the median of
-estimated FLOPs / wall time over its untimed training units, each of which ran on one
-torch thread; 2 cores run two units at once. The GPU rate is an assumption stated on the
-command line (default 2 TFLOP/s: the small recurrent models of the ledger leave an H100
-bound by kernel launches, far below its peak). Claims whose units list more units once
-earlier ones are done (C4, C25) are counted at their first wave plus the dependents the
-rule can add (at most). Timed single-unit claims carry no FLOP estimate ("-").
+CPU: each claim's rate is calibrated on a finished quick-profile run of this machine: the
+estimated FLOPs of its quick units over the claim's measured wall time (one torch thread per
+unit); 2 cores run two units at once, so the full profile's FLOPs / (2 x rate). GPU: an
+assumed sustained rate (default 2 TFLOP/s: the ledger's small recurrent models leave an H100
+bound by kernel launches, far below its peak), not a measurement. Claims whose units list more
+units once earlier ones are done (C4, C25) are counted with the most dependents their rule can
+add. A claim that is one unit (instant, or one interleaved timing) carries no FLOP estimate ("-").
+A run of the earlier runner, whose timed claims trained in a separate "prepared" step, names
+those seconds in its log (``--log``); they are added to the claim's wall time.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
+import re
 from pathlib import Path
 
 from seqlab.experiments.core.units import plan
 from seqlab.experiments.registry import REGISTRY, load
 
-DEPENDENT = {"C4": 3, "C25": 2}  # units a first-wave unit can add: C4 RNN long + 2 gated short; C25 LSTM + GRU
+# units a first-wave unit can add: C4, per gated LSTM run at the long length, the RNN there and two
+# gated nets at the short length; C25, per Transformer run, the LSTM and the GRU
+DEPENDENT = {"C4": ("-long-lstm-", 3), "C25": ("-long-transformer-", 2)}
 
 
-def cpu_rate(folder: Path) -> float:
-    """Median FLOP/s of one torch thread over the run's untimed units with a FLOP estimate."""
-    rates = []
-    for path in folder.glob("*/units/*.json"):
-        rec = json.loads(path.read_text())
-        if rec.get("flops") and not rec.get("timed") and rec.get("wall_time", 0) > 1:
-            rates.append(rec["flops"] / rec["wall_time"])
-    return statistics.median(rates)
+def units_and_flops(claim_id: str, profile: str) -> tuple[int, list[float]]:
+    """How many units ``claim_id`` runs in ``profile`` (dependents at their most) and the FLOPs of each."""
+    units = plan(load(claim_id), profile, {})
+    flops = [u.flops for u in units]
+    marker, extra = DEPENDENT.get(claim_id, ("", 0))
+    added = [u.flops for u in units if marker and marker in u.key for _ in range(extra)]
+    return len(units) + len(added), flops + added
 
 
-def rows(cpu: float, gpu: float) -> list[list]:
+def prepared(log: Path | None) -> dict[str, float]:
+    """Claim id -> seconds of its "prepared" (untimed training) step in an earlier runner's log."""
+    if log is None:
+        return {}
+    found = re.findall(r"\]\s+(\S+)\s+prepared\s+([\d.]+) s", log.read_text())
+    return {claim_id: float(s) for claim_id, s in found}
+
+
+def rows(run: Path, gpu: float, extra: dict[str, float]) -> list[list]:
     out = []
     for claim_id in REGISTRY:
-        units = plan(load(claim_id), "full", {})
-        extra = DEPENDENT.get(claim_id, 0) * sum(1 for u in units if "-long-" in u.key and
-                                                 ("transformer" in u.key or "-lstm-" in u.key))
-        n = len(units) + extra
-        flops = [u.flops for u in units if u.flops]
-        if not flops:
-            out.append([claim_id, n, "-", "-", "-", "timed" if any(u.timed for u in units) else ""])
+        n, full = units_and_flops(claim_id, "full")
+        quick = sum(units_and_flops(claim_id, "quick")[1])
+        seconds = json.loads((run / claim_id / "result.json").read_text())["wall_time"] + extra.get(claim_id, 0.0)
+        if not quick or not sum(full):
+            out.append([claim_id, n, "-", "-", "-", f"one unit, no FLOP estimate (quick: {seconds:.0f} s)"])
             continue
-        biggest, total = max(flops), sum(flops) * n / len(units)
-        out.append([claim_id, n, f"{biggest:.2g}", f"{biggest / gpu / 60:.2g}", f"{total / (2 * cpu) / 60:.3g}",
-                    "timed" if any(u.timed for u in units) else ""])
+        rate = quick / seconds  # FLOP/s of one torch thread on this claim's models
+        out.append([claim_id, n, f"{max(full):.2g}", f"{max(full) / gpu / 60:.2g}",
+                    f"{sum(full) / (2 * rate) / 60:.3g}", f"CPU {rate / 1e9:.2g} GFLOP/s (quick: {seconds:.0f} s)"])
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="a finished quick-profile run folder (for the CPU rate)")
+    parser.add_argument("run", type=Path, help="a finished quick-profile run folder of this machine")
+    parser.add_argument("--log", type=Path, default=None, help="that run's log (an earlier runner's prepared steps)")
     parser.add_argument("--gpu-tflops", type=float, default=2.0, help="assumed sustained TFLOP/s on one H100")
     args = parser.parse_args()
-    cpu = cpu_rate(args.run)
-    print(f"CPU: {cpu / 1e9:.2f} GFLOP/s per torch thread (median over {args.run}'s units); "
-          f"GPU: {args.gpu_tflops:g} TFLOP/s assumed")
-    print("| claim | full units | largest unit, FLOPs | largest unit, min on 1 H100 | all units, min on 2 CPU cores |"
-          " note |")
+    print("| claim | full units | largest unit, FLOPs | largest unit, min on 1 H100 | all units, min on 2 CPU cores "
+          "| calibration |")
     print("|---|---|---|---|---|---|")
-    for row in rows(cpu, args.gpu_tflops * 1e12):
+    for row in rows(args.run, args.gpu_tflops * 1e12, prepared(args.log)):
         print("| " + " | ".join(str(v) for v in row) + " |")
 
 

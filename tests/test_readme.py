@@ -145,7 +145,8 @@ SHELL: dict[str, Run | Skip] = {
     ".venv/bin/seqlab reproduce --only C1,C4 --force --jobs 1":
         Skip("two claims' quick experiments (minutes); tests/test_experiments.py runs the claims at tiny sizes"),
     ".venv/bin/seqlab reproduce --profile full --only C12 --executor ray --address auto":
-        Skip("needs a running Ray cluster; tests/test_ray_executor.py runs claims on a local two-node cluster"),
+        Skip("joins a running Ray cluster for GPU-sized trainings (hours on 2 cores); tests/test_ray_executor.py runs "
+             "C1, C4 and C12 at tiny sizes on a two-node cluster"),
     ".venv/bin/seqlab report runs/quick": Run(check=_wrote("runs/quick/report.html"), setup=_fake_claims,
                                               why="on report_fixtures' claim folders (the reproduce lines are skipped)"),
     "PYTHONPATH=/path/to/unzipped-wheels OUT=/tmp/seqlab-gpu bash scripts/gpu_check.sh":
