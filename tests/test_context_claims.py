@@ -154,7 +154,10 @@ def _c19_decide(profiles, curve):
 def test_c19_rule_on_hand_made_profiles():
     flat, plateau, rising = [1.0] * 5, [0.6] * 5, [0.5, 0.6, 0.7, 0.8, 0.9]
     recent = [0.6, 0.7, 0.8, 0.9, 1.0]  # gap 0.4
-    assert _c19_decide(_c19_profiles(flat, flat, flat), plateau).verdict == "refuted"  # no recency, competent
+    r = _c19_decide(_c19_profiles(flat, flat, flat), plateau)  # every model at 1.00 everywhere: a ceiling
+    assert r.verdict == "inconclusive" and "below the ceiling" in r.decided_by  # could not have shown recency
+    level = [0.92] * 5  # competent, flat, and below the ceiling: no recency where one could show
+    assert _c19_decide(_c19_profiles(level, level, level), plateau).verdict == "refuted"
     r = _c19_decide(_c19_profiles(recent, [0.95, 0.96, 0.97, 0.98, 1.0], flat), plateau)
     assert r.verdict == "confirmed"  # RNN gap 0.4; LSTM 0.05 and attention 0 are >= 0.1 below it
     assert _c19_decide(_c19_profiles(recent, recent, flat), plateau).verdict == "refuted"  # the LSTM keeps the gap

@@ -252,12 +252,12 @@ def test_c20_rule_reads_the_longest_step_length():
     for T in cfg.lengths:
         times[(1, 4, T)] = {"minGRU scan": [0.001 * T] * 3, "nn.GRU": [0.002 * T] * 3}
         if T <= 16:
-            times[(1, 4, T)]["minGRU step"] = [0.01 * T, 0.0101 * T, 0.0099 * T]  # 10x the scan
+            times[(1, 4, T)]["minGRU step"] = [0.01 * T, 0.0101 * T, 0.0099 * T]  # 10x the scan (9.9x in the fastest rounds)
     curve, loss = [0.9, 0.95, 0.97, 0.97], [0.1, 0.01, 0.005, 0.005]
     q = {(a, s): {"accuracy": 0.97, "normalized": 0.005, "curve": curve, "loss curve": loss, "seconds": 1.0}
          for a in c20.QUALITY_ARCHS for s in seeds}
     s = c20.speedups(times, cfg, 1, 4)
-    assert s["step_T"] == 16 and s["vs_step"] == pytest.approx(10.0) and s["vs_gru"] == pytest.approx(2.0)
+    assert s["step_T"] == 16 and s["vs_step"] == pytest.approx(9.9) and s["vs_gru"] == pytest.approx(2.0)
     result = c20._verdict(c20.new_result("C20", "c", "s", "quick", {}), times, q, cfg, seeds)
     assert result.verdict == "confirmed" and "at T=16" in result.decided_by and result.headline.startswith("T=16")
 

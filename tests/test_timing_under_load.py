@@ -1,0 +1,68 @@
+"""Timed verdicts do not bend under load: the same decisions with a CPU-burning process on every core.
+
+The timing rule (``rules.clearly_faster``) reads the fastest interleaved rounds, which other
+processes can only slow down. Real torch work whose cost ratio is known (one matmul against
+three of the same size) keeps its decisions with a busy-looping process on every core. Marked
+``slow`` (a few seconds on 2 cores).
+"""
+
+import multiprocessing as mp
+import os
+import time
+
+import pytest
+import torch
+
+from seqlab.experiments.core.rules import clearly_faster
+from seqlab.experiments.core.timing import interleaved
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread")]
+
+def _burn(stop_at: float) -> None:
+    x = 1.0
+    while time.time() < stop_at:
+        x = x * 1.0000001 + 1e-9
+
+
+class Burners:
+    """One busy-looping process per core for the ``with`` block (each ends itself after ``seconds``)."""
+
+    def __init__(self, seconds: float = 120.0) -> None:
+        self.seconds = seconds
+
+    def __enter__(self):
+        ctx = mp.get_context("spawn")
+        self.procs = [ctx.Process(target=_burn, args=(time.time() + self.seconds,), daemon=True)
+                      for _ in range(os.cpu_count() or 1)]
+        for p in self.procs:
+            p.start()
+        time.sleep(0.5)  # let them reach the loop
+        return self
+
+    def __exit__(self, *exc):
+        for p in self.procs:
+            p.terminate()
+            p.join(timeout=5)
+
+
+def _decisions() -> tuple[bool, bool, bool]:
+    a = torch.randn(96, 96)
+
+    def once():
+        return a @ a
+
+    def thrice():
+        return (a @ a) @ a @ a
+
+    times = interleaved({"once": lambda: [once() for _ in range(20)], "thrice": lambda: [thrice() for _ in range(20)]},
+                        torch.device("cpu"), rounds=15)
+    return (clearly_faster(times["once"], times["thrice"], 1.5), clearly_faster(times["once"], times["thrice"], 6.0),
+            clearly_faster(times["thrice"], times["once"], 1.0))
+
+
+def test_known_work_ratio_decides_the_same_with_every_core_busy():
+    quiet = _decisions()
+    with Burners():
+        busy = _decisions()
+    assert quiet == busy == (True, False, False)  # 3x the work: clearly > 1.5x, not 6x, never slower
+
