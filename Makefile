@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/pip install --quiet torch==2.13.0
 	# bible-alignments declares dependencies that conflict with ours: data files only.
 	$(BIN)/pip install --quiet --no-deps bible-alignments==0.4.2
-	$(BIN)/pip install --quiet -e ".[dev,extras]"
+	$(BIN)/pip install --quiet -e ".[dev,extras,ray]"
 	touch $(STAMP)
 
 run: $(STAMP)

@@ -9,6 +9,7 @@ import torch
 
 from seqlab.data.context_tasks import DistanceRecall, MixedRecall
 from seqlab.experiments.core import rules
+from seqlab.experiments.core.units import run_inline
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
 
@@ -128,7 +129,7 @@ def test_c9_full_path_at_tiny_size(monkeypatch):
     lm = LMConfig(tokenizer="char", vocab_limit=None, hidden=8, layers=1, embed_dim=8, seq_len=16, steps=4,
                   batch_size=4, contexts=(2, 4), full=8, windows=6, chunk=4, eval_chars=5000)
     monkeypatch.setitem(c9.PROFILES, "full", dataclasses.replace(c9.TINY, lm=lm))
-    r = c9.run("full")
+    r = run_inline(c9, "full")
     assert r.verdict in ("confirmed", "refuted", "inconclusive")
     ablation = r.tables[1]
     assert [row[0] for row in ablation.rows] == [2, 4, 8] and ablation.rows[-1][2] == pytest.approx(1.0)

@@ -6,17 +6,18 @@ import types
 import pytest
 
 from seqlab.errors import SeqlabError
-from seqlab.experiments import REGISTRY, Result, decide, select
+from seqlab.experiments import REGISTRY, Result, judge, select
 from seqlab.experiments.core import runner
 from seqlab.experiments.core.base import finish, new_result
+from seqlab.experiments.core.units import run_inline
 
 
 def test_decide_never_confirms_a_too_small_run():
-    assert decide(enough=False, confirmed=True, refuted=False) == "inconclusive"
-    assert decide(enough=True, confirmed=True, refuted=False) == "confirmed"
-    assert decide(enough=True, confirmed=False, refuted=True) == "refuted"
-    assert decide(enough=True, confirmed=True, refuted=True) == "inconclusive"
-    assert decide(enough=True, confirmed=False, refuted=False) == "inconclusive"
+    assert judge(enough=False, confirmed=True, refuted=False) == "inconclusive"
+    assert judge(enough=True, confirmed=True, refuted=False) == "confirmed"
+    assert judge(enough=True, confirmed=False, refuted=True) == "refuted"
+    assert judge(enough=True, confirmed=True, refuted=True) == "inconclusive"
+    assert judge(enough=True, confirmed=False, refuted=False) == "inconclusive"
 
 
 def test_result_round_trip(tmp_path):
@@ -78,7 +79,7 @@ def test_runner_skips_done_claims_and_survives_errors(tmp_path, monkeypatch):
 def test_c2_power_law_is_exact():
     from seqlab.experiments.gradients import c02_power_law
 
-    r = c02_power_law.run("quick")
+    r = run_inline(c02_power_law, "quick")
     assert r.verdict == "confirmed"
     rows = {(row[0], row[1]): row for row in r.tables[0].rows}
     assert rows[(0.9, 50)][2] == pytest.approx(0.9**50, rel=1e-9)  # ~0.005

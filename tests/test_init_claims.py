@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from seqlab.experiments.core.units import run_inline
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
 
 
 def _tiny(module, monkeypatch):
     monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
-    return module.run("quick")
+    return run_inline(module, "quick")
 
 
 # ---------------------------------------------------------------- init_runs helpers
@@ -104,7 +105,7 @@ def test_c3_narrow_range_cannot_decide(monkeypatch):
 
     narrow = c3.Config(length=12, hidden=8, inputs=3, batch=4, gains=(1.0, 1.05, 1.1))
     monkeypatch.setitem(c3.PROFILES, "quick", narrow)
-    r = c3.run("quick")
+    r = run_inline(c3, "quick")
     assert not r.gates[0]["passed"] and r.verdict == "inconclusive"
 
 

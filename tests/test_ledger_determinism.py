@@ -11,13 +11,14 @@ import pytest
 
 from seqlab.experiments import REGISTRY, load
 from seqlab.experiments.core.base import comparable
+from seqlab.experiments.core.units import run_inline
 
 TRAINING_CLAIMS = [c for c in REGISTRY if hasattr(load(c), "TINY")]
 
 
 def _run(module, monkeypatch) -> str:
     monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
-    result = module.run("quick")
+    result = run_inline(module, "quick")
     assert result.verdict != "error", result.error
     return json.dumps(comparable(result.to_dict()), sort_keys=True)  # NaN == NaN as text
 

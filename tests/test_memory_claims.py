@@ -9,6 +9,7 @@ from seqlab.build import ModelConfig, build_model
 from seqlab.config import from_dict
 from seqlab.data.tasks import AddingProblem, CopyMemory
 from seqlab.errors import ConfigError
+from seqlab.experiments.core.units import run_inline
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
 
@@ -201,31 +202,30 @@ def test_c4_judges_each_gated_architecture():
     assert still.verdict == "inconclusive" and "RNN plateaued" in still.decided_by
 
 
-def _fake_train(reach: dict, calls: list):
-    """A stand-in for memory_runs.train: competent at ``reach[arch]`` updates (None: never); records calls."""
-
-    def train(spec, task, budget, **kw):
-        calls.append((spec.arch, task.length, budget))
-        r = reach.get((spec.arch, task.length), reach.get(spec.arch))
-        return _run(r if r is not None and r <= budget else None, 0.95 if r is not None else 0.0, budget=budget)
-
-    return train
-
-
 def test_c4_rnn_gets_the_updates_the_gated_nets_needed(monkeypatch):
+    from dataclasses import asdict
+
     from seqlab.experiments.gates import c04_long_dependencies as c4
 
-    cfg = c4.Config(adding=(10, 40), budget=600)
-    calls = []
-    monkeypatch.setattr(c4, "train", _fake_train({"lstm": 420, "gru": 100, ("rnn_tanh", 10): 200}, calls))
-    runs = {}
-    c4._train_seed(runs, "adding", AddingProblem(10), AddingProblem(40), 0, cfg)
-    assert calls == [("lstm", 40, 600), ("gru", 40, 600), ("rnn_tanh", 40, 420), ("rnn_tanh", 10, 600)]
-    calls.clear()  # the LSTM never competent at T = 40: the RNN gets the whole budget, the LSTM a short run
-    monkeypatch.setattr(c4, "train", _fake_train({("lstm", 10): 90, "gru": 100, ("rnn_tanh", 10): 200}, calls))
-    c4._train_seed(runs, "adding", AddingProblem(10), AddingProblem(40), 1, cfg)
-    assert calls == [("lstm", 40, 600), ("gru", 40, 600), ("rnn_tanh", 40, 600), ("rnn_tanh", 10, 600),
-                     ("lstm", 10, 600)]
+    monkeypatch.setitem(c4.PROFILES, "quick", c4.Config(adding=(10, 40), budget=600))
+
+    def planned(done):
+        return {u.key: u for u in c4.units("quick", done) if u.key.endswith("-s0")}
+
+    first = planned({})  # the gated nets at T = 40 and the RNN at T = 10 need nothing else
+    assert sorted(first) == ["adding-long-gru-s0", "adding-long-lstm-s0", "adding-short-rnn_tanh-s0"]
+    assert all(u.args["budget"] == 600 for u in first.values())
+    both = planned({"adding-long-lstm-s0": asdict(_run(420, budget=600)),
+                    "adding-long-gru-s0": asdict(_run(100, budget=600))})
+    assert both["adding-long-rnn_tanh-s0"].args["budget"] == 420  # as many as the slower gated net needed
+    assert "adding-short-lstm-s0" not in both and "adding-short-gru-s0" not in both
+    # the LSTM never competent at T = 40: the RNN gets the whole budget, the LSTM a short run
+    never = planned({"adding-long-lstm-s0": asdict(_run(None, budget=600)),
+                     "adding-long-gru-s0": asdict(_run(100, budget=600))})
+    assert never["adding-long-rnn_tanh-s0"].args["budget"] == 600
+    assert never["adding-short-lstm-s0"].args["length"] == 10 and "adding-short-gru-s0" not in never
+    runs = {("adding", "long", "lstm", 1): _run(None, budget=600), ("adding", "short", "lstm", 1): _run(90),
+            ("adding", "long", "gru", 1): _run(100, budget=600)}
     assert c4.learned(runs, "adding", "lstm", 1) and c4.learned(runs, "adding", "gru", 1)
 
 
@@ -251,7 +251,7 @@ def test_c25_tiny_run_reports_every_task(monkeypatch):
     from seqlab.experiments.gradients import c25_transformer_long_dependencies as c25
 
     monkeypatch.setitem(c25.PROFILES, "quick", c25.TINY)
-    r = c25.run("quick")
+    r = run_inline(c25, "quick")
     assert r.verdict in ("confirmed", "refuted", "inconclusive")
     rows = r.tables[0].rows
     assert {row[0] for row in rows} == {"copy", "recall", "adding"}

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from seqlab.experiments import REGISTRY
+from seqlab.experiments.core.units import run_inline
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (conftest.py)
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread (c
 
 def _tiny(module, monkeypatch):
     monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
-    return module.run("quick")
+    return run_inline(module, "quick")
 
 
 # ---------------------------------------------------------------- C21 attention arithmetic
@@ -42,15 +43,15 @@ def test_c21_verdicts(monkeypatch):
     from seqlab.experiments.attention import c21_attention_arithmetic as c21
 
     assert "C21" in REGISTRY
-    r = c21.run("quick")
+    r = run_inline(c21, "quick")
     assert r.verdict == "refuted" and "do not match" in r.notes[0]
     assert "0.78*h_river + 0.12*h_flowing + 0.11*h_fast" in r.notes[0]
     assert r.tables[2].rows[0][1] == 0  # no temperature reproduces the printed weights
     # printed values that are the exact ones rounded confirm; one a unit off is in between
     monkeypatch.setitem(c21.PROFILES, "quick", c21.Config(printed=(0.78, 0.12, 0.11), tau_step=0.1))
-    assert c21.run("quick").verdict == "confirmed"
+    assert run_inline(c21, "quick").verdict == "confirmed"
     monkeypatch.setitem(c21.PROFILES, "quick", c21.Config(printed=(0.78, 0.12, 0.10), tau_step=0.1))
-    assert c21.run("quick").verdict == "inconclusive"
+    assert run_inline(c21, "quick").verdict == "inconclusive"
 
 
 # ---------------------------------------------------------------- C22 1/sqrt(d_k)

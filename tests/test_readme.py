@@ -144,9 +144,9 @@ SHELL: dict[str, Run | Skip] = {
     ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (about ten minutes on 2 cores)"),
     ".venv/bin/seqlab reproduce --only C1,C4 --force --jobs 1":
         Skip("two claims' quick experiments (minutes); tests/test_experiments.py runs the claims at tiny sizes"),
-    ".venv/bin/seqlab reproduce --profile full --only C12,C13,C14,C15,C16":
-        Skip("GPU-sized trainings and timings (hours on 2 cores); tests/test_ledger_determinism.py runs these claims "
-             "at tiny sizes"),
+    ".venv/bin/seqlab reproduce --profile full --only C12 --executor ray --address auto":
+        Skip("joins a running Ray cluster for GPU-sized trainings (hours on 2 cores); tests/test_ray_executor.py runs "
+             "C1, C4 and C12 at tiny sizes on a two-node cluster"),
     ".venv/bin/seqlab reproduce --list": Run(why="prints the claims list; runs nothing"),
     ".venv/bin/seqlab report runs/quick": Run(check=_wrote("runs/quick/report.html"), setup=_fake_claims,
                                               why="on report_fixtures' claim folders (the reproduce lines are skipped)"),

@@ -1,14 +1,15 @@
-"""The runner: training claims on one thread (in worker processes when jobs > 1), timed claims
-afterwards, alone; the numbers do not depend on how many workers ran them."""
+"""The runner: every claim's units in one pool (one torch thread each, in worker processes when
+jobs > 1), timed units afterwards, alone; per-unit result files that a later run reuses; the
+numbers do not depend on how many workers ran them."""
 
 import json
 import types
 
-import pytest
 import torch
 
 from seqlab.experiments.core import runner
 from seqlab.experiments.core.base import comparable, finish, new_result
+from seqlab.experiments.core.units import Unit, run_inline
 
 
 def _fake(claim_id, log, timed=False):
@@ -16,10 +17,38 @@ def _fake(claim_id, log, timed=False):
         log.append((claim_id, torch.get_num_threads()))
         return finish(new_result(claim_id, "c", "s", profile, {}), "inconclusive", "r", "w", "h")
 
-    return types.SimpleNamespace(config=lambda p: {}, run=run, TIMED=timed)
+    return types.SimpleNamespace(config=lambda p: {}, run=run, TIMED=timed, CLAIM="c")
 
 
-def test_timed_claims_run_last_at_the_callers_threads_and_training_claims_on_one(tmp_path, monkeypatch):
+def _units_claim(claim_id, log, settings=None):
+    """A claim of three units: two trainings, and a timed measurement once both are done."""
+    settings = {"lr": 0.1} if settings is None else settings
+
+    def units(profile, done):
+        out = [Unit(f"train-s{s}", "train", {"seed": s, **settings}, seed=s, flops=s) for s in (0, 1)]
+        if all(f"train-s{s}" in done for s in (0, 1)):
+            out.append(Unit("time", "time", {"n": 2}, timed=True))
+        return out
+
+    def train(seed, lr):
+        log.append((f"{claim_id} train-s{seed}", torch.get_num_threads()))
+        return {"score": seed + lr}
+
+    def time(n):
+        log.append((f"{claim_id} time", torch.get_num_threads()))
+        return {"seconds": [0.1] * n}
+
+    def decide(profile, results):
+        log.append((f"{claim_id} decide", sorted(results)))
+        r = new_result(claim_id, "c", "s", profile, dict(settings))
+        r.add_table("t", ["score"], [[results["train-s0"]["score"]], [results["train-s1"]["score"]]])
+        return finish(r, "inconclusive", "r", "w", "h")
+
+    return types.SimpleNamespace(config=lambda p: dict(settings), units=units, train=train, time=time,
+                                 decide=decide, CLAIM="c")
+
+
+def test_timed_units_run_last_at_the_callers_threads_and_the_others_on_one(tmp_path, monkeypatch):
     log = []
     mods = {"CT": _fake("CT", log, timed=True), "CA": _fake("CA", log), "CB": _fake("CB", log)}
     monkeypatch.setattr(runner, "load", lambda cid: mods[cid])
@@ -31,6 +60,58 @@ def test_timed_claims_run_last_at_the_callers_threads_and_training_claims_on_one
         torch.set_num_threads(before)
     assert [r.claim_id for r in results] == ["CT", "CA", "CB"]  # returned in the order asked
     assert log == [("CA", 1), ("CB", 1), ("CT", 2)]
+
+
+def test_a_claims_units_run_then_its_timed_unit_then_decide_and_each_is_stored(tmp_path, monkeypatch):
+    log = []
+    monkeypatch.setattr(runner, "load", lambda cid: {"CU": _units_claim("CU", log)}[cid])
+    torch_threads = torch.get_num_threads()
+    lines = []
+    (result,) = runner.reproduce(["CU"], "quick", tmp_path, echo=lines.append, jobs=1)
+    assert log == [("CU train-s1", 1), ("CU train-s0", 1), ("CU time", torch_threads),  # largest FLOPs first
+                   ("CU decide", ["time", "train-s0", "train-s1"])]
+    assert result.tables[0].rows == [[0.1], [1.1]] and result.wall_time >= 0
+    stored = json.loads((tmp_path / "CU" / "units" / "train-s1.json").read_text())
+    assert stored["value"] == {"score": 1.1} and stored["seed"] == 1 and stored["digest"] and stored["versions"]
+    assert stored["wall_time"] >= 0 and stored["flops"] == 1 and stored["fn"] == "train"
+    assert sum("unit " in line for line in lines) == 4  # one line per unit (the timed one announced too)
+
+
+def test_a_killed_run_resumes_and_a_changed_setting_reruns_only_its_units(tmp_path, monkeypatch):
+    log = []
+    monkeypatch.setattr(runner, "load", lambda cid: {"CU": _units_claim("CU", log)}[cid])
+    runner.reproduce(["CU"], "quick", tmp_path, echo=lambda s: None, jobs=1)
+    (tmp_path / "CU" / "result.json").unlink()  # as if killed before the claim was decided
+    (tmp_path / "CU" / "units" / "train-s0.json").unlink()  # ... and before this unit finished
+    log.clear()
+    runner.reproduce(["CU"], "quick", tmp_path, echo=lambda s: None, jobs=1)
+    assert [entry[0] for entry in log] == ["CU train-s0", "CU decide"]  # the stored units are reused
+    log.clear()
+    runner.reproduce(["CU"], "quick", tmp_path, echo=lambda s: None, jobs=1)
+    assert log == []  # the claim's result is stored: nothing runs
+    monkeypatch.setattr(runner, "load", lambda cid: {"CU": _units_claim("CU", log, {"lr": 0.2})}[cid])
+    runner.reproduce(["CU"], "quick", tmp_path, echo=lambda s: None, jobs=1)
+    assert [entry[0] for entry in log] == ["CU train-s1", "CU train-s0", "CU decide"]  # the timed unit is unchanged
+    log.clear()
+    runner.reproduce(["CU"], "quick", tmp_path, echo=lambda s: None, jobs=1, force=True)
+    assert [entry[0] for entry in log] == ["CU train-s1", "CU train-s0", "CU time", "CU decide"]
+
+
+def test_a_failing_unit_fails_its_claim_not_the_ledger(tmp_path, monkeypatch):
+    log = []
+    broken = _units_claim("CX", log)
+
+    def train(seed, lr):
+        raise ValueError("no data")
+
+    broken.train = train
+    mods = {"CX": broken, "CA": _fake("CA", log)}
+    monkeypatch.setattr(runner, "load", lambda cid: mods[cid])
+    results = runner.reproduce(["CX", "CA"], "quick", tmp_path, echo=lambda s: None, jobs=1)
+    assert [r.verdict for r in results] == ["error", "inconclusive"]
+    assert "ValueError: no data" in results[0].error and "train-s1" in results[0].error
+    assert not (tmp_path / "CX" / "units" / "train-s1.json").exists() or json.loads(
+        (tmp_path / "CX" / "units" / "train-s1.json").read_text())["error"]
 
 
 def _numbers(folder):
@@ -49,33 +130,19 @@ def test_two_worker_processes_give_the_numbers_of_one(tmp_path):
     assert sum("skipped" in line for line in again) == 2 and not any("processes" in line for line in again)
 
 
-def test_a_timed_claims_prepare_runs_with_the_training_claims_and_feeds_its_run(tmp_path, monkeypatch):
-    log = []
-
-    def prepare(profile):
-        log.append(("prepare", torch.get_num_threads()))
-        return {"trained": 42}
-
-    def run(profile, prepared=None):
-        log.append(("run", prepared))
-        return finish(new_result("CT", "c", "s", profile, {}), "inconclusive", "r", "w", "h")
-
-    timed = types.SimpleNamespace(config=lambda p: {}, run=run, prepare=prepare, TIMED=True)
-    mods = {"CT": timed, "CA": _fake("CA", log)}
-    monkeypatch.setattr(runner, "load", lambda cid: mods[cid])
-    runner.reproduce(["CT", "CA"], "quick", tmp_path, echo=lambda s: None, jobs=1)
-    assert log == [("CA", 1), ("prepare", 1), ("run", {"trained": 42})]
-    log.clear()
-    runner.reproduce(["CT", "CA"], "quick", tmp_path, echo=lambda s: None, jobs=1)
-    assert log == []  # both stored: neither prepared nor run again
-
-
-@pytest.mark.parametrize("claim_id", ["C11", "C14", "C20"])
-def test_run_with_a_preparation_gives_the_numbers_of_run_alone(claim_id, monkeypatch, one_thread):
+def test_unit_results_of_a_pool_equal_those_of_one_process(tmp_path, monkeypatch):
+    """C3's units (one per seed) at a tiny size: the pool's stored numbers are the inline run's."""
     from seqlab.experiments import load
 
-    module = load(claim_id)
+    module = load("C3")
     monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
-    alone = comparable(module.run("quick").to_dict())
-    split = comparable(module.run("quick", prepared=module.prepare("quick")).to_dict())
-    assert json.dumps(alone, sort_keys=True) == json.dumps(split, sort_keys=True)
+    inline = comparable(run_inline(module, "quick").to_dict())
+    units = [u for u in module.units("quick", {})]
+    from seqlab.experiments.core.executors import LocalPool
+
+    pool = LocalPool(load, 2)
+    try:
+        pooled = {u.key: pool.submit("C3", u).result()["value"] for u in units}
+    finally:
+        pool.close()
+    assert comparable(module.decide("quick", pooled).to_dict()) == inline

@@ -13,11 +13,12 @@ from seqlab.data.tasks import AddingProblem, CopyMemory
 from seqlab.errors import ConfigError
 from seqlab.experiments import VERDICTS, load
 from seqlab.experiments.core.base import Result
+from seqlab.experiments.core.units import run_inline
 
 
 def _run_tiny(module, monkeypatch, cfg) -> Result:
     monkeypatch.setitem(module.PROFILES, "quick", cfg)
-    result = module.run("quick")
+    result = run_inline(module, "quick")
     assert result.verdict in VERDICTS and result.verdict != "error"
     assert result.claim_id == module.CLAIM_ID and result.headline and result.criterion and result.decided_by
     assert result.wall_time > 0 and result.tables and result.figures

@@ -14,13 +14,14 @@ from seqlab.bench import models
 from seqlab.bench.measure import fit_exponent
 from seqlab.experiments import load
 from seqlab.experiments.core.base import Result, comparable, new_result
+from seqlab.experiments.core.units import run_inline
 
 C15, C16 = load("C15"), load("C16")
 
 
 def _tiny(module, monkeypatch) -> Result:
     monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
-    r = module.run("quick")
+    r = run_inline(module, "quick")
     assert r.verdict == "inconclusive" and r.decided_by.startswith("gate failed")  # too small to decide
     assert r.claim_id == module.CLAIM_ID and r.headline and r.criterion and r.figures and r.seeds == [0]
     assert {"decided_by", "headline"} <= set(r.timing)
@@ -146,7 +147,7 @@ def test_c16_accelerator_branch_runs(monkeypatch):
     """The fixed-batch measurement of an accelerator, run on the CPU at the tiny size."""
     monkeypatch.setattr(C16, "is_accelerator", lambda device: True)
     monkeypatch.setitem(C16.PROFILES, "quick", C16.TINY)
-    r = C16.run("quick")
+    r = run_inline(C16, "quick")
     assert r.verdict == "inconclusive" and "lengths in the fixed-batch grid" in r.decided_by
     assert "gates" in r.timing  # its idle-width gate is measured
     titles = [t.title for t in r.tables]

@@ -9,6 +9,7 @@ from seqlab.experiments.attention import c13_attention_alignment as c13
 from seqlab.experiments.attention import c14_score_functions as c14
 from seqlab.experiments.core.base import new_result
 from seqlab.experiments.core.transduction_runs import alignment_scores, attention_links
+from seqlab.experiments.core.units import run_inline
 
 SEEDS = (0, 1, 2)
 FLAT = [0.5, 0.8, 0.9, 0.9, 0.9, 0.9, 0.9, 0.9]  # a dev curve that has converged
@@ -25,7 +26,7 @@ def _blank(claim_id):
 @pytest.mark.parametrize("module", [c12, c13, c14])
 def test_an_under_trained_run_is_inconclusive_not_refuted(module, monkeypatch):
     monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
-    result = module.run("quick")
+    result = run_inline(module, "quick")
     assert result.verdict == "inconclusive" and result.decided_by.startswith("gate failed")
     assert result.seeds == [0, 1, 2] and result.gates and not all(g["passed"] for g in result.gates)
     assert result.tables[0].timing == ["training s"]
@@ -192,7 +193,7 @@ def test_the_corpus_profile_runs_and_an_under_trained_model_is_inconclusive(modu
 
     monkeypatch.setitem(rules.SEEDS, "full", 1)
     monkeypatch.setitem(module.PROFILES, "full", module.TINY_CORPUS)
-    result = module.run("full")
+    result = run_inline(module, "full")
     assert result.verdict == "inconclusive" and result.decided_by.startswith("gate failed")
     table = result.tables[0]
     if module is c12:  # numbers: exact match and chrF per 10-word band

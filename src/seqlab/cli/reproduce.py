@@ -15,13 +15,20 @@ def add_arguments(parser: argparse.ArgumentParser, name: str) -> None:
     parser.add_argument("--profile", choices=PROFILES, default="quick",
                         help="quick: minutes on a laptop CPU; full: the sizes the claims need (GPU-friendly)")
     parser.add_argument("--only", metavar="IDS", default=None, help="comma-separated claim ids, e.g. C1,C4")
-    parser.add_argument("--force", action="store_true", help="re-run claims whose results are already stored")
+    parser.add_argument("--force", action="store_true",
+                        help="re-run claims and units whose results are already stored")
     parser.add_argument("--out", metavar="DIR", default=None, help="run folder (default: runs/<profile>)")
     parser.add_argument("--threads", type=int, default=None,
-                        help="torch CPU threads of the timed claims (default: torch's choice); training claims "
+                        help="torch CPU threads of the timed units (default: torch's choice); other units "
                              "always run on one thread each")
     parser.add_argument("--jobs", type=int, default=None,
-                        help="worker processes for the training claims (default: one per core, at most 4)")
+                        help="worker processes of the local executor (default: one per core, at most 4); with "
+                             "--executor ray and no --address, the CPUs of the local Ray instance")
+    parser.add_argument("--executor", choices=("local", "ray"), default="local",
+                        help="local: a process pool on this machine; ray: Ray tasks (pip install -e '.[ray]')")
+    parser.add_argument("--address", metavar="HOST:PORT", default=None,
+                        help="with --executor ray: join the Ray cluster there ('auto': the running local one); "
+                             "default: start a local Ray instance")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,8 +40,9 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from seqlab.errors import SeqlabError
+    from seqlab.experiments.core.executors import default_jobs
+    from seqlab.experiments.core.runner import reproduce, summary_table
     from seqlab.experiments.registry import select
-    from seqlab.experiments.core.runner import default_jobs, reproduce, summary_table
 
     if args.threads is not None:
         if args.threads < 1:
@@ -42,11 +50,14 @@ def run(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.jobs is not None and args.jobs < 1:
         raise SeqlabError(f"--jobs must be at least 1, got {args.jobs}")
+    if args.address and args.executor != "ray":
+        raise SeqlabError("--address joins a Ray cluster: use it with --executor ray")
     ids = select(args.only)
     out = Path(args.out) if args.out else Path("runs") / args.profile
     print(f"seqlab reproduce: {len(ids)} experiment(s), profile {args.profile}, into {out}", flush=True)
     jobs = args.jobs or default_jobs()
-    results = reproduce(ids, args.profile, out, force=args.force, echo=lambda s: print(s, flush=True), jobs=jobs)
+    results = reproduce(ids, args.profile, out, force=args.force, echo=lambda s: print(s, flush=True), jobs=jobs,
+                        executor=args.executor, address=args.address, threads=args.threads)
     print()
     print(summary_table(results))
     return 0  # failed claims are in the table and the report; `make run` goes on to the report

@@ -20,15 +20,17 @@ translate from deciding.
 
 from __future__ import annotations
 
+import base64
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from seqlab.config import to_dict
 from seqlab.data.transduction import Transduction
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.nt_runs import NT, dice_aligner, recipe, train_and_score
 from seqlab.experiments.core.transduction_runs import alignment_scores, bucket_scores, train
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.translation.config import MTData
 from seqlab.translation.data import load_pairs
 
@@ -98,12 +100,58 @@ def models(cfg: Config) -> dict[str, dict]:
     return {label: specs[label] for label in cfg.models}
 
 
-def run(profile: str = "quick"):
+RULE = ("models", "competent", "converged", "margin", "baselines", "score_name")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (model, seed): trained, its translations scored and its attention read as links."""
+    cfg = PROFILES[check_profile(profile)]
+    seeds = rules.seeds(profile)
+    args = {"cfg": settings(cfg, RULE)}
+    if isinstance(cfg, Config):
+        fn, cost = "train_quick", lambda spec: flops.synthetic_translation(spec, cfg.vocab, cfg.min_len, cfg.max_len,
+                                                                            cfg.batch_size, cfg.steps)
+    else:
+        fn, cost = "train_nt", lambda spec: flops.corpus_translation(spec, dict(cfg.data), cfg.steps, cfg.max_tokens)
+    return [Unit(f"{label}-s{seed}", fn, {**args, "label": label, "seed": seed, "first": seed == seeds[0]}, seed=seed,
+                 flops=cost(spec)) for seed in seeds for label, spec in models(_sizes(cfg)).items()]
+
+
+def _sizes(cfg) -> Config:
+    """The model sizes and list of ``cfg`` as a quick Config (``models`` reads these)."""
+    return cfg if isinstance(cfg, Config) else Config(hidden=cfg.hidden, embed_dim=cfg.embed_dim, models=cfg.models)
+
+
+def train_quick(cfg: dict, label: str, seed: int, first: bool) -> dict:
+    """Model ``label`` trained with ``seed`` on the synthetic translation: accuracy, AER, dev curve."""
+    cfg = config_of(Config, cfg)
+    task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len, cfg.fertile, cfg.deleted, cfg.modifier)
+    t = train(models(replace(cfg, models=(label,)))[label], task, cfg.steps, seed, cfg.lr, cfg.batch_size)
+    return {"accuracy": bucket_scores(t.model, task, [(cfg.min_len, cfg.max_len)], cfg.test_sentences)[0],
+            "aer": alignment_scores(t.model, task, cfg.test_sentences, cfg.min_len, cfg.max_len, seed),
+            "curve": t.curve, "train_seconds": t.train_seconds}
+
+
+def train_nt(cfg: dict, label: str, seed: int, first: bool) -> dict:
+    """Model ``label`` trained with ``seed`` on NT: test BLEU, AER against gold, diagonal and Dice; heatmaps
+    of a few verses when ``first`` (the first seed)."""
+    cfg = config_of(CorpusConfig, cfg)
+    data = dict(cfg.data)
+    dice = dice_aligner(load_pairs(MTData(**data)))
+    common = {"embed_dim": cfg.embed_dim, "hidden": cfg.hidden, "layers": 1}
+    spec = models(_sizes(replace(cfg, models=(label,))))[label]
+    r = train_and_score(label, recipe(data, {**spec, **common}, cfg.steps, seed, cfg.eval_sentences, cfg.max_tokens,
+                                      cfg.lr),
+                        cfg.test_limit, align=cfg.verses, heatmaps=cfg.heatmaps if first else 0, dice=dice)
+    return {"bleu": r.scores["bleu"], "alignment": r.alignment, "curve": r.curve, "train_seconds": r.train_seconds,
+            "heatmaps": [[key, base64.b64encode(png).decode("ascii")] for key, png in r.heatmaps]}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     if isinstance(cfg, CorpusConfig):
-        return run_corpus(cfg, profile)
+        return decide_corpus(cfg, profile, results)
     seeds = rules.seeds(profile)
-    task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len, cfg.fertile, cfg.deleted, cfg.modifier)
     result = new_result(CLAIM_ID, CLAIM, (
         f"Synthetic translation with gold links: vocabulary {cfg.vocab}, lengths {cfg.min_len}-{cfg.max_len}, "
         f"{cfg.fertile:.0%} of words give two tokens, {cfg.deleted:.0%} vanish, {cfg.modifier:.0%} swap with the next "
@@ -112,49 +160,41 @@ def run(profile: str = "quick"):
         seeds=seeds)
     aer, accuracy, curves, rows = {}, {}, {}, []
     for seed in seeds:
-        for label, spec in models(cfg).items():
-            t = train(spec, task, cfg.steps, seed, cfg.lr, cfg.batch_size)
-            accuracy[label, seed] = bucket_scores(t.model, task, [(cfg.min_len, cfg.max_len)], cfg.test_sentences)[0]
-            aer[label, seed] = alignment_scores(t.model, task, cfg.test_sentences, cfg.min_len, cfg.max_len, seed)
-            curves[label, seed] = t.curve
+        for label in cfg.models:
+            r = results[f"{label}-s{seed}"]
+            accuracy[label, seed], aer[label, seed], curves[label, seed] = r["accuracy"], r["aer"], r["curve"]
             a = aer[label, seed]
             rows.append([label, seed, accuracy[label, seed]["token"], a["attention"], a["diagonal"], a["shuffled"],
-                         t.train_seconds])
+                         r["train_seconds"]])
     result.add_table("alignment error rate (lower is better)",
                      ["model", "seed", "token accuracy", "AER attention", "AER diagonal", "AER shuffled rows",
                       "training s"], rows, timing=["training s"])
     return _verdict(result, aer, accuracy, curves, cfg, seeds)
 
 
-def run_corpus(cfg: CorpusConfig, profile: str):
+def decide_corpus(cfg: CorpusConfig, profile: str, results: dict):
     """NT: attention AER against gold, the diagonal and Dice; BLEU and convergence gates."""
     seeds = rules.seeds(profile)
-    data = dict(cfg.data)
-    dice = dice_aligner(load_pairs(MTData(**data)))
     result = new_result(CLAIM_ID, CLAIM, (
         f"NT Greek -> English: {', '.join(cfg.models)} (GRU, embeddings {cfg.embed_dim}, hidden {cfg.hidden}), "
         f"{cfg.steps} updates of {cfg.max_tokens} tokens each, seeds {list(seeds)}; test BLEU (greedy, "
         f"{cfg.test_limit or 'all'} verses); AER of attention argmax links on {cfg.verses} gold-aligned test "
         "verses, against the diagonal aligner and Dice co-occurrence links from the training verses."),
         profile, to_dict(cfg), seeds=seeds)
-    common = {"embed_dim": cfg.embed_dim, "hidden": cfg.hidden, "layers": 1}
     aer, accuracy, curves, rows = {}, {}, {}, []
     for seed in seeds:
-        for label, spec in models(Config(hidden=cfg.hidden, embed_dim=cfg.embed_dim, models=cfg.models)).items():
-            r = train_and_score(label, recipe(data, {**spec, **common}, cfg.steps, seed, cfg.eval_sentences,
-                                              cfg.max_tokens, cfg.lr),
-                                cfg.test_limit, align=cfg.verses, heatmaps=cfg.heatmaps if seed == seeds[0] else 0,
-                                dice=dice)
-            a = r.alignment
+        for label in cfg.models:
+            r = results[f"{label}-s{seed}"]
+            a = r["alignment"]
             aer[label, seed] = {"attention": a["attention"], "diagonal": a["diagonal"], "dice": a["dice"]}
-            accuracy[label, seed] = {"token": r.scores["bleu"]}
-            curves[label, seed] = r.curve
-            rows.append([label, seed, r.scores["bleu"], a["attention"], a["diagonal"], a["dice"], a["verses"],
-                         r.train_seconds])
-            for key, png in r.heatmaps:
+            accuracy[label, seed] = {"token": r["bleu"]}
+            curves[label, seed] = r["curve"]
+            rows.append([label, seed, r["bleu"], a["attention"], a["diagonal"], a["dice"], a["verses"],
+                         r["train_seconds"]])
+            for key, png in r["heatmaps"]:
                 result.add_figure(f"heatmap_{label}_{key.replace(' ', '_').replace(':', '_')}",
                                   f"{label}, {key}: word attention (teacher forcing), gold links as red squares.",
-                                  png)
+                                  base64.b64decode(png))
     result.add_table("NT alignment error rate (lower is better)",
                      ["model", "seed", "test BLEU", "AER attention", "AER diagonal", "AER Dice", "verses",
                       "training s"], rows, timing=["training s"])
@@ -175,7 +215,7 @@ def _verdict(result, aer: dict, accuracy: dict, curves: dict, cfg, seeds):
     confirmed = all(wins[label] >= need and med_beat[label] >= cfg.margin for label in labels)
     refuted = all(statistics.median(aer[label, s]["attention"] - aer[label, s]["diagonal"] for s in seeds) >= 0
                   for label in labels)
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     med = {label: statistics.median(aer[label, s]["attention"] for s in seeds) for label in labels}
     diag = statistics.median(aer[labels[0], s]["diagonal"] for s in seeds)
     against = " and ".join(f"the {b} aligner's" if b == "diagonal" else f"its own {b} rows'" for b in cfg.baselines)

@@ -29,17 +29,18 @@ Two parts, each decided on its own terms:
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from seqlab.config import to_dict
 from seqlab.data.transduction import Transduction
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.nt_runs import NUMBERS, recipe, train_and_score
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.core.transduction_runs import bucket_scores, train
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.metrics import LENGTH_BUCKETS, bucket_label
 from seqlab.nn.luong import make_score
 
@@ -117,23 +118,51 @@ def config(profile: str) -> dict:
     return to_dict(PROFILES[check_profile(profile)])
 
 
-def prepare(profile: str = "quick") -> dict:
-    """The untimed part: every model trained and scored (the compared score, dev curve, table rows).
+RULE = ("scores", "bahdanau", "competent", "converged", "tolerance", "timing_rounds", "timing_shape", "speed_margin")
 
-    The runner runs it beside the training claims; ``run`` then only times and decides.
-    """
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One training unit per (model, seed), and one timed unit for the score computations."""
     cfg = PROFILES[check_profile(profile)]
-    if isinstance(cfg, CorpusConfig):
-        return prepare_corpus(cfg, profile)
+    args = {"cfg": settings(cfg, RULE)}
+    if isinstance(cfg, Config):
+        fn, cost = "train_quick", lambda spec: flops.synthetic_translation(spec, cfg.vocab, cfg.min_len, cfg.max_len,
+                                                                            cfg.batch_size, cfg.steps)
+    else:
+        fn, cost = "train_numbers", lambda spec: flops.corpus_translation(spec, dict(cfg.data), cfg.steps,
+                                                                           cfg.max_tokens)
+    train = [Unit(f"{label}-s{seed}", fn, {**args, "label": label, "seed": seed}, seed=seed, flops=cost(spec))
+             for seed in rules.seeds(profile) for label, spec in _specs(cfg).items()]
+    B, T, S = cfg.timing_shape
+    timed = {"hidden": cfg.hidden, "scores": cfg.scores, "timing_shape": cfg.timing_shape,
+             "timing_rounds": cfg.timing_rounds}
+    return train + [Unit("time-scores", "time_scores", timed, timed=True,
+                         flops=(cfg.timing_rounds + 2) * len(cfg.scores) * flops.TRAIN * 4 * B * T * S * cfg.hidden)]
+
+
+def train_quick(cfg: dict, label: str, seed: int) -> dict:
+    """Model ``label`` trained with ``seed`` on the synthetic translation: greedy token accuracy, dev curve."""
+    cfg = config_of(Config, cfg)
     task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len, modifier=cfg.modifier)
-    acc, curves, rows = {}, {}, []
-    for seed in rules.seeds(profile):
-        for score, spec in _specs(cfg).items():
-            t = train(spec, task, cfg.steps, seed, cfg.lr, cfg.batch_size)
-            acc[score, seed] = bucket_scores(t.model, task, [(cfg.min_len, cfg.max_len)], cfg.test_sentences)[0]["token"]
-            curves[score, seed] = t.curve
-            rows.append([score, seed, t.parameters, acc[score, seed], t.train_seconds])
-    return {"acc": acc, "curves": curves, "rows": rows}
+    t = train(_spec(cfg, label), task, cfg.steps, seed, cfg.lr, cfg.batch_size)
+    acc = bucket_scores(t.model, task, [(cfg.min_len, cfg.max_len)], cfg.test_sentences)[0]["token"]
+    return {"acc": acc, "curve": t.curve, "row": [label, seed, t.parameters, acc, t.train_seconds]}
+
+
+def train_numbers(cfg: dict, label: str, seed: int) -> dict:
+    """Model ``label`` trained with ``seed`` on the numbers corpus: exact match decides, its 1-10 band gates."""
+    cfg = config_of(CorpusConfig, cfg)
+    r = train_and_score(label, recipe(dict(cfg.data), _spec(cfg, label), cfg.steps, seed, cfg.eval_sentences, cfg.max_tokens,
+                                      cfg.lr), cfg.test_limit, LENGTH_BUCKETS)
+    bands = [b["score"] for b in r.scores["accuracy_by_length"]]  # exact match % per band (NaN: empty)
+    return {"acc": r.scores["accuracy"], "competence": bands[0], "curve": r.curve,  # dev chrF
+            "row": [label, seed, r.parameters, r.scores["accuracy"], r.scores["chrf"], *bands, r.train_seconds]}
+
+
+def time_scores(hidden: int, scores: list, timing_shape: list, timing_rounds: int) -> dict:
+    """Seconds per round of each score function's forward + backward (see :func:`score_times`)."""
+    return score_times(Config(hidden=hidden, scores=tuple(scores), timing_shape=tuple(timing_shape),
+                              timing_rounds=timing_rounds))
 
 
 def _specs(cfg) -> dict[str, dict]:
@@ -145,21 +174,12 @@ def _specs(cfg) -> dict[str, dict]:
     return specs
 
 
+def _spec(cfg, label: str) -> dict:
+    """The spec of one label of :func:`_specs` (a score, or "bahdanau")."""
+    return _specs(replace(cfg, scores=() if label == "bahdanau" else (label,), bahdanau=label == "bahdanau"))[label]
+
+
 BANDS = [bucket_label(lo, hi) for lo, hi in LENGTH_BUCKETS]  # English words per source: 1-10, ..., 31+
-
-
-def prepare_corpus(cfg: CorpusConfig, profile: str) -> dict:
-    """The full profile's models on the numbers corpus: exact match decides, its 1-10 band gates."""
-    acc, competence, curves, rows = {}, {}, {}, []
-    for seed in rules.seeds(profile):
-        for label, spec in _specs(cfg).items():
-            r = train_and_score(label, recipe(dict(cfg.data), spec, cfg.steps, seed, cfg.eval_sentences,
-                                              cfg.max_tokens, cfg.lr), cfg.test_limit, LENGTH_BUCKETS)
-            bands = [b["score"] for b in r.scores["accuracy_by_length"]]  # exact match % per band (NaN: empty)
-            acc[label, seed], competence[label, seed] = r.scores["accuracy"], bands[0]
-            curves[label, seed] = r.curve  # dev chrF
-            rows.append([label, seed, r.parameters, r.scores["accuracy"], r.scores["chrf"], *bands, r.train_seconds])
-    return {"acc": acc, "competence": competence, "curves": curves, "rows": rows}
 
 
 def _setup(cfg, seeds) -> str:
@@ -188,16 +208,24 @@ def _columns(cfg) -> list[str]:
     return ["score", "seed", "parameters", "exact match %", "chrF", *(f"exact % {b}" for b in BANDS), "training s"]
 
 
-def run(profile: str = "quick", prepared: dict | None = None):
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     result = new_result(CLAIM_ID, CLAIM, _setup(cfg, seeds), profile, to_dict(cfg), seeds=seeds)
-    trained = prepared if prepared is not None else prepare(profile)
+    trained = {"acc": {}, "curves": {}, "rows": [], "competence": {}}
+    for seed in seeds:
+        for label in _specs(cfg):
+            r = results[f"{label}-s{seed}"]
+            trained["acc"][label, seed], trained["curves"][label, seed] = r["acc"], r["curve"]
+            trained["competence"][label, seed] = r.get("competence")
+            trained["rows"].append(r["row"])
+    if isinstance(cfg, Config):
+        trained["competence"] = None
     result.add_table("quality at equal updates", _columns(cfg), trained["rows"], timing=["training s"])
-    times = score_times(cfg)
+    times = results["time-scores"]
     result.add_table("cost of the score computation (forward + backward)", ["score", "median ms", "min-max ms"],
                      [[s, median_ms(t), range_ms(t)] for s, t in times.items()], timing=["median ms", "min-max ms"])
-    return _verdict(result, trained["acc"], trained["curves"], times, cfg, seeds, trained.get("competence"))
+    return _verdict(result, trained["acc"], trained["curves"], times, cfg, seeds, trained["competence"])
 
 
 def score_times(cfg: Config) -> dict[str, list[float]]:
@@ -236,7 +264,7 @@ def _verdict(result, acc: dict, curves: dict, times: dict, cfg, seeds, competenc
     worse = hi < -cfg.tolerance
     faster = rules.clearly_faster(times[DOT], times[ADDITIVE], cfg.speed_margin)
     slower = not rules.clearly_faster(times[DOT], times[ADDITIVE], 1.0)
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=close and faster, refuted=worse or slower)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=close and faster, refuted=worse or slower)
     ratio = statistics.median(times[ADDITIVE]) / statistics.median(times[DOT])
     result.timing = ["headline", "decided_by"]
     return finish(result, verdict,

@@ -47,7 +47,7 @@ from seqlab.bench.measure import fit_exponent
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.timing import interleaved
 from seqlab.experiments.core.training import one_thread
 from seqlab.nn.luong import Luong
@@ -235,7 +235,7 @@ def _verdict(result, times: dict, exps: dict, cfg: Config):
     not_faster = any(statistics.median(at_end[part, m]) >= statistics.median(at_end[part, "global"])
                      for part in PARTS for m in LOCAL)
     grows = any(exps[ATTENTION, m] >= cfg.global_grows for m in LOCAL)
-    verdict = decide(enough=rules.gates_pass(gates),
+    verdict = judge(enough=rules.gates_pass(gates),
                      confirmed=glob >= cfg.global_grows and flat and faster and faster_training,
                      refuted=not_faster or grows)
     med = {k: 1e3 * statistics.median(v) for k, v in at_end.items()}

@@ -26,9 +26,11 @@ import torch
 
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.probe_tasks import DelayedEcho
 from seqlab.experiments.core.training import score
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.nn.conv import DilatedCausalConv
 from seqlab.nn.sequence import SequenceModel
 from seqlab.train import TrainConfig, Trainer
@@ -110,7 +112,25 @@ def train_conv(depth: int, task: DelayedEcho, cfg: Config) -> SequenceModel:
     return trainer.raw_model
 
 
-def run(profile: str = "quick"):
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per depth: its receptive field measured, and a model of that depth trained on the echo."""
+    cfg = PROFILES[check_profile(profile)]
+    per_layer = 2 * 2 * cfg.kernel * cfg.channels * cfg.channels  # a gated (GLU) conv layer, per token
+    return [Unit(f"L{depth}", "depth_unit", {"cfg": settings(cfg, ("depths", "ranges")), "depth": depth},
+                 seed=cfg.seed, flops=flops.training(depth * per_layer + flops.head(cfg.channels, cfg.alphabet),
+                                                     32 * cfg.length, cfg.steps)) for depth in cfg.depths]
+
+
+def depth_unit(cfg: dict, depth: int) -> dict:
+    """The field of ``depth`` layers (formula, gradient span, positions) and the echo accuracy at that depth."""
+    cfg = config_of(Config, cfg)
+    task = DelayedEcho(cfg.delay, cfg.length, cfg.alphabet)
+    span, count = measured_field(depth, cfg.kernel)
+    return {"field": [analytic_field(depth, cfg.kernel), span, count],
+            "accuracy": score(train_conv(depth, task, cfg), task, batches=2)["accuracy"]}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     result = new_result(CLAIM_ID, CLAIM, (
         f"DilatedCausalConv, kernel {cfg.kernel}, dilations 1, 2, 4, ...; depths {list(cfg.depths)}. Receptive "
@@ -118,12 +138,11 @@ def run(profile: str = "quick"):
         f"{cfg.delay} steps back (alphabet {cfg.alphabet}, length {cfg.length}), {cfg.channels} channels, Adam lr "
         f"{cfg.lr}, clip 1.0, {cfg.steps} batches of 32; accuracy on 128 held-out sequences."),
         profile, config(profile), cfg.seed)
-    task = DelayedEcho(cfg.delay, cfg.length, cfg.alphabet)
     fields, accuracy, rows = {}, {}, []
     for depth in cfg.depths:
-        analytic, (span, count) = analytic_field(depth, cfg.kernel), measured_field(depth, cfg.kernel)
-        fields[depth] = (analytic, span, count)
-        accuracy[depth] = score(train_conv(depth, task, cfg), task, batches=2)["accuracy"]
+        r = results[f"L{depth}"]
+        analytic, span, count = fields[depth] = tuple(r["field"])
+        accuracy[depth] = r["accuracy"]
         rows.append([depth, analytic, span, count, analytic > cfg.delay, accuracy[depth]])
     result.add_table(f"receptive field and accuracy vs depth (dependency distance d = {cfg.delay})",
                      ["layers", "field (formula)", "field (gradient span)", "positions with gradient", "covers d",
@@ -149,7 +168,7 @@ def _verdict(result, fields: dict, accuracy: dict, cfg: Config):
     jump = all(accuracy[d] >= 0.9 for d in covering) and all(accuracy[d] <= chance + 0.15 for d in short)
     leak = any(accuracy[d] > chance + 0.3 for d in short)
     enough = bool(covering) and bool(short) and max(accuracy[d] for d in covering) >= 0.9
-    verdict = decide(enough=enough, confirmed=exact and log_depth and jump, refuted=not exact or leak)
+    verdict = judge(enough=enough, confirmed=exact and log_depth and jump, refuted=not exact or leak)
     first = min(covering) if covering else None
     return finish(result, verdict,
                   "needs depths on both sides of the dependency distance d, and a covering depth that learns the "

@@ -25,7 +25,7 @@ import torch
 
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 
 CLAIM_ID = "C21"
 CLAIM = ("The chapter's worked example: a softmax over the alignment scores [2.1, 0.2, 0.1] gives the "
@@ -146,7 +146,7 @@ def run(profile: str = "quick"):
                            f"Temperatures that reproduce them: {matching[0]:g}..{matching[-1]:g}."))
     result.notes.append("The qualitative point of the example stands: the weight on h_river is the largest by far "
                         f"({exact[0]:.2f}).")
-    verdict = decide(enough=torch_vs_hand < 1e-12, confirmed=all(ok), refuted=any(bad))
+    verdict = judge(enough=torch_vs_hand < 1e-12, confirmed=all(ok), refuted=any(bad))
     return finish(result, verdict,
                   f"The printed weights are read as {cfg.decimals}-decimal roundings of softmax(scores). Confirmed when "
                   f"every printed weight is within half a unit of its last decimal ({0.5 * 10.0 ** -cfg.decimals:g}) of "

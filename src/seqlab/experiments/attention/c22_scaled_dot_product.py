@@ -26,9 +26,10 @@ import torch
 
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import one_thread
+from seqlab.experiments.core.units import Unit
 
 CLAIM_ID = "C22"
 CLAIM = ("Without the 1/sqrt(d_k) scale, dot-product attention saturates as the key dimension grows (nearly "
@@ -98,7 +99,22 @@ def seed_checks(per_d: dict[int, dict[str, dict[str, float]]], cfg: Config) -> d
     return {"unscaled saturates": saturates, "unscaled gradient shrinks": shrinks, "scaled stays flat": flat}
 
 
-def run(profile: str = "quick"):
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per seed: one draw of queries, keys and values at every d_k (one generator, in order)."""
+    cfg = PROFILES[check_profile(profile)]
+    work = sum(flops.TRAIN * 2 * 2 * cfg.queries * cfg.keys * d for d in cfg.dims)
+    return [Unit(f"s{seed}", "measure_seed", {"dims": cfg.dims, "keys": cfg.keys, "queries": cfg.queries,
+                                              "seed": seed}, seed=seed, flops=work) for seed in rules.seeds(profile)]
+
+
+def measure_seed(dims: list, keys: int, queries: int, seed: int) -> dict:
+    """:func:`measure` at every d_k of ``dims``, from one generator seeded with ``seed``."""
+    gen = torch.Generator().manual_seed(seed)
+    with one_thread():
+        return {"per_d": [[d, measure(d, keys, queries, gen)] for d in dims]}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     result = new_result(CLAIM_ID, CLAIM, (
@@ -108,9 +124,7 @@ def run(profile: str = "quick"):
         profile, config(profile), seeds=seeds)
     data, rows, checks = {}, [], {}
     for seed in seeds:
-        gen = torch.Generator().manual_seed(seed)
-        with one_thread():
-            data[seed] = {d: measure(d, cfg.keys, cfg.queries, gen) for d in cfg.dims}
+        data[seed] = dict(results[f"s{seed}"]["per_d"])
         for d in cfg.dims:
             for variant in VARIANTS:
                 m = data[seed][d][variant]
@@ -130,7 +144,7 @@ def run(profile: str = "quick"):
     gates = [rules.at_least("the d_k sweep spans enough sizes to show a trend (d_max / d_min)",
                             max(cfg.dims) / min(cfg.dims), cfg.min_span)]
     passed = [all(c.values()) for c in checks.values()]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=all(passed), refuted=not any(passed))
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=all(passed), refuted=not any(passed))
     lo, hi = min(cfg.dims), max(cfg.dims)
 
     def med(variant, d, metric):

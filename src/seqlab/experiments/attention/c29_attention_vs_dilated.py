@@ -31,7 +31,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from seqlab.config import to_dict
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.attention.c17_dilated_receptive_field import analytic_field, layers_needed
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.core.training import one_thread
@@ -177,7 +177,7 @@ def _verdict(result, reach: dict[int, float], attn: float, cost: dict, cfg: Conf
     flops_agree = all(cost["formula"][n] == cost["counted"][n] for n in cost["formula"])
     names = list(cost["formula"])
     flop_ratio = cost["formula"][names[1]] / cost["formula"][names[0]]
-    verdict = decide(enough=True, confirmed=attn > 0 and in_range, refuted=attn == 0 or not in_range)
+    verdict = judge(enough=True, confirmed=attn > 0 and in_range, refuted=attn == 0 or not in_range)
     result.notes.append(f"Forward FLOPs at T = {cfg.span}: one attention layer / the {names[0]} = {flop_ratio:.2f} "
                         f"(formula = torch's count: {flops_agree}); attention's T^2 terms grow 4x per doubling of T, "
                         "the stack's cost about 2x (plus one layer).")

@@ -39,7 +39,7 @@ import torch
 from seqlab.bench.measure import fit_exponent
 from seqlab.config import to_dict
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.timing import interleaved
 from seqlab.experiments.core.training import one_thread
 from seqlab.nn.attention import AdditiveAttention, DotAttention, GeneralAttention
@@ -175,7 +175,7 @@ def _verdict(result, exps: dict, ratios: dict, cfg: Config):
                   "slower than dot at largest d, ratio over margin": cfg.margin}
     result.add_table("margin of each deciding number to its threshold", ["number", "margin", "as a fraction"],
                      [[k, m, m / thresholds[k]] for k, m in out["margins"].items()], timing=["margin", "as a fraction"])
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=out["confirmed"], refuted=out["refuted"])
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=out["confirmed"], refuted=out["refuted"])
     result.timing = ["decided_by", "headline"]  # both quote measured exponents
     margin = min(out["margins"].values(), key=abs)
     return finish(

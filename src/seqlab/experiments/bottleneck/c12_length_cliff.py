@@ -22,10 +22,11 @@ from dataclasses import dataclass
 from seqlab.config import to_dict
 from seqlab.data.transduction import Transduction
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.nt_runs import NT, NUMBERS, recipe, train_and_score
 from seqlab.experiments.core.transduction_runs import bucket_scores, train
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.metrics import LENGTH_BUCKETS, LONG_BUCKETS
 
 CLAIM_ID = "C12"
@@ -96,13 +97,44 @@ def models(cfg: Config) -> dict[str, dict]:
             ATTENTION: {"arch": "luong", "score": "general", "input_feed": False, **common}}
 
 
-def run(profile: str = "quick"):
+RULE = ("competent", "converged", "min_drop", "min_gap", "metric")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (model, seed); the full profile adds the NT pair (seed 0), one unit per model."""
+    cfg = PROFILES[check_profile(profile)]
+    seeds = rules.seeds(profile)
+    args = {"cfg": settings(cfg, RULE)}
+    if isinstance(cfg, Config):
+        return [Unit(f"{label}-s{seed}", "train_quick", {**args, "label": label, "seed": seed}, seed=seed,
+                     flops=flops.synthetic_translation(spec, cfg.vocab, cfg.min_len, cfg.max_len, cfg.batch_size,
+                                                       cfg.steps))
+                for seed in seeds for label, spec in models(cfg).items()]
+    specs = corpus_models(cfg)
+    out = [Unit(f"numbers-{label}-s{seed}", "train_numbers", {**args, "label": label, "seed": seed}, seed=seed,
+                flops=flops.corpus_translation(spec, dict(cfg.numbers), cfg.steps, cfg.max_tokens))
+           for seed in seeds for label, spec in specs.items()]
+    if cfg.nt_steps:
+        out += [Unit(f"nt-{label}", "train_nt", {**args, "label": label, "seed": seeds[0]}, seed=seeds[0],
+                     flops=flops.corpus_translation(spec, dict(cfg.nt), cfg.nt_steps, cfg.max_tokens))
+                for label, spec in specs.items()]
+    return out
+
+
+def train_quick(cfg: dict, label: str, seed: int) -> dict:
+    """Model ``label`` trained with ``seed`` on the synthetic translation; greedy scores per bucket."""
+    cfg = config_of(Config, cfg)
+    task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len)
+    trained = train(models(cfg)[label], task, cfg.steps, seed, cfg.lr, cfg.batch_size)
+    return {"buckets": bucket_scores(trained.model, task, cfg.buckets, cfg.test_sentences), "curve": trained.curve,
+            "train_seconds": trained.train_seconds}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     if isinstance(cfg, CorpusConfig):
-        return run_corpus(cfg, profile)
+        return decide_corpus(cfg, profile, results)
     seeds = rules.seeds(profile)
-    task = Transduction(cfg.vocab, cfg.min_len, cfg.max_len)
-    specs = models(cfg)
     result = new_result(CLAIM_ID, CLAIM, (
         f"Random-symbol translation (vocabulary {cfg.vocab}, lengths {cfg.min_len}-{cfg.max_len}, a lexical copy). "
         f"{cfg.cell.upper()} seq2seq (reversed source) vs Luong general attention, hidden {cfg.hidden}, "
@@ -110,12 +142,11 @@ def run(profile: str = "quick"):
         f"of {cfg.test_sentences} fixed test sources per length bucket."), profile, to_dict(cfg), seeds=seeds)
     scores, curves, rows = {}, {}, []
     for seed in seeds:
-        for label, spec in specs.items():
-            trained = train(spec, task, cfg.steps, seed, cfg.lr, cfg.batch_size)
-            scores[label, seed] = bucket_scores(trained.model, task, cfg.buckets, cfg.test_sentences)
-            curves[label, seed] = trained.curve
+        for label in models(cfg):
+            r = results[f"{label}-s{seed}"]
+            scores[label, seed], curves[label, seed] = r["buckets"], r["curve"]
             rows.append([label, seed, *(b["token"] for b in scores[label, seed]),
-                         *(b["exact"] for b in scores[label, seed]), trained.train_seconds])
+                         *(b["exact"] for b in scores[label, seed]), r["train_seconds"]])
     names = [f"{lo}-{hi}" for lo, hi in cfg.buckets]
     result.add_table("greedy decoding by source length (token accuracy, then exact match)",
                      ["model", "seed", *(f"token {n}" for n in names), *(f"exact {n}" for n in names),
@@ -139,12 +170,33 @@ def drops(scores: dict, metric: str = "token") -> dict:
 NAMES = {"token": ("token accuracy", "dev token accuracy"), "exact": ("exact match", "dev chrF")}
 
 
-def run_corpus(cfg: CorpusConfig, profile: str):
+def corpus_models(cfg: CorpusConfig) -> dict[str, dict]:
+    common = {"embed_dim": cfg.embed_dim, "hidden": cfg.hidden, "layers": 1, "cell": "gru"}
+    return {SEQ2SEQ: {"arch": "seq2seq", "reverse_source": True, **common}, ATTENTION: {"arch": "bahdanau", **common}}
+
+
+def train_numbers(cfg: dict, label: str, seed: int) -> dict:
+    """Model ``label`` trained with ``seed`` on the numbers corpus; exact match and chrF per source band."""
+    cfg = config_of(CorpusConfig, cfg)
+    r = train_and_score(label, recipe(dict(cfg.numbers), corpus_models(cfg)[label], cfg.steps, seed,
+                                      cfg.eval_sentences, cfg.max_tokens, cfg.lr), cfg.test_limit, LONG_BUCKETS)
+    bands = zip(r.scores["accuracy_by_length"], r.scores["chrf_by_length"])
+    return {"bands": [{"bucket": a["bucket"], "exact": a["score"], "chrf": c["score"], "n": a["n"]} for a, c in bands],
+            "curve": r.curve, "train_seconds": r.train_seconds}
+
+
+def train_nt(cfg: dict, label: str, seed: int) -> dict:
+    """Model ``label`` trained on NT Greek -> English (reported): test BLEU, and BLEU by source length."""
+    cfg = config_of(CorpusConfig, cfg)
+    r = train_and_score(label, recipe(dict(cfg.nt), corpus_models(cfg)[label], cfg.nt_steps, seed,
+                                      cfg.eval_sentences, cfg.max_tokens, cfg.lr), cfg.test_limit, LENGTH_BUCKETS)
+    return {"bleu": r.scores["bleu"], "by_length": r.scores["bleu_by_length"], "train_seconds": r.train_seconds}
+
+
+def decide_corpus(cfg: CorpusConfig, profile: str, results: dict):
     """The full profile: numbers decide (exact match per 10-word band), NT BLEU by length is reported."""
     seeds = rules.seeds(profile)
-    common = {"embed_dim": cfg.embed_dim, "hidden": cfg.hidden, "layers": 1, "cell": "gru"}
-    specs = {SEQ2SEQ: {"arch": "seq2seq", "reverse_source": True, **common},
-             ATTENTION: {"arch": "bahdanau", **common}}
+    specs = corpus_models(cfg)
     result = new_result(CLAIM_ID, CLAIM, (
         f"English -> German number words, 1-{dict(cfg.numbers)['numbers_max_words']} English words (equal 10-word "
         f"bands). GRU seq2seq (reversed source) vs Bahdanau, embeddings {cfg.embed_dim}, hidden {cfg.hidden}, "
@@ -153,27 +205,22 @@ def run_corpus(cfg: CorpusConfig, profile: str):
         "test BLEU by source length, reported."), profile, to_dict(cfg), seeds=seeds)
     scores, curves, rows = {}, {}, []
     for seed in seeds:
-        for label, spec in specs.items():
-            r = train_and_score(label, recipe(dict(cfg.numbers), spec, cfg.steps, seed, cfg.eval_sentences,
-                                              cfg.max_tokens, cfg.lr), cfg.test_limit, LONG_BUCKETS)
-            bands = zip(r.scores["accuracy_by_length"], r.scores["chrf_by_length"])
-            scores[label, seed] = [{"bucket": a["bucket"], "exact": a["score"], "chrf": c["score"], "n": a["n"]}
-                                   for a, c in bands]
-            curves[label, seed] = r.curve
+        for label in specs:
+            r = results[f"numbers-{label}-s{seed}"]
+            scores[label, seed], curves[label, seed] = r["bands"], r["curve"]
             rows.append([label, seed, *(b["exact"] for b in scores[label, seed]),
-                         *(b["chrf"] for b in scores[label, seed]), r.train_seconds])
+                         *(b["chrf"] for b in scores[label, seed]), r["train_seconds"]])
     names = [b["bucket"] for b in scores[SEQ2SEQ, seeds[0]]]
     result.add_table("numbers: greedy decoding by source band (exact match, then chrF)",
                      ["model", "seed", *(f"exact {n}" for n in names), *(f"chrF {n}" for n in names),
                       "training s"], rows, timing=["training s"])
     if cfg.nt_steps:
-        nt = [train_and_score(label, recipe(dict(cfg.nt), spec, cfg.nt_steps, seeds[0], cfg.eval_sentences,
-                                            cfg.max_tokens, cfg.lr), cfg.test_limit, LENGTH_BUCKETS)
-              for label, spec in specs.items()]
+        nt = {label: results[f"nt-{label}"] for label in specs}
+        first = next(iter(nt.values()))
         result.add_table(f"NT Greek -> English test BLEU by source length (seed {seeds[0]}, reported)",
-                         ["model", "BLEU", *(b["bucket"] for b in nt[0].scores["bleu_by_length"]), "training s"],
-                         [[r.label, r.scores["bleu"], *(b["score"] for b in r.scores["bleu_by_length"]),
-                           r.train_seconds] for r in nt], timing=["training s"])
+                         ["model", "BLEU", *(b["bucket"] for b in first["by_length"]), "training s"],
+                         [[label, r["bleu"], *(b["score"] for b in r["by_length"]), r["train_seconds"]]
+                          for label, r in nt.items()], timing=["training s"])
     return _verdict(result, scores, curves, cfg, seeds)
 
 
@@ -188,7 +235,7 @@ def _verdict(result, scores: dict, curves: dict, cfg, seeds):
     gaps = {s: d[SEQ2SEQ, s] - d[ATTENTION, s] for s in seeds}
     confirmed = all(d[SEQ2SEQ, s] >= cfg.min_drop and gaps[s] >= cfg.min_gap for s in seeds)
     refuted = all(gaps[s] < cfg.min_gap / 2 for s in seeds)
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     med = {label: statistics.median(d[label, s] for s in seeds) for label in (SEQ2SEQ, ATTENTION)}
     return finish(result, verdict,
                   f"gates: both models reach {metric} >= {cfg.competent} on the shortest bucket in every seed, "

@@ -2,7 +2,7 @@
 
 An experiment is a module with ``CLAIM_ID``, ``CLAIM`` (the claim in our words),
 ``config(profile) -> dict`` and ``run(profile) -> Result``. Its verdict rule is
-code next to the measurement; :func:`decide` is the one place that turns the
+code next to the measurement; :func:`judge` is the one place that turns the
 rule's booleans into a word, and a run that is too small to separate the cases
 says "inconclusive", never "confirmed". The rules of evidence (seeds, gates,
 timings by margin) are in :mod:`seqlab.experiments.core.rules`.
@@ -42,7 +42,7 @@ def check_profile(profile: str) -> str:
     return profile
 
 
-def decide(*, enough: bool, confirmed: bool, refuted: bool) -> str:
+def judge(*, enough: bool, confirmed: bool, refuted: bool) -> str:
     """The verdict word from an experiment's rule.
 
     Args:

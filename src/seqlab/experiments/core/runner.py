@@ -1,43 +1,45 @@
-"""Run experiments into a run folder: skip finished ones, survive failures.
+"""Run the ledger: every claim's units in one pool, each claim decided when its units are done.
 
-Layout: ``<out>/<claim id>/result.json`` plus that claim's PNG figures. A claim is
-skipped when its folder already holds a result of the same profile and config
-without an error (``force`` re-runs it). An exception inside an experiment is
-recorded as a Result with verdict "error" and the run goes on.
+Layout of a run folder::
 
-Two kinds of claim, run differently so that both stay honest and the ledger fits
-in minutes on a small machine:
+    <out>/<claim id>/result.json        the claim's Result (and its PNG figures beside it)
+    <out>/<claim id>/units/<key>.json   one unit's result: numbers, digest of its fn + args,
+                                        seed, estimated FLOPs, wall time, machine, versions
 
-- **training claims** run on one torch thread each, in ``jobs`` worker processes
-  side by side. One thread gives the same numbers whatever the machine's core
-  count and whichever claims share it, so a result does not depend on ``jobs``.
-- **timed claims** (a module with ``TIMED = True``: their verdict rests on a
-  measured time) run afterwards, one at a time, in this process, alone on the
-  machine, at the thread count the caller set. A timed claim that also trains
-  may split that off: its ``prepare(profile)`` (the training, nothing timed) runs
-  with the training claims, and ``run(profile, prepared=...)`` then only times
-  and decides. Without ``prepare`` (or when it failed), ``run`` does everything.
+Resuming. A claim whose ``result.json`` matches the profile and config (and holds no
+error) is skipped (``force`` re-runs it). Otherwise each of its units whose stored
+result has the same digest is reused, so a killed run picks up where it stopped and
+a changed config re-runs only the units whose arguments it changes; ``force`` re-runs
+every unit. A unit that raises fails its claim (verdict "error") and the ledger goes on.
+
+Order. Untimed units of all claims form one pool, largest estimated FLOPs first, on
+one torch thread each: one thread gives the same numbers whatever the core count and
+whichever units share the machine. A claim that lists more units once some are done
+(see :mod:`seqlab.experiments.core.units`) has them queued as they appear. Timed units
+(a result that includes a measured time) run afterwards, one at a time, alone, at the
+caller's thread count, in the order of the claims.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
+import heapq
+import itertools
 import json
-import multiprocessing
 import os
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from seqlab.experiments.core.base import RESULT_FILE, Result, check_profile, finish, new_result
+from seqlab.experiments.core.executors import make_executor
+from seqlab.experiments.core.units import Unit, conclude, plan
 from seqlab.experiments.registry import load
 
-
-def default_jobs() -> int:
-    """Worker processes for training claims: one per core, at most 4."""
-    return max(1, min(os.cpu_count() or 1, 4))
+UNITS = "units"  # the folder of a claim's unit results
 
 
 def previous(folder: Path, profile: str, config: dict) -> Result | None:
@@ -53,172 +55,213 @@ def previous(folder: Path, profile: str, config: dict) -> Result | None:
     return old if same else None
 
 
-def is_timed(claim_id: str) -> bool:
-    """Whether the claim's verdict rests on a measured time (it must then run alone)."""
+def unit_path(out: Path, claim_id: str, key: str) -> Path:
+    return out / claim_id / UNITS / f"{key}.json"
+
+
+def stored_unit(path: Path, unit: Unit) -> dict | None:
+    """The stored record of ``unit`` at ``path`` when its digest matches (else None: run it)."""
     try:
-        return bool(getattr(load(claim_id), "TIMED", False))
-    except Exception:  # a module that cannot load fails again, and is recorded, when it runs
-        return False
+        rec = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return rec if rec.get("digest") == unit.digest() and rec.get("error") is None and "value" in rec else None
 
 
-def run_claim(claim_id: str, profile: str, out: Path, force: bool = False,
-              on_start: Callable[[], None] = lambda: None, prepared=None) -> tuple[Result, str]:
-    """Run (or reuse) one claim's experiment; returns (result, "ran"|"skipped"|"error").
+def save_unit(path: Path, claim_id: str, profile: str, unit: Unit, out: dict, executor: str) -> dict:
+    """Write one unit's record atomically; returns it."""
+    started = _dt.datetime.fromtimestamp(out["started"], _dt.timezone.utc).isoformat(timespec="seconds")
+    rec = {"claim_id": claim_id, "profile": profile, **unit.to_dict(), "digest": unit.digest(),
+           "value": out["value"], "error": out["error"], "started": started, "wall_time": out["wall_time"],
+           "threads": out["threads"], "executor": executor, "node": out.get("node"), "machine": out["machine"],
+           "versions": out["versions"]}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(rec, indent=1, allow_nan=True))
+    os.replace(tmp, path)
+    return rec
 
-    ``on_start`` is called just before the experiment runs (not for a stored result).
-    Runs at the caller's thread count; :func:`reproduce` decides that.
-    """
-    folder, module = out / claim_id, None
-    try:
-        module = load(claim_id)
-        config = module.config(profile)
-        old = None if force else previous(folder, profile, config)
+
+class _Claim:
+    """One claim's progress: its module, the units done (key -> result) and their records."""
+
+    def __init__(self, claim_id: str, position: int) -> None:
+        self.claim_id, self.position = claim_id, position
+        self.module = None
+        self.done: dict = {}
+        self.records: dict = {}
+        self.queued: set[str] = set()
+        self.result: Result | None = None
+        self.ran = 0  # units run (not reused) in this run
+
+
+class _Ledger:
+    """The claims of one ``reproduce`` call and the queue of their units."""
+
+    def __init__(self, ids, profile: str, out: Path, force: bool, echo: Callable[[str], None]) -> None:
+        self.profile, self.out, self.force, self.echo = profile, out, force, echo
+        self.claims = {c: _Claim(c, i) for i, c in enumerate(ids, 1)}
+        self.total = len(ids)
+        self.untimed: list = []  # heap of (-flops, order, claim id, unit)
+        self.timed: list[tuple[str, Unit]] = []
+        self.order = itertools.count()
+        self.units_done = 0
+
+    def line(self, claim: _Claim, text: str) -> None:
+        self.echo(f"[{claim.position:>2}/{self.total}] {claim.claim_id:<4} {text}")
+
+    def start(self, claim: _Claim) -> None:
+        """Load the claim, reuse its stored result, or queue the units it needs."""
+        try:
+            claim.module = load(claim.claim_id)
+            old = None if self.force else previous(self.out / claim.claim_id, self.profile,
+                                                   claim.module.config(self.profile))
+        except Exception as err:  # a claim that cannot load is recorded as an error
+            return self.fail(claim, err)
         if old is not None:
-            return old, "skipped"
-        on_start()
-        result = module.run(profile) if prepared is None else module.run(profile, prepared=prepared)
-        status = "ran"
-    except Exception as err:  # record and go on: one failure must not stop the ledger
-        result = _error_result(claim_id, profile, err, getattr(module, "CLAIM", None))
-        status = "error"
-    result.save(folder)
-    return result, status
+            claim.result = old
+            return self.line(claim, f"{'skipped':<7} {old.verdict:<12} {0.0:6.1f} s  {old.headline}")
+        self.refresh(claim)
 
+    def refresh(self, claim: _Claim) -> None:
+        """Plan again with what is done: reuse stored units, queue new ones, decide when complete."""
+        while claim.result is None:
+            try:
+                units = plan(claim.module, self.profile, claim.done)
+            except Exception as err:
+                return self.fail(claim, err)
+            reused = False
+            for unit in units:
+                if unit.key in claim.done or unit.key in claim.queued:
+                    continue
+                rec = None if self.force else stored_unit(unit_path(self.out, claim.claim_id, unit.key), unit)
+                if rec is not None:
+                    claim.done[unit.key], claim.records[unit.key], reused = rec["value"], rec, True
+                    continue
+                claim.queued.add(unit.key)
+                if unit.timed:
+                    self.timed.append((claim.claim_id, unit))
+                else:
+                    heapq.heappush(self.untimed, (-unit.flops, next(self.order), claim.claim_id, unit))
+            if not reused:
+                break
+        if claim.result is None and all(u.key in claim.done for u in units):
+            self.decide(claim)
 
-def _error_result(claim_id: str, profile: str, err: BaseException | str, claim: str | None) -> Result:
-    r = new_result(claim_id, claim or "(the experiment could not be loaded)", "", profile, {})
-    r.error = err if isinstance(err, str) else traceback.format_exc(limit=-6)
-    name = "WorkerDied" if isinstance(err, str) else type(err).__name__
-    return finish(r, "error", "", "", f"error: {name}")
+    def finished(self, claim_id: str, unit: Unit, out: dict, executor: str) -> None:
+        """A unit came back: store it, report it, and move its claim on."""
+        claim = self.claims[claim_id]
+        claim.queued.discard(unit.key)
+        self.units_done += 1
+        if claim.result is not None:  # its claim already failed
+            return
+        rec = save_unit(unit_path(self.out, claim_id, unit.key), claim_id, self.profile, unit, out, executor)
+        self.line(claim, f"unit {unit.key:<24} {'error' if out['error'] else 'done':<5} {out['wall_time']:7.1f} s"
+                         f"  ({self.units_done} units done)")
+        if out["error"]:
+            return self.fail(claim, f"unit {unit.key} failed:\n{out['error']}")
+        claim.done[unit.key], claim.records[unit.key] = out["value"], rec
+        claim.ran += 1
+        self.refresh(claim)
 
+    def decide(self, claim: _Claim) -> None:
+        t0 = time.perf_counter()
+        try:
+            result = conclude(claim.module, self.profile, claim.done)
+        except Exception as err:
+            return self.fail(claim, err)
+        records = list(claim.records.values())
+        if records and hasattr(claim.module, "units"):
+            result.wall_time = sum(r["wall_time"] for r in records) + time.perf_counter() - t0
+            result.started = min(r["started"] for r in records)
+        self.store(claim, result, "ran" if claim.ran else "reused")
 
-def _one_thread_worker() -> None:
-    import torch
+    def fail(self, claim: _Claim, err: BaseException | str) -> None:
+        r = new_result(claim.claim_id, getattr(claim.module, "CLAIM", None) or "(the experiment could not be loaded)",
+                       "", self.profile, {})
+        r.error = err if isinstance(err, str) else traceback.format_exc(limit=-6)
+        name = "UnitFailed" if isinstance(err, str) else type(err).__name__
+        self.store(claim, finish(r, "error", "", "", f"error: {name}"), "error")
 
-    torch.set_num_threads(1)
-
-
-def _run_in_worker(claim_id: str, profile: str, out: str, force: bool) -> tuple[str, float]:
-    """Pool entry point: run one training claim (the worker is on one thread); (status, seconds)."""
-    t0 = time.perf_counter()
-    _, status = run_claim(claim_id, profile, Path(out), force)
-    return status, time.perf_counter() - t0
-
-
-def _prepare(claim_id: str, profile: str) -> tuple[object, float]:
-    """A timed claim's untimed part (``module.prepare``): (what it returns, seconds)."""
-    t0 = time.perf_counter()
-    return load(claim_id).prepare(profile), time.perf_counter() - t0
-
-
-class _Progress:
-    """One line per claim, numbered in the order of ``ids``; collects the Results."""
-
-    def __init__(self, ids: list[str], echo: Callable[[str], None]) -> None:
-        self.ids, self.echo, self.results = ids, echo, {}
-        self.position = {claim_id: i for i, claim_id in enumerate(ids, 1)}
-
-    def line(self, claim_id: str, text: str) -> None:
-        self.echo(f"[{self.position[claim_id]:>2}/{len(self.ids)}] {claim_id:<4} {text}")
-
-    def done(self, claim_id: str, result: Result, status: str, took: float) -> None:
-        self.results[claim_id] = result
-        self.line(claim_id, f"{status:<7} {result.verdict:<12} {took:6.1f} s  {result.headline}")
+    def store(self, claim: _Claim, result: Result, status: str) -> None:
+        claim.result = result
+        result.save(self.out / claim.claim_id)
+        self.line(claim, f"{status:<7} {result.verdict:<12} {result.wall_time:6.1f} s  {result.headline}")
 
 
 def reproduce(ids: list[str], profile: str, out: str | Path, force: bool = False,
-              echo: Callable[[str], None] = print, jobs: int = 1) -> list[Result]:
-    """Run ``ids``, printing one line per claim; returns all Results in the order of ``ids``.
+              echo: Callable[[str], None] = print, jobs: int = 1, executor: str = "local",
+              address: str | None = None, threads: int | None = None) -> list[Result]:
+    """Run ``ids``, printing a line per unit and per claim; returns the Results in the order of ``ids``.
 
-    Training claims (and timed claims' ``prepare``) run first on one thread each
-    (``jobs`` > 1: in that many worker processes), then timed claims one at a time
-    at the current thread count.
+    ``executor`` "local" runs untimed units in ``jobs`` processes (1: in this process),
+    "ray" as Ray tasks (``address``: join that cluster). Timed units run at ``threads``
+    torch threads (None: as the caller set).
     """
     check_profile(profile)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    start, progress = time.perf_counter(), _Progress(ids, echo)
-    timed = [c for c in ids if is_timed(c)]
-    training = [c for c in ids if c not in timed]
-    todo = []
-    for claim_id in training:  # stored results are reported without a process
-        old = None if force else _stored(claim_id, profile, out)
-        if old is not None:
-            progress.done(claim_id, old, "skipped", 0.0)
-        else:
-            todo.append(claim_id)
-    preparable = [c for c in timed if hasattr(load(c), "prepare") and (force or _stored(c, profile, out) is None)]
-    if jobs > 1 and len(todo) + len(preparable) > 1:
-        prepared = _run_pool(todo, preparable, profile, out, force, jobs, progress)
-    else:
-        prepared = _run_serially(todo, preparable, profile, out, force, progress)
-    for claim_id in timed:
-        _run_here(claim_id, profile, out, force, progress, prepared.get(claim_id))
+    start = time.perf_counter()
+    ledger = _Ledger(ids, profile, out, force, echo)
+    for claim in ledger.claims.values():
+        ledger.start(claim)
+    if ledger.untimed or ledger.timed:
+        _run(ledger, executor, jobs, address, threads)
     echo(f"total {time.perf_counter() - start:.1f} s")
-    return [progress.results[c] for c in ids]
+    return [ledger.claims[c].result for c in ids]
 
 
-def _run_here(claim_id: str, profile: str, out: Path, force: bool, progress: _Progress, prepared=None) -> None:
-    t0 = time.perf_counter()
-    result, status = run_claim(claim_id, profile, out, force, on_start=lambda: progress.line(claim_id, "running ..."),
-                               prepared=prepared)
-    progress.done(claim_id, result, status, time.perf_counter() - t0)
-
-
-def _run_serially(todo: list[str], preparable: list[str], profile: str, out: Path, force: bool,
-                  progress: _Progress) -> dict:
-    """Training claims and preparations here, one after another, on one thread."""
-    from seqlab.experiments.core.training import one_thread
-
-    prepared = {}
-    with one_thread():
-        for claim_id in todo:
-            _run_here(claim_id, profile, out, force, progress)
-        for claim_id in preparable:
-            try:
-                prepared[claim_id], took = _prepare(claim_id, profile)
-                progress.line(claim_id, f"prepared {took:6.1f} s  (its untimed training)")
-            except Exception:  # run() then does everything, and records the error if it recurs
-                progress.line(claim_id, "prepare failed; run will train too")
-    return prepared
-
-
-def _run_pool(todo: list[str], preparable: list[str], profile: str, out: Path, force: bool, jobs: int,
-              progress: _Progress) -> dict:
-    """Training claims and preparations in ``jobs`` spawned processes; returns the preparations."""
-    jobs = min(jobs, len(todo) + len(preparable))
-    progress.echo(f"running {len(todo)} training claim(s) and {len(preparable)} preparation(s) in {jobs} "
-                  "processes, one torch thread each ...")
-    prepared = {}
-    context = multiprocessing.get_context("spawn")  # fork after torch has started threads is unsafe
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_one_thread_worker) as pool:
-        futures = {pool.submit(_prepare, c, profile): (c, "prepare") for c in preparable}  # the long ones first
-        futures.update({pool.submit(_run_in_worker, c, profile, str(out), force): (c, "run") for c in todo})
-        for future in as_completed(futures):
-            claim_id, kind = futures[future]
-            if kind == "prepare":
-                try:
-                    prepared[claim_id], took = future.result()
-                    progress.line(claim_id, f"prepared {took:6.1f} s  (its untimed training)")
-                except (BrokenProcessPool, Exception):
-                    progress.line(claim_id, "prepare failed; run will train too")
-                continue
-            try:
-                status, took = future.result()
-                result = Result.load(out / claim_id)
-            except (BrokenProcessPool, Exception) as err:  # e.g. a worker killed for memory
-                result = _error_result(claim_id, profile, f"the worker process died: {err!r}", None)
-                result.save(out / claim_id)
-                status, took = "error", 0.0
-            progress.done(claim_id, result, status, took)
-    return prepared
-
-
-def _stored(claim_id: str, profile: str, out: Path) -> Result | None:
+def _run(ledger: _Ledger, kind: str, jobs: int, address: str | None, threads: int | None) -> None:
+    n = len(ledger.untimed)
+    pool = make_executor(kind, load, jobs if n > 1 or kind == "ray" else 1, address,
+                         gpus=ledger.profile == "full")
     try:
-        return previous(out / claim_id, profile, load(claim_id).config(profile))
-    except Exception:  # a module that cannot load is run (and its error recorded) in a worker
-        return None
+        ledger.echo(f"running {n} unit(s) in {pool.name}, then {len(ledger.timed)} timed unit(s) alone ...")
+        while ledger.untimed or ledger.timed:
+            _drain(ledger, pool)
+            while ledger.timed and not ledger.untimed:  # alone: nothing else runs now
+                claim_id, unit = ledger.timed.pop(0)
+                ledger.line(ledger.claims[claim_id], f"unit {unit.key:<24} timed, running alone ...")
+                ledger.finished(claim_id, unit, pool.run_timed(claim_id, unit, threads), pool.name)
+    finally:
+        pool.close()
+
+
+def _drain(ledger: _Ledger, pool) -> None:
+    """Run the untimed units, at most ``pool.slots`` at once, largest first; retry after a dead worker."""
+    running: dict = {}
+    tries: dict = {}
+    while ledger.untimed or running:
+        while ledger.untimed and len(running) < pool.slots:
+            _, _, claim_id, unit = heapq.heappop(ledger.untimed)
+            running[pool.submit(claim_id, unit)] = (claim_id, unit)
+        finished, _ = wait(list(running), return_when=FIRST_COMPLETED)
+        broken = []
+        for future in finished:
+            claim_id, unit = running.pop(future)
+            try:
+                out = future.result()
+            except BrokenProcessPool:  # a worker died (e.g. killed for memory): retry on a new pool
+                broken.append((claim_id, unit))
+                continue
+            except Exception as err:  # e.g. a Ray task that failed on every retry
+                out = _lost(f"the unit's worker failed: {err!r}")
+            ledger.finished(claim_id, unit, out, pool.name)
+        if broken:
+            broken += list(running.values())
+            running.clear()
+            pool.restart()
+            for claim_id, unit in broken:
+                tries[claim_id, unit.key] = tries.get((claim_id, unit.key), 0) + 1
+                if tries[claim_id, unit.key] > 2:
+                    ledger.finished(claim_id, unit, _lost("its worker process died twice"), pool.name)
+                else:
+                    heapq.heappush(ledger.untimed, (-unit.flops, next(ledger.order), claim_id, unit))
+
+
+def _lost(why: str) -> dict:
+    return {"value": None, "error": why, "started": time.time(), "wall_time": 0.0, "threads": 1,
+            "machine": {}, "versions": {}}
 
 
 def summary_table(results: list[Result]) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from seqlab.config import to_dict
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.reference import rnn as ref_rnn
 from seqlab.reference.drills import decay
 
@@ -90,7 +90,7 @@ def run(profile: str = "quick"):
     result.add_table("sensitivity of h_T to earlier inputs", ["cell", "decay per step back", "steps to 1%"],
                      [[k, drill["decay_per_step"][k], drill["horizon_1pct"][k]] for k in drill["decay_per_step"]])
     fade = float(memory[0][-1] / memory[0][0])
-    verdict = decide(enough=True, confirmed=agree < 1e-12 and fade < 0.01 and drill["decay_per_step"]["rnn"] < 1,
+    verdict = judge(enough=True, confirmed=agree < 1e-12 and fade < 0.01 and drill["decay_per_step"]["rnn"] < 1,
                      refuted=agree > 1e-6 or fade > 0.5)
     return finish(result, verdict,
                   "confirmed when the three computations of the micro example agree to 1e-12, and the pulse's trace in "

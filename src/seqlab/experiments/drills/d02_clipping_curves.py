@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqlab.config import to_dict
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.reference.drills import clipping
 
 CLAIM_ID = "D2"
@@ -59,7 +59,7 @@ def run(profile: str = "quick"):
     plain_bad = plain["diverged"] or plain["spikes"] > clipped["spikes"] + 2
     clipped_ok = not clipped["diverged"] and math.isfinite(clipped["final_loss"]) \
         and clipped["final_loss"] <= drill["chance_loss"]
-    verdict = decide(enough=plain["max_grad_norm"] > 10 * cfg.clip, confirmed=plain_bad and clipped_ok,
+    verdict = judge(enough=plain["max_grad_norm"] > 10 * cfg.clip, confirmed=plain_bad and clipped_ok,
                      refuted=clipped["diverged"] or (not plain_bad and plain["final_loss"] <= clipped["final_loss"]))
     return finish(result, verdict,
                   "needs the raw gradient to exceed 10x the clip threshold (else clipping does nothing). Confirmed "

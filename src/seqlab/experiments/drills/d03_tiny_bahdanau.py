@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from seqlab.config import to_dict
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.reference.drills import bahdanau
 
 CLAIM_ID = "D3"
@@ -53,7 +53,7 @@ def run(profile: str = "quick"):
                          [[f"{i + 1}:{t}", *row] for i, (t, row) in enumerate(zip(tgt, drill[key]))])
     hits = [w == a for w, a in zip(drill["winners"], drill["alignment"])]
     peak = min(drill["weights_after"][i][a] for i, a in enumerate(drill["alignment"]))
-    verdict = decide(enough=drill["accuracy"] >= 0.9, confirmed=all(hits) and peak >= 0.5, refuted=not any(hits))
+    verdict = judge(enough=drill["accuracy"] >= 0.9, confirmed=all(hits) and peak >= 0.5, refuted=not any(hits))
     return finish(result, verdict,
                   "needs the toy translation learned (token accuracy >= 0.9). Confirmed when each target step's "
                   "largest weight sits on its true source position with weight >= 0.5; refuted when no step "

@@ -37,7 +37,7 @@ Rule (fixed before the run), per task and per gated architecture A in {LSTM, GRU
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -45,10 +45,10 @@ from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.data.tasks import AddingProblem, CopyMemory
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.memory_runs import Run, train
-from seqlab.experiments.core.training import one_thread
+from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C4"
 CLAIM = ("A vanilla RNN cannot learn dependencies that span many steps; LSTM and GRU, given the same budget, can.")
@@ -98,7 +98,64 @@ def spec(arch: str, cfg: Config) -> ModelConfig:
                        forget_bias=cfg.forget_bias if arch == "lstm" else None)
 
 
-def run(profile: str = "quick"):
+RULE = ("adding", "recall", "margin", "plateau")  # the units name their task and length themselves
+SLUG = {"adding": "adding", "delayed recall": "recall"}
+
+
+def make_task(name: str, length: int, cfg: Config):
+    """Task ``name`` at ``length`` (T of the adding problem, the delay of delayed recall)."""
+    return AddingProblem(length) if name == "adding" else CopyMemory(length, 1, cfg.alphabet)
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """Per task and seed: the gated nets at the long length and the RNN at the short one first; once
+    both gated runs are in ``done``, the RNN at the long length with as many updates as the slower of
+    them needed (the whole budget if either never got there), and a gated net at the short length
+    only where it was not competent at the long one."""
+    cfg = PROFILES[check_profile(profile)]
+    out = []
+    for name, (short, long, _) in tasks(cfg).items():
+        lengths = {"short": _length(short), "long": _length(long)}
+        for seed in rules.seeds(profile):
+            def unit(which, arch, budget=cfg.budget):
+                return _unit(cfg, name, which, lengths[which], arch, seed, budget)
+
+            out += [unit("long", arch) for arch in GATED] + [unit("short", RNN)]
+            gated = [done.get(_key(name, "long", a, seed)) for a in GATED]
+            if any(g is None for g in gated):
+                continue
+            gated = [Run(**g) for g in gated]
+            equal = max(r.steps for r in gated) if all(r.competent for r in gated) else cfg.budget
+            out.append(unit("long", RNN, equal))
+            out += [unit("short", arch) for arch, r in zip(GATED, gated) if not r.competent]
+    return out
+
+
+def _length(task) -> int:
+    return task.length if isinstance(task, AddingProblem) else task.delay
+
+
+def _key(name: str, which: str, arch: str, seed: int) -> str:
+    return f"{SLUG[name]}-{which}-{arch}-s{seed}"
+
+
+def _unit(cfg: Config, name: str, which: str, length: int, arch: str, seed: int, budget: int) -> Unit:
+    ins, outs = (2, 1) if name == "adding" else (16, cfg.alphabet)
+    per_token = flops.task_model(arch, ins, cfg.hidden, outs, length)
+    return Unit(_key(name, which, arch, seed), "train_run",
+                {"cfg": settings(cfg, RULE), "name": name, "length": length, "arch": arch, "seed": seed,
+                 "budget": budget}, seed=seed, flops=flops.training(per_token, cfg.batch_size * length, budget))
+
+
+def train_run(cfg: dict, name: str, length: int, arch: str, seed: int, budget: int) -> dict:
+    """One model trained to competence (at most ``budget`` updates) on task ``name`` at ``length``."""
+    cfg = config_of(Config, cfg)
+    run = train(spec(arch, cfg), make_task(name, length, cfg), budget, seed=seed, lr=cfg.lr,
+                batch_size=cfg.batch_size, threshold=cfg.competent, window=cfg.window)
+    return asdict(run)
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     named = tasks(cfg)
@@ -112,10 +169,12 @@ def run(profile: str = "quick"):
         f"skill on 128 sequences; paired seeds {list(seeds)}."), profile, config(profile),
         seeds=seeds)
     runs: dict[tuple, Run] = {}
-    with one_thread():
-        for name, (short, long, _) in named.items():
-            for s in seeds:
-                _train_seed(runs, name, short, long, s, cfg)
+    for name in named:
+        for which in ("short", "long"):
+            for arch in ARCHS:
+                for s in seeds:
+                    if _key(name, which, arch, s) in results:
+                        runs[name, which, arch, s] = Run(**results[_key(name, which, arch, s)])
     rows = [[n, which, a, s, r.steps, r.trained, r.competent, r.best, r.held_out]
             for (n, which, a, s), r in sorted(runs.items(), key=lambda kv: (kv[0][0], kv[0][1] == "short",
                                                                           ARCHS.index(kv[0][2]), kv[0][3]))]
@@ -128,26 +187,6 @@ def run(profile: str = "quick"):
                           f"spaced points of each run (seed {seeds[0]}; a competent run stops early).",
                           line_plot(curves, f"{name}: long length", "eighth of the run", "running skill"))
     return _verdict(result, runs, cfg, named, seeds)
-
-
-def _train_seed(runs: dict, name: str, short, long, seed: int, cfg: Config) -> None:
-    """One seed of one task: the gated nets at the long length, the RNN there with as many updates as the
-    slower of them needed (the whole budget if either never got there), the RNN at the short length, and a
-    gated net at the short length only where it was not competent at the long one."""
-
-    def fit(arch, task, budget):
-        return train(spec(arch, cfg), task, budget, seed=seed, lr=cfg.lr, batch_size=cfg.batch_size,
-                     threshold=cfg.competent, window=cfg.window)
-
-    for arch in GATED:
-        runs[name, "long", arch, seed] = fit(arch, long, cfg.budget)
-    gated = [runs[name, "long", a, seed] for a in GATED]
-    equal = max(r.steps for r in gated) if all(r.competent for r in gated) else cfg.budget
-    runs[name, "long", RNN, seed] = fit(RNN, long, equal)
-    runs[name, "short", RNN, seed] = fit(RNN, short, cfg.budget)
-    for arch in GATED:
-        if not runs[name, "long", arch, seed].competent:  # else the budget evidently suffices
-            runs[name, "short", arch, seed] = fit(arch, short, cfg.budget)
 
 
 def learned(runs: dict, name: str, arch: str, seed: int) -> bool:
@@ -187,7 +226,7 @@ def _verdict(result, runs: dict, cfg: Config, named: dict, seeds):
                      f"after {', '.join(str(r.trained) for r in rnn)} updates")
     confirmed = all(all(w) for w in wins.values())
     refuted = any(not any(w) for w in wins.values())
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     per_arch = {arch: sum(rules.count(wins[n, arch]) for n in named) for arch in GATED}
     total = len(seeds) * len(named)
     return finish(result, verdict,

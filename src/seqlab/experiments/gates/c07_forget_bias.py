@@ -44,10 +44,10 @@ from seqlab.config import to_dict
 from seqlab.data.tasks import CopyMemory
 from seqlab.diagnostics import input_gradient_norms
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.memory_runs import chance_skill, train
-from seqlab.experiments.core.training import one_thread
+from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C7"
 CLAIM = ("Starting the LSTM forget-gate bias at 1 or 2 (instead of 0) makes the cell keep information longer "
@@ -107,7 +107,31 @@ def rule(ratios: list[float], cfg: Config) -> tuple[bool, bool]:
     return confirmed, refuted
 
 
-def run(profile: str = "quick"):
+RULE = ("delays", "biases", "seeds", "min_seeds", "ratio")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (delay, bias, seed): one LSTM trained to competence (seed 0 also probes the untrained reach)."""
+    cfg = PROFILES[check_profile(profile)]
+    return [Unit(f"d{d}-b{b:g}-s{s}", "train_run", {"cfg": settings(cfg, RULE), "delay": d, "bias": b, "seed": s,
+                                                    "probe": s == 0}, seed=s,
+                 flops=flops.training(flops.task_model("lstm", 16, cfg.hidden, cfg.alphabet, 2 * d + 3),
+                                      cfg.batch_size * (2 * d + 3), cfg.budget))
+            for d in cfg.delays for b in cfg.biases for s in range(cfg.seeds)]
+
+
+def train_run(cfg: dict, delay: int, bias: float, seed: int, probe: bool) -> dict:
+    """Steps to competence of an LSTM with forget bias ``bias`` at ``delay``; ``probe``: and its reach at init."""
+    cfg = config_of(Config, cfg)
+    task = CopyMemory(delay, 1, cfg.alphabet)
+    r = train(spec(cfg, bias), task, cfg.budget, seed=seed, lr=cfg.lr, batch_size=cfg.batch_size,
+              threshold=cfg.competent, window=cfg.window)
+    reach = init_reach(spec(cfg, bias), task, seed) if probe else None
+    return {"steps": r.steps, "competent": r.competent, "best": r.best, "held_out": r.held_out, "curve": r.curve,
+            "trained": r.trained, "reach": reach}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = tuple(range(cfg.seeds))
     result = new_result(CLAIM_ID, CLAIM, (
@@ -117,19 +141,16 @@ def run(profile: str = "quick"):
         f"last {cfg.window} fresh batches reaches {cfg.competent}; paired seeds {list(seeds)}."),
         profile, config(profile), seeds=seeds)
     steps, rows, reach, curves = {}, [], {}, {}
-    with one_thread():
-        for d in cfg.delays:
-            task = CopyMemory(d, 1, cfg.alphabet)
-            for b in cfg.biases:
-                reach[d, b] = init_reach(spec(cfg, b), task, seeds[0])
-                for s in seeds:
-                    r = train(spec(cfg, b), task, cfg.budget, seed=s, lr=cfg.lr, batch_size=cfg.batch_size,
-                              threshold=cfg.competent, window=cfg.window)
-                    steps[d, b, s] = r.steps
-                    rows.append([d, b, s, r.steps, r.competent, r.best, r.held_out])
-                    if s == seeds[0] and d == max(cfg.delays):
-                        curves[f"forget bias {b:g}"] = (np.arange(1, len(r.curve) + 1) * r.trained / len(r.curve),
-                                                        r.curve)
+    for d in cfg.delays:
+        for b in cfg.biases:
+            reach[d, b] = results[f"d{d}-b{b:g}-s{seeds[0]}"]["reach"]
+            for s in seeds:
+                r = results[f"d{d}-b{b:g}-s{s}"]
+                steps[d, b, s] = r["steps"]
+                rows.append([d, b, s, r["steps"], r["competent"], r["best"], r["held_out"]])
+                if s == seeds[0] and d == max(cfg.delays):
+                    curves[f"forget bias {b:g}"] = (np.arange(1, len(r["curve"]) + 1) * r["trained"] / len(r["curve"]),
+                                                    r["curve"])
     result.add_table("steps to competence (budget + 1 = never)",
                      ["delay", "b_f", "seed", "steps", "competent", "best running accuracy", "held-out accuracy"],
                      rows)
@@ -159,7 +180,7 @@ def _verdict(result, steps: dict, reach: dict, cfg: Config, seeds: tuple[int, ..
     medians = {(d, b): statistics.median(steps[d, b, s] for s in seeds) for d in cfg.delays for b in cfg.biases}
     confirmed = all(c for c, _ in verdicts.values())
     refuted = any(r for _, r in verdicts.values()) and not any(c for c, _ in verdicts.values())
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     d = max(cfg.delays)
     result.notes.append(f"Gradient reach of the untrained models at delay {d}: "
                         + ", ".join(f"b={b:g}: {reach[d, b]:+.1f}" for b in cfg.biases)

@@ -36,10 +36,11 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from seqlab.config import to_dict
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.rules import clearly_faster
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.core.training import one_thread
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.nn.recurrent import GRU, LSTM
 from seqlab.train.device import pick_device
 
@@ -111,34 +112,46 @@ def counted_flops(step) -> int:
     return counter.get_total_flops()
 
 
-def measure(cfg: Config) -> dict:
-    """Per width H: parameters, analytic and counted FLOPs, and the interleaved seconds per pass
+def measure(cfg: Config, H: int) -> dict:
+    """At width H: parameters, analytic and counted FLOPs, and the interleaved seconds per pass
     of the cell backend (``cell``) and of torch's fused kernels (``fused``), per arch."""
-    out, device = {}, pick_device("auto")
-    for H in cfg.hidden:
-        x = torch.randn(cfg.batch, cfg.length, H, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
-        cell = {a: layer(a, H, "cell", cfg.seed).to(device) for a in LAYERS}  # x: (B, T, E)
-        fused = {a: layer(a, H, "fused", cfg.seed).to(device) for a in LAYERS}
-        cell_passes = {a: train_pass(m, x) for a, m in cell.items()}
-        out[H] = {
-            "params": {a: sum(p.numel() for p in m.parameters()) for a, m in cell.items()},
-            "flops": {a: gemm_flops(GATES[a], cfg.batch, cfg.length, H, H) for a in LAYERS},
-            "counted": {a: counted_flops(f) for a, f in cell_passes.items()},
-            "cell": interleaved(cell_passes, device, cfg.rounds),
-            "fused": interleaved({a: train_pass(m, x) for a, m in fused.items()}, device, cfg.torch_rounds),
-        }
-    return out
+    device = pick_device("auto")
+    x = torch.randn(cfg.batch, cfg.length, H, generator=torch.Generator().manual_seed(cfg.seed)).to(device)
+    cell = {a: layer(a, H, "cell", cfg.seed).to(device) for a in LAYERS}  # x: (B, T, E)
+    fused = {a: layer(a, H, "fused", cfg.seed).to(device) for a in LAYERS}
+    cell_passes = {a: train_pass(m, x) for a, m in cell.items()}
+    return {
+        "params": {a: sum(p.numel() for p in m.parameters()) for a, m in cell.items()},
+        "flops": {a: gemm_flops(GATES[a], cfg.batch, cfg.length, H, H) for a in LAYERS},
+        "counted": {a: counted_flops(f) for a, f in cell_passes.items()},
+        "cell": interleaved(cell_passes, device, cfg.rounds),
+        "fused": interleaved({a: train_pass(m, x) for a, m in fused.items()}, device, cfg.torch_rounds),
+    }
 
 
-def run(profile: str = "quick"):
+def units(profile: str, done: dict) -> list[Unit]:
+    """One timed unit per width H: both layers' work counted and their passes timed side by side."""
+    cfg = PROFILES[check_profile(profile)]
+    return [Unit(f"H{H}", "time_width", {"cfg": settings(cfg, ("hidden",)), "H": H}, seed=cfg.seed, timed=True,
+                 flops=(cfg.rounds + cfg.torch_rounds + 2) * sum(gemm_flops(g, cfg.batch, cfg.length, H, H)
+                                                                  for g in GATES.values()))
+            for H in cfg.hidden]
+
+
+def time_width(cfg: dict, H: int) -> dict:
+    """:func:`measure` at width H, on one thread (or the accelerator)."""
+    with one_thread():
+        return measure(config_of(Config, cfg), H)
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     result = new_result(CLAIM_ID, CLAIM, (
         f"One recurrent layer, E = H in {list(cfg.hidden)}, forward + backward of a ({cfg.batch}, {cfg.length}) "
         "batch (loss = sum of outputs), one CPU thread or the accelerator. seqlab's cell backend for LSTM and GRU, timed in "
         f"{cfg.rounds} interleaved rounds per width; torch's fused kernels in {cfg.torch_rounds} rounds, reported "
         "only. GEMM FLOPs by formula, checked with torch.utils.flop_counter."), profile, config(profile), cfg.seed)
-    with one_thread():
-        m = measure(cfg)
+    m = {H: results[f"H{H}"] for H in cfg.hidden}
     result.add_table("work per forward + backward pass", ["H", "arch", "parameters", "GEMM MFLOPs (formula)",
                                                           "MFLOPs counted by torch", "FLOP ratio GRU/LSTM"],
                      [[H, a, d["params"][a], d["flops"][a] / 1e6, d["counted"][a] / 1e6,
@@ -175,7 +188,7 @@ def _verdict(result, m: dict, cfg: Config):
     gates = [rules.Gate("GEMM FLOP formula equals torch's count for every pass", formula_ok,
                         "equal" if formula_ok else "differs"),
              rules.at_least("interleaved timing rounds", cfg.rounds, MIN_ROUNDS)]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=less_work and faster and not slower,
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=less_work and faster and not slower,
                      refuted=not less_work or bool(slower))
     result.timing = ["decided_by", "headline"]  # both quote measured time ratios
     return finish(result, verdict,

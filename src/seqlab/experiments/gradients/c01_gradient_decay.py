@@ -23,7 +23,9 @@ from seqlab.config import to_dict
 from seqlab.data.tasks import AddingProblem
 from seqlab.diagnostics import input_gradient_norms
 from seqlab.diagnostics.plots import gradient_flow_plot
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.nn import SequenceModel
 from seqlab.nn.transformer import TransformerLM
 from seqlab.train.device import pick_device
@@ -50,22 +52,21 @@ def config(profile: str) -> dict:
     return to_dict(PROFILES[check_profile(profile)])
 
 
-def models(cfg: Config, task) -> dict[str, nn.Module]:
-    """The compared models, freshly initialised (seeded) for ``task``."""
-    out = {}
+MODELS = ("RNN (tanh)", "LSTM", "LSTM, forget bias 1", "GRU", "Transformer")
+
+
+def model(name: str, cfg: Config, task) -> nn.Module:
+    """One of the compared models (``MODELS``), freshly initialised (seeded) for ``task``."""
+    torch.manual_seed(cfg.seed)
+    if name == "Transformer":
+        backbone = TransformerLM(cfg.hidden, cfg.hidden, cfg.heads, 4 * cfg.hidden, cfg.layers, dropout=0.0)
+        return SequenceModel(backbone, cfg.hidden, task.output_dim, input_dim=task.input_dim, embed_dim=cfg.hidden)
     specs = {"RNN (tanh)": ModelConfig(arch="rnn_tanh", hidden_size=cfg.hidden, embed_dim=cfg.hidden),
              "LSTM": ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=cfg.hidden),
              "LSTM, forget bias 1": ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=cfg.hidden,
                                                 forget_bias=1.0),
              "GRU": ModelConfig(arch="gru", hidden_size=cfg.hidden, embed_dim=cfg.hidden)}
-    for name, spec in specs.items():
-        torch.manual_seed(cfg.seed)
-        out[name] = build_model(spec, task)
-    torch.manual_seed(cfg.seed)
-    backbone = TransformerLM(cfg.hidden, cfg.hidden, cfg.heads, 4 * cfg.hidden, cfg.layers, dropout=0.0)
-    out["Transformer"] = SequenceModel(backbone, cfg.hidden, task.output_dim, input_dim=task.input_dim,
-                                       embed_dim=cfg.hidden)
-    return out
+    return build_model(specs[name], task)
 
 
 def decades(norms: np.ndarray) -> float:
@@ -75,7 +76,33 @@ def decades(norms: np.ndarray) -> float:
     return float(np.log10(max(early, 1e-300) / late))
 
 
-def run(profile: str = "quick"):
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (model, T): the gradient norms of one untrained model on one batch."""
+    cfg = PROFILES[check_profile(profile)]
+    arch = {"RNN (tanh)": "rnn_tanh", "LSTM": "lstm", "LSTM, forget bias 1": "lstm", "GRU": "gru"}
+    return [Unit(f"{_slug(name)}-T{T}", "measure", {"cfg": settings(cfg, ("lengths",)), "name": name, "T": T},
+                 seed=cfg.seed, flops=flops.TRAIN * cfg.batch * T * flops.task_model(
+                     arch.get(name, "transformer"), 2, cfg.hidden, 1, T, cfg.layers if name == "Transformer" else 1))
+            for T in cfg.lengths for name in MODELS]
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in name.lower()).strip("-").replace("--", "-")
+
+
+def measure(cfg: dict, name: str, T: int) -> dict:
+    """||dL/dx_t|| for every t of model ``name`` (float64, at init) on adding-problem inputs of length T."""
+    cfg = config_of(Config, cfg)
+    device = pick_device("auto")
+    if device.type == "mps":  # MPS has no float64; these norms span 50 decades
+        device = torch.device("cpu")
+    task = AddingProblem(T)
+    x = task.sample(cfg.batch, torch.Generator().manual_seed(cfg.seed)).x.double().to(device)  # (B, T, 2)
+    norms = input_gradient_norms(model(name, cfg, task).double().to(device).eval(), x, loss_at="last")
+    return {"norms": np.asarray(norms, dtype=float).tolist()}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     result = new_result(CLAIM_ID, CLAIM, (
         f"Untrained models, hidden/model width {cfg.hidden}, float64, batch {cfg.batch} of adding-problem "
@@ -83,16 +110,11 @@ def run(profile: str = "quick"):
         f"seqlab's decoder-only TransformerLM ({cfg.layers} pre-norm layers, {cfg.heads} heads, causal mask, "
         "sinusoidal positions)."),
         profile, config(profile), cfg.seed)
-    device = pick_device("auto")
-    if device.type == "mps":  # MPS has no float64; these norms span 50 decades
-        device = torch.device("cpu")
     rows, table = {}, []
     for T in cfg.lengths:
-        task = AddingProblem(T)
-        x = task.sample(cfg.batch, torch.Generator().manual_seed(cfg.seed)).x.double().to(device)  # (B, T, 2)
         curves = {}
-        for name, model in models(cfg, task).items():
-            norms = input_gradient_norms(model.double().to(device).eval(), x, loss_at="last")
+        for name in MODELS:
+            norms = np.asarray(results[f"{_slug(name)}-T{T}"]["norms"])
             curves[name] = norms
             rows.setdefault(name, {})[T] = decades(norms)
             table.append([name, T, float(norms[0]), float(norms[-2]), float(norms[-1]), rows[name][T]])
@@ -111,7 +133,7 @@ def _verdict(result, rows: dict, cfg: Config):
     grows = len(cfg.lengths) > 1 and rnn < 1.5 * short
     confirmed = rnn < -3 and grows and lstm > rnn + 1 and abs(tf) < 1
     refuted = rnn > -1 or tf < -2 or lstm < rnn
-    verdict = decide(enough=True, confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=True, confirmed=confirmed, refuted=refuted)
     return finish(result, verdict,
                   "confirmed when, at the longest T, the RNN's early/late gradient ratio is below 1e-3 and its decay "
                   "(in decades) grows with T, the better LSTM is at least one decade more even than the RNN, and the "

@@ -18,7 +18,7 @@ from torch import nn
 from seqlab.config import to_dict
 from seqlab.diagnostics import input_gradient_norms
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 
 CLAIM_ID = "C2"
 CLAIM = ("Multiplying the gradient by a factor s at every step gives s^T after T steps: "
@@ -105,7 +105,7 @@ def run(profile: str = "quick"):
                      ["s", "T", "measured", "predicted s^T", "relative error", "chapter"], rows)
     result.add_figure("power_law", "Measured gradient ratio vs T (log scale); lines follow s^T.",
                       line_plot(curves, "||dL/dx_1|| / ||dL/dx_(T+1)||", "steps T", "ratio", logy=True))
-    verdict = decide(enough=True, confirmed=worst < 1e-6 and chapter_ok, refuted=worst > 0.1)
+    verdict = judge(enough=True, confirmed=worst < 1e-6 and chapter_ok, refuted=worst > 0.1)
     return finish(result, verdict,
                   "confirmed when every measured ratio equals s^T to a relative error below 1e-6 and the chapter's "
                   "printed values are s^T rounded; refuted when any measurement is off by more than 10%.",

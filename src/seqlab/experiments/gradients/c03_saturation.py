@@ -37,9 +37,10 @@ from torch import nn
 from seqlab.config import to_dict
 from seqlab.diagnostics import hidden_gradient_norms, hidden_saturation, tanh_derivative_from_activation
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import one_thread
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.nn.init import orthogonal_
 
 CLAIM_ID = "C3"
@@ -108,7 +109,7 @@ def measure(net: nn.RNN, x: torch.Tensor, threshold: float) -> dict:
         norms = hidden_gradient_norms(net, x)  # (T,) ||dL/dh_t||, L = sum of h_T
     first, last = float(norms[0]), float(norms[-1])
     return {"saturated": sat, "derivative": float((1 - h.square()).mean()),
-            "reach": float(np.log10(max(first, 1e-300) / last)), "finite": first > 0 and np.isfinite(first)}
+            "reach": float(np.log10(max(first, 1e-300) / last)), "finite": bool(first > 0 and np.isfinite(first))}
 
 
 def seed_rule(sat: list[float], reach: list[float], cfg: Config) -> dict:
@@ -120,7 +121,27 @@ def seed_rule(sat: list[float], reach: list[float], cfg: Config) -> dict:
             "refutes": bool(not rho < 0 or lost <= 0)}  # NaN rho counts as no negative correlation
 
 
-def run(profile: str = "quick"):
+RULE = ("min_spread", "rho", "min_loss")  # read by the rule only
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per seed: one network, every gain."""
+    cfg = PROFILES[check_profile(profile)]
+    per_gain = flops.TRAIN * cfg.batch * cfg.length * flops.recurrent("rnn_tanh", cfg.inputs, cfg.hidden)
+    return [Unit(f"s{seed}", "measure_seed", {"cfg": settings(cfg, RULE), "seed": seed}, seed=seed,
+                 flops=2 * per_gain * len(cfg.gains)) for seed in rules.seeds(profile)]
+
+
+def measure_seed(cfg: dict, seed: int) -> dict:
+    """Saturation, mean tanh' and reach of seed ``seed``'s network at every input gain."""
+    cfg = config_of(Config, cfg)
+    net = network(cfg, seed)
+    base = torch.randn(cfg.batch, cfg.length, cfg.inputs, dtype=torch.float64,
+                       generator=torch.Generator().manual_seed(10_000 + seed))  # (B, T, D)
+    return {"points": [measure(net, gain * base, cfg.threshold) for gain in cfg.gains]}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     result = new_result(CLAIM_ID, CLAIM, (
@@ -132,10 +153,7 @@ def run(profile: str = "quick"):
     result.add_table("tanh'(z) = 1 - a^2 at activation a = tanh(z)", ["a", "tanh'"], table)
     rows, per_seed, curves, finite = [], {}, {}, True
     for seed in seeds:
-        net = network(cfg, seed)
-        base = torch.randn(cfg.batch, cfg.length, cfg.inputs, dtype=torch.float64,
-                           generator=torch.Generator().manual_seed(10_000 + seed))  # (B, T, D)
-        points = [measure(net, gain * base, cfg.threshold) for gain in cfg.gains]
+        points = results[f"s{seed}"]["points"]
         finite &= all(p["finite"] for p in points)
         rows += [[seed, g, p["saturated"], p["derivative"], p["reach"]] for g, p in zip(cfg.gains, points)]
         sat, reach = [p["saturated"] for p in points], [p["reach"] for p in points]
@@ -153,7 +171,7 @@ def run(profile: str = "quick"):
                             min(r["spread"] for r in per_seed.values()), cfg.min_spread),
              rules.Gate("every gradient norm is a positive float64 (reach measured, not underflowed)", finite,
                         "yes" if finite else "a norm underflowed to 0")]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=all(r["confirms"] for r in per_seed.values()),
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=all(r["confirms"] for r in per_seed.values()),
                      refuted=all(r["refutes"] for r in per_seed.values()))
     med_lost = statistics.median(r["lost"] for r in per_seed.values())
     return finish(result, verdict,

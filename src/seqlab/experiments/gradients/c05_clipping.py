@@ -18,8 +18,10 @@ from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.data.tasks import AddingProblem
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import fit
+from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C5"
 CLAIM = ("When gradients explode, training produces NaN losses or oscillates; clipping the gradient norm "
@@ -53,31 +55,49 @@ def summarize(f, chance: float) -> dict:
     final = math.nan if f.diverged_at else float(np.mean(loss[-10:]))
     half = loss[len(loss) // 2 :]
     osc = float(np.mean(np.abs(np.diff(half)))) if len(half) > 1 else math.nan
-    unstable = f.diverged_at is not None or not final <= 2 * chance
+    unstable = bool(f.diverged_at is not None or not final <= 2 * chance)
     peak = float(np.nanmax(grads)) if len(grads) else math.nan
     return {"final": final, "peak_grad": peak, "osc": osc, "unstable": unstable, "diverged_at": f.diverged_at}
 
 
-def run(profile: str = "quick"):
+def _key(scale: float, clip: float | None) -> str:
+    return f"scale{scale:g}-" + ("noclip" if clip is None else f"clip{clip:g}")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (init scale, clipping): one training run."""
+    cfg = PROFILES[check_profile(profile)]
+    cost = flops.training(flops.task_model("rnn_relu", 16, cfg.hidden, 1, cfg.length), 32 * cfg.length, cfg.steps)
+    return [Unit(_key(scale, clip), "train_run", {"cfg": settings(cfg, ("scales",)), "scale": scale, "clip": clip},
+                 seed=cfg.seed, flops=cost) for scale in cfg.scales for clip in (None, cfg.clip)]
+
+
+def train_run(cfg: dict, scale: float, clip: float | None) -> dict:
+    """A ReLU RNN from W_hh = scale * orthogonal, trained with SGD (gradient norm clipped to ``clip``)."""
+    cfg = config_of(Config, cfg)
+    task = AddingProblem(cfg.length)
+    spec = ModelConfig(arch="rnn_relu", hidden_size=cfg.hidden, init="orthogonal", init_scale=scale, embed_dim=16)
+    f = fit(spec, task, cfg.steps, lr=cfg.lr, optimizer="sgd", clip_norm=clip, seed=cfg.seed)
+    return {**summarize(f, task.chance_loss), "steps": f.curve.steps, "loss": f.curve.loss}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     result = new_result(CLAIM_ID, CLAIM, (
         f"ReLU RNN, hidden {cfg.hidden}, adding problem T = {cfg.length} (chance MSE 0.167), SGD lr {cfg.lr}, "
         f"{cfg.steps} batches of 32, W_hh = scale * orthogonal, scale in {list(cfg.scales)}; each without clipping "
         f"and with the global gradient norm clipped to {cfg.clip}. Gradient norms are measured before clipping."),
         profile, config(profile), cfg.seed)
-    task = AddingProblem(cfg.length)
     stats, rows, curves_loss = {}, [], {}
     for scale in cfg.scales:
         for clip in (None, cfg.clip):
-            spec = ModelConfig(arch="rnn_relu", hidden_size=cfg.hidden, init="orthogonal", init_scale=scale,
-                               embed_dim=16)
-            f = fit(spec, task, cfg.steps, lr=cfg.lr, optimizer="sgd", clip_norm=clip, seed=cfg.seed)
-            s = stats[(scale, clip)] = summarize(f, task.chance_loss)
+            r = results[_key(scale, clip)]
+            s = stats[(scale, clip)] = {k: r[k] for k in ("final", "peak_grad", "osc", "unstable", "diverged_at")}
             rows.append([scale, "none" if clip is None else clip, s["diverged_at"] or "", s["final"], s["peak_grad"],
                          s["osc"], "unstable" if s["unstable"] else "stable"])
             if scale == max(cfg.scales):
                 label = f"scale {scale}, " + ("no clipping" if clip is None else f"clip {clip}")
-                curves_loss[label] = (np.asarray(f.curve.steps), np.asarray(f.curve.loss))
+                curves_loss[label] = (np.asarray(r["steps"]), np.asarray(r["loss"]))
     result.add_table("runs", ["init scale", "clip norm", "NaN at step", "final loss", "peak grad norm",
                               "mean |loss change| (2nd half)", "outcome"], rows)
     result.add_figure("loss_curves", "Training loss at the largest init scale, with and without clipping (log scale).",
@@ -90,7 +110,7 @@ def _verdict(result, stats: dict, cfg: Config):
     rescued = [s for s in unstable_plain if not stats[(s, cfg.clip)]["unstable"]]
     not_rescued = [s for s in unstable_plain if stats[(s, cfg.clip)]["unstable"]]
     small_ok = not stats[(min(cfg.scales), None)]["unstable"]
-    verdict = decide(enough=bool(unstable_plain) and small_ok, confirmed=bool(rescued) and not not_rescued,
+    verdict = judge(enough=bool(unstable_plain) and small_ok, confirmed=bool(rescued) and not not_rescued,
                      refuted=bool(not_rescued) and not rescued)
     return finish(result, verdict,
                   "needs at least one scale where unclipped training is unstable (NaN or final loss > 2 x chance) and "

@@ -37,11 +37,12 @@ from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
 from seqlab.diagnostics import recurrent_drift
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.gradients.init_runs import ScoreCurve, reach, train_built
 from seqlab.experiments.core.probe_tasks import DecisiveToken
 from seqlab.experiments.core.training import one_thread, score
+from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C6"
 CLAIM = ("Orthogonal or identity recurrent weights let gradients travel far at the start of training, but "
@@ -104,22 +105,42 @@ def train_init(cfg: Config, task, name: str, seed: int, probe_x: torch.Tensor) -
                               callbacks=(curve,))
         early = score(model, DecisiveToken(cfg.length, lo=0.0, hi=0.2), batches=2)["accuracy"]
         r1, d1 = reach(trained.model, probe_x), drift(trained.model)
-    return {"reach0": r0, "reach1": r1, "drift0": d0, "drift1": d1, "curve": curve, "accuracy": curve.accuracy[-1],
+    return {"reach0": r0, "reach1": r1, "drift0": d0, "drift1": d1,
+            "curve": {"steps": curve.steps, "accuracy": curve.accuracy}, "accuracy": curve.accuracy[-1],
             "early": early, "competent_at": curve.first_step(cfg.competent), "diverged": trained.diverged_at}
 
 
-def run(profile: str = "quick"):
+RULE = ("competent", "converged", "helps", "fades")
+KEYS = {DEFAULT: "default", ORTHOGONAL: "orthogonal", IDENTITY: "identity"}
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (init, seed): one model trained, its reach and drift before and after."""
+    cfg = PROFILES[check_profile(profile)]
+    cost = flops.training(flops.task_model("rnn_tanh", cfg.embed, cfg.hidden, 2, cfg.length), cfg.batch * cfg.length,
+                          cfg.steps)
+    return [Unit(f"{KEYS[name]}-s{s}", "train_seed", {"cfg": settings(cfg, RULE), "name": name, "seed": s}, seed=s,
+                 flops=cost) for s in rules.seeds(profile) for name in INITS]
+
+
+def train_seed(cfg: dict, name: str, seed: int) -> dict:
+    """Init ``name`` trained with ``seed`` (see :func:`train_init`)."""
+    cfg = config_of(Config, cfg)
+    task = DecisiveToken(cfg.length)
+    probe_x = task.sample(cfg.probe, torch.Generator().manual_seed(999)).x
+    return train_init(cfg, task, name, seed, probe_x)
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
-    task = DecisiveToken(cfg.length)
     result = new_result(CLAIM_ID, CLAIM, (
         f"Vanilla RNNs, hidden {cfg.hidden}, embedding {cfg.embed}; inits: {', '.join(INITS)}. Task: one polarity word "
         f"among T = {cfg.length} filler words, label at the last step. Adam lr {cfg.lr}, clip 1.0, {cfg.steps} "
         f"updates of {cfg.batch}; seeds {list(seeds)} (paired). Probe: {cfg.probe} fixed sequences; reach = "
         "log10(||dL/de_1|| / ||dL/de_T||) and drift ||W_hh^T W_hh - I||_F before and after training."),
         profile, config(profile), seeds=seeds)
-    probe_x = task.sample(cfg.probe, torch.Generator().manual_seed(999)).x
-    data = {(name, s): train_init(cfg, task, name, s, probe_x) for s in seeds for name in INITS}
+    data = {(name, s): results[f"{KEYS[name]}-s{s}"] for s in seeds for name in INITS}
     rows = [[name, s, d["reach0"], d["reach1"], d["drift0"], d["drift1"], d["accuracy"], d["early"],
              d["competent_at"] if d["competent_at"] is not None else "never"]
             for (name, s), d in data.items()]
@@ -134,17 +155,17 @@ def run(profile: str = "quick"):
         f"helps then fades (ratio <= {cfg.fades})"],
         [[n, s, j["start"], j["end"], j["ratio"], j["helped"], j["helps then fades"]] for (n, s), j in judged.items()])
     result.add_figure("accuracy", "Held-out accuracy during training, per init and seed.", line_plot(
-        {f"{n} s{s}": (np.asarray(d["curve"].steps), np.asarray(d["curve"].accuracy)) for (n, s), d in data.items()},
+        {f"{n} s{s}": (np.asarray(d["curve"]["steps"]), np.asarray(d["curve"]["accuracy"])) for (n, s), d in data.items()},
         "learning the task", "update", "held-out accuracy"))
     gates = [rules.at_least(f"{name} competent (held-out accuracy at the end, min over seeds)",
                             min(data[name, s]["accuracy"] for s in seeds), cfg.competent) for name in INITS]
-    gates += [rules.converged(f"{name} seed {s} trained (held-out accuracy)", data[name, s]["curve"].accuracy,
+    gates += [rules.converged(f"{name} seed {s} trained (held-out accuracy)", data[name, s]["curve"]["accuracy"],
                               cfg.converged) for name in INITS for s in seeds]
     majority = len(seeds) // 2 + 1
     holds = {n: rules.count(judged[n, s]["helps then fades"] for s in seeds) for n in (ORTHOGONAL, IDENTITY)}
     confirmed = all(h >= majority for h in holds.values())
     refuted = any(len(seeds) - h >= majority for h in holds.values())
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     def listed(values, fmt=".1f"):
         return ", ".join(format(v, fmt) if isinstance(v, float) else str(v) for v in values)
 

@@ -24,9 +24,11 @@ import torch
 from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.probe_tasks import DelayedEcho
 from seqlab.experiments.core.training import fit, score
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.train import tbptt_windows
 from seqlab.train.device import pick_device
 from seqlab.train.losses import masked_loss
@@ -91,24 +93,60 @@ def tbptt_memory(model: torch.nn.Module, batch, k: int) -> tuple[int, int | None
     return peak, (torch.cuda.max_memory_allocated() - base if cuda else None)
 
 
-def run(profile: str = "quick"):
+def units(profile: str, done: dict) -> list[Unit]:
+    """One training unit per window k, and one unit measuring the backward memory."""
+    cfg = PROFILES[check_profile(profile)]
+    common = settings(cfg, ("windows",))
+    per_token = flops.task_model("lstm", 16, cfg.hidden, cfg.alphabet, cfg.length)
+    train = [Unit(f"k{k}", "train_window", {"cfg": common, "k": k}, seed=cfg.seed,
+                  flops=flops.training(per_token, 32 * cfg.length, cfg.steps)) for k in cfg.windows]
+    passes = len(set(cfg.windows) | {2 * cfg.length, 4 * cfg.length}) + 3
+    return train + [Unit("memory", "measure_memory", {"cfg": to_dict(cfg)}, seed=cfg.seed,
+                         flops=passes * flops.TRAIN * 32 * 4 * cfg.length * per_token)]
+
+
+def _spec(cfg: Config) -> ModelConfig:
+    return ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=16, forget_bias=1.0)
+
+
+def train_window(cfg: dict, k: int) -> dict:
+    """Held-out accuracy of the LSTM trained with TBPTT(k, k) (full BPTT when k covers the sequence)."""
+    cfg = config_of(Config, cfg)
+    task = DelayedEcho(cfg.delay, cfg.length, cfg.alphabet)
+    f = fit(_spec(cfg), task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0,
+            tbptt=None if k >= cfg.length else (k, k))
+    return {"accuracy": score(f.model, task, batches=2)["accuracy"], "wall_time": f.wall_time}
+
+
+def measure_memory(cfg: dict) -> dict:
+    """Bytes saved for backward: per k2 on a sequence of 4 x length, and at the smallest k2 per T."""
+    cfg = config_of(Config, cfg)
+    torch.manual_seed(cfg.seed)
+    device = pick_device("auto")
+    T_max = 4 * cfg.length
+    model = build_model(_spec(cfg), DelayedEcho(cfg.delay, T_max, cfg.alphabet)).to(device)
+    batch = DelayedEcho(cfg.delay, T_max, cfg.alphabet).sample(32, torch.Generator().manual_seed(0)).to(device)
+    ks = sorted(set(cfg.windows) | {2 * cfg.length, T_max})
+    by_k = [[k, *tbptt_memory(model, batch, k)] for k in ks]
+    k_fixed = min(cfg.windows)
+    by_T = [[T, tbptt_memory(model, batch.time_slice(0, T), k_fixed)[0]] for T in (cfg.length, 2 * cfg.length, T_max)]
+    return {"by_k": by_k, "by_T": by_T}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     result = new_result(CLAIM_ID, CLAIM, (
         f"LSTM, hidden {cfg.hidden}, delayed echo with d = {cfg.delay}, sequences of {cfg.length}, alphabet "
         f"{cfg.alphabet} (chance accuracy {1 / cfg.alphabet:.2f}), Adam lr {cfg.lr}, clip 1.0, {cfg.steps} "
         f"batches of 32, truncated BPTT with k1 = k2 = k for k in {list(cfg.windows)} (k = {cfg.length} is full "
         "BPTT). Accuracy on held-out sequences, every scored step."), profile, config(profile), cfg.seed)
-    task = DelayedEcho(cfg.delay, cfg.length, cfg.alphabet)
-    spec = ModelConfig(arch="lstm", hidden_size=cfg.hidden, embed_dim=16, forget_bias=1.0)
     acc, rows = {}, []
     for k in cfg.windows:
-        f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0,
-                tbptt=None if k >= cfg.length else (k, k))
-        acc[k] = score(f.model, task, batches=2)["accuracy"]
-        rows.append([k, "yes" if k > cfg.delay else "no", acc[k], round(f.wall_time, 1)])
+        acc[k] = results[f"k{k}"]["accuracy"]
+        rows.append([k, "yes" if k > cfg.delay else "no", acc[k], round(results[f"k{k}"]["wall_time"], 1)])
     result.add_table("accuracy vs window", ["k1 = k2", "window spans d", "accuracy", "train s"], rows,
                      timing=["train s"])
-    mem = _memory_tables(result, spec, cfg)
+    mem = _memory_tables(result, results["memory"], cfg)
     result.add_figure("accuracy", f"Accuracy against the truncation window; the dependency is d = {cfg.delay}.",
                       line_plot({"LSTM": (np.asarray(cfg.windows), [acc[k] for k in cfg.windows]),
                                  "chance": (np.asarray(cfg.windows), [1 / cfg.alphabet] * len(cfg.windows))},
@@ -116,19 +154,15 @@ def run(profile: str = "quick"):
     return _verdict(result, acc, mem, cfg)
 
 
-def _memory_tables(result, spec: ModelConfig, cfg: Config) -> dict:
-    torch.manual_seed(cfg.seed)
-    device = pick_device("auto")
+def _memory_tables(result, measured: dict, cfg: Config) -> dict:
     T_max = 4 * cfg.length
-    model = build_model(spec, DelayedEcho(cfg.delay, T_max, cfg.alphabet)).to(device)
-    batch = DelayedEcho(cfg.delay, T_max, cfg.alphabet).sample(32, torch.Generator().manual_seed(0)).to(device)
-    ks = sorted(set(cfg.windows) | {2 * cfg.length, T_max})
-    by_k = {k: tbptt_memory(model, batch, k) for k in ks}
+    by_k = {k: (s, p) for k, s, p in measured["by_k"]}
+    ks = sorted(by_k)
     result.add_table(f"backward memory vs k2 (sequence of {T_max})", ["k1 = k2", "largest window's saved "
                      "activations (KiB)", "CUDA peak of the pass (KiB)"],
                      [[k, s / 1024, "" if p is None else p / 1024] for k, (s, p) in by_k.items()])
     k_fixed = min(cfg.windows)
-    by_T = {T: tbptt_memory(model, batch.time_slice(0, T), k_fixed)[0] for T in (cfg.length, 2 * cfg.length, T_max)}
+    by_T = dict(measured["by_T"])
     result.add_table(f"backward memory at k1 = k2 = {k_fixed} vs sequence length T",
                      ["T", "largest window's saved activations (KiB)"], [[T, b / 1024] for T, b in by_T.items()])
     result.add_figure("memory", "Bytes saved for backward per update against k2 (log-log).",
@@ -148,7 +182,7 @@ def _verdict(result, acc: dict, mem: dict, cfg: Config):
     flat_T = max(mem["by_T"].values()) <= 1.05 * min(mem["by_T"].values())
     confirmed = short_fail and long_learns and 0.8 <= slope <= 1.2 and flat_T
     refuted = any(acc[k] >= chance + 0.3 for k in short) or slope < 0.5 or not flat_T
-    verdict = decide(enough=long_learns and bool(short), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=long_learns and bool(short), confirmed=confirmed, refuted=refuted)
     return finish(result, verdict,
                   "needs a window longer than d to learn (accuracy >= chance + 0.3). Confirmed when every window "
                   "k2 <= d stays below chance + 0.1, backward memory grows about linearly in k2 (log-log slope "

@@ -24,9 +24,10 @@ import torch
 
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import one_thread
+from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C23"
 CLAIM = ("Residual (skip) connections let the gradient pass through a deep stack of layers without vanishing, "
@@ -91,7 +92,27 @@ def seed_checks(reaches: dict[tuple[str, bool], list[float]], cfg: Config) -> di
     return out
 
 
-def run(profile: str = "quick"):
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per seed: one draw of layers and inputs, every activation, depth and stack."""
+    cfg = PROFILES[check_profile(profile)]
+    work = len(cfg.activations) * 2 * sum(flops.TRAIN * cfg.batch * d * 2 * cfg.width ** 2 for d in cfg.depths)
+    return [Unit(f"s{seed}", "measure_seed", {"cfg": settings(cfg, ("band", "vanished", "no_decay")), "seed": seed},
+                 seed=seed, flops=work) for seed in rules.seeds(profile)]
+
+
+def measure_seed(cfg: dict, seed: int) -> dict:
+    """Reach per (activation, residual) at every depth, from one generator seeded with ``seed``."""
+    cfg = config_of(Config, cfg)
+    gen = torch.Generator().manual_seed(seed)
+    all_layers = layers(max(cfg.depths), cfg.width, gen)
+    x = torch.randn(cfg.batch, cfg.width, generator=gen, dtype=torch.float64)
+    u = torch.randn(cfg.batch, cfg.width, generator=gen, dtype=torch.float64)
+    with one_thread():
+        return {"reaches": [[act, res, [reach(all_layers[:d], act, res, x, u) for d in cfg.depths]]
+                            for act in cfg.activations for res in (False, True)]}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     result = new_result(CLAIM_ID, CLAIM, (
@@ -101,13 +122,7 @@ def run(profile: str = "quick"):
         profile, config(profile), seeds=seeds)
     data, rows, checks = {}, [], {}
     for seed in seeds:
-        gen = torch.Generator().manual_seed(seed)
-        all_layers = layers(max(cfg.depths), cfg.width, gen)
-        x = torch.randn(cfg.batch, cfg.width, generator=gen, dtype=torch.float64)
-        u = torch.randn(cfg.batch, cfg.width, generator=gen, dtype=torch.float64)
-        with one_thread():
-            reaches = {(act, res): [reach(all_layers[:d], act, res, x, u) for d in cfg.depths]
-                       for act in cfg.activations for res in (False, True)}
+        reaches = {(act, res): vals for act, res, vals in results[f"s{seed}"]["reaches"]}
         data[seed] = reaches
         for (act, res), vals in reaches.items():
             for d, v in zip(cfg.depths, vals):
@@ -134,7 +149,7 @@ def run(profile: str = "quick"):
     ok = {s: all(c["residual in band"] and c["plain vanished"] for c in per.values()) for s, per in checks.items()}
     failing = {s: any(not c["residual in band"] or c["plain does not decay"] for c in per.values())
                for s, per in checks.items()}
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=all(ok.values()), refuted=all(failing.values()))
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=all(ok.values()), refuted=all(failing.values()))
     deep = max(cfg.depths)
 
     def med(act, res):

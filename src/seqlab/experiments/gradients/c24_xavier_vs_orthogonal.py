@@ -52,11 +52,12 @@ from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
 from seqlab.diagnostics import hidden_gradient_norms
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.gradients.init_runs import ScoreCurve, train_built
 from seqlab.experiments.core.probe_tasks import DecisiveToken
 from seqlab.experiments.core.training import one_thread, score
+from seqlab.experiments.core.units import Unit, config_of
 from seqlab.nn.init import orthogonal_, xavier_
 
 CLAIM_ID = "C24"
@@ -154,31 +155,82 @@ def spectrum(W: torch.Tensor) -> tuple[float, float, float]:
     return float(sv.max()), float(sv.min()), float(torch.linalg.eigvals(W).abs().max())
 
 
-def reach_part(cfg: Config, seeds, result) -> dict:
+REACH = ("lengths", "scales", "hidden", "inputs", "batch")  # what the reach units read
+TRAINING = ("train_length", "train_hidden", "embed", "steps", "lr", "train_batch", "eval_every", "early")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """Per seed: one unit measuring the twins' reach at initialisation, and one training unit per twin."""
+    cfg = PROFILES[check_profile(profile)]
+    reach = {k: v for k, v in to_dict(cfg).items() if k in REACH}
+    train = {k: v for k, v in to_dict(cfg).items() if k in TRAINING}
+    reach_work = 2 * len(cfg.scales) * sum(flops.TRAIN * cfg.batch * T * flops.recurrent("rnn_tanh", cfg.inputs,
+                                                                                          cfg.hidden)
+                                           for T in cfg.lengths)
+    train_work = flops.training(flops.task_model("rnn_tanh", cfg.embed, cfg.train_hidden, 2, cfg.train_length),
+                                cfg.train_batch * cfg.train_length, cfg.steps)
+    seeds = rules.seeds(profile)
+    out = []
+    for seed in seeds:
+        out.append(Unit(f"reach-s{seed}", "reach_seed", {"cfg": reach, "seed": seed, "profiles": seed == seeds[0]},
+                        seed=seed, flops=reach_work))
+        out += [Unit(f"train-{name}-s{seed}", "train_twin", {"cfg": train, "name": name, "seed": seed}, seed=seed,
+                     flops=train_work) for name in INITS]
+    return out
+
+
+def reach_seed(cfg: dict, seed: int, profiles: bool) -> dict:
+    """One seed's twins at initialisation: W_hh spectra, and per (T, input scale, init) the reach and mean
+    tanh'; with ``profiles``, the gradient norms over t at the longest T."""
+    cfg = config_of(Config, cfg)
+    nets = twins(cfg, seed)
+    out = {"spectrum": [[name, *spectrum(net.weight_hh_l0.detach())] for name, net in nets.items()], "points": [],
+           "profiles": []}
+    gen = torch.Generator().manual_seed(10_000 + seed)
+    for length in cfg.lengths:
+        base = torch.randn(cfg.batch, length, cfg.inputs, generator=gen, dtype=torch.float64)  # (B, T, D)
+        for scale in cfg.scales:
+            x = scale * base
+            for name, net in nets.items():
+                with one_thread():
+                    norms = hidden_gradient_norms(net, x)
+                    with torch.no_grad():
+                        h, _ = net(x)  # (B, T, H)
+                out["points"].append([length, scale, name, reach_decades(norms), float((1 - h.square()).mean())])
+                if profiles and length == max(cfg.lengths):
+                    out["profiles"].append([f"{name}, input scale {scale:g}", np.asarray(norms, float).tolist()])
+    return out
+
+
+def train_twin(cfg: dict, name: str, seed: int) -> dict:
+    """One seed's ``name`` twin trained at equal updates: its long-dependency accuracy curve and final scores."""
+    cfg = config_of(Config, cfg)
+    task = DecisiveToken(cfg.train_length)
+    model = model_twins(cfg, task, seed)[name]
+    with one_thread():
+        curve = ScoreCurve(DecisiveToken(cfg.train_length, lo=0.0, hi=cfg.early), every=cfg.eval_every,
+                           batches=1).start(model)
+        trained = train_built(model, task, cfg.steps, lr=cfg.lr, seed=seed, batch_size=cfg.train_batch,
+                              clip_norm=1.0, callbacks=(curve,))
+        overall = score(trained.model, task, batches=2)["accuracy"]
+    return {"steps": curve.steps, "accuracy": curve.accuracy, "overall": overall, "diverged_at": trained.diverged_at}
+
+
+def reach_part(cfg: Config, seeds, result, results: dict) -> dict:
     """Part 1: reach at initialisation; adds its tables, figure and notes to ``result``."""
     T, decisive = max(cfg.lengths), min(cfg.scales)
     reach, deriv, profiles, rows, spec_rows = {}, {}, {}, [], []
     for seed in seeds:
-        nets = twins(cfg, seed)
-        for name, net in nets.items():
-            spec_rows.append([seed, name, *spectrum(net.weight_hh_l0.detach())])
-        gen = torch.Generator().manual_seed(10_000 + seed)
-        for length in cfg.lengths:
-            base = torch.randn(cfg.batch, length, cfg.inputs, generator=gen, dtype=torch.float64)  # (B, T, D)
-            for scale in cfg.scales:
-                x = scale * base
-                for name, net in nets.items():
-                    with one_thread():
-                        norms = hidden_gradient_norms(net, x)
-                        with torch.no_grad():
-                            h, _ = net(x)  # (B, T, H)
-                    reach[seed, length, scale, name] = reach_decades(norms)
-                    deriv[seed, length, scale, name] = float((1 - h.square()).mean())
-                    if seed == seeds[0] and length == T:
-                        profiles[f"{name}, input scale {scale:g}"] = (np.arange(1, length + 1), norms)
-                r = {n: reach[seed, length, scale, n] for n in INITS}
-                rows.append([seed, length, scale, r["xavier"], r["orthogonal"], abs(r["xavier"]) - abs(r["orthogonal"]),
-                             deriv[seed, length, scale, "xavier"], deriv[seed, length, scale, "orthogonal"]])
+        r = results[f"reach-s{seed}"]
+        spec_rows += [[seed, *row] for row in r["spectrum"]]
+        for length, scale, name, decades, d in r["points"]:
+            reach[seed, length, scale, name], deriv[seed, length, scale, name] = decades, d
+            if name == INITS[-1]:
+                got = {n: reach[seed, length, scale, n] for n in INITS}
+                rows.append([seed, length, scale, got["xavier"], got["orthogonal"],
+                             abs(got["xavier"]) - abs(got["orthogonal"]), deriv[seed, length, scale, "xavier"],
+                             deriv[seed, length, scale, "orthogonal"]])
+        profiles.update({label: (np.arange(1, T + 1), np.asarray(norms)) for label, norms in r["profiles"]})
     result.add_table("1. gradient reach at initialisation (decades; 0 = kept, negative = shrank, positive = grew)",
                      ["seed", "T", "input scale", "reach, Xavier W_hh", "reach, orthogonal W_hh",
                       "|Xavier| - |orthogonal|", "mean tanh', Xavier", "mean tanh', orthogonal"], rows)
@@ -208,23 +260,18 @@ def reach_part(cfg: Config, seeds, result) -> dict:
     return {"confirmed": confirmed, "refuted": refuted, "gate": gate, "advantages": adv, "median": med}
 
 
-def training_part(cfg: Config, seeds, result) -> dict:
+def training_part(cfg: Config, seeds, result, results: dict) -> dict:
     """Part 2: the twins trained at equal updates on a long dependency; adds its tables and figure."""
-    task = DecisiveToken(cfg.train_length)
-    early = DecisiveToken(cfg.train_length, lo=0.0, hi=cfg.early)
     curves, kept, rows = {}, {}, []
     for seed in seeds:
         kept[seed] = {}
-        for name, model in model_twins(cfg, task, seed).items():
-            with one_thread():
-                curve = ScoreCurve(early, every=cfg.eval_every, batches=1).start(model)
-                trained = train_built(model, task, cfg.steps, lr=cfg.lr, seed=seed, batch_size=cfg.train_batch,
-                                      clip_norm=1.0, callbacks=(curve,))
-                overall = score(trained.model, task, batches=2)["accuracy"]
+        for name in INITS:
+            r = results[f"train-{name}-s{seed}"]
+            curve = ScoreCurve.of(r["steps"], r["accuracy"])
             curves[name, seed], kept[seed][name] = curve, curve.kept_from(cfg.competent)
             rows.append([seed, name, curve.first_step(cfg.competent) or "never",
                          kept[seed][name] if kept[seed][name] is not None else "not at the end", curve.accuracy[-1],
-                         overall, trained.diverged_at or "-"])
+                         r["overall"], r["diverged_at"] or "-"])
     judged = training_rule(kept, cfg)
     result.add_table(f"2. training at equal updates ({cfg.steps}): accuracy with the word in the first "
                      f"{cfg.early:.0%} (the long dependency)", [
@@ -244,7 +291,7 @@ def training_part(cfg: Config, seeds, result) -> dict:
     return {**judged, "gate": gate, "kept": kept}
 
 
-def run(profile: str = "quick"):
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     T, decisive = max(cfg.lengths), min(cfg.scales)
@@ -256,10 +303,10 @@ def run(profile: str = "quick"):
         f"{cfg.train_hidden}) trained {cfg.steps} updates (Adam lr {cfg.lr}, clip 1.0, batch {cfg.train_batch}) on one "
         f"polarity word among T = {cfg.train_length} fillers; scored every {cfg.eval_every} updates on sequences whose "
         f"word lies in the first {cfg.early:.0%}. Seeds {list(seeds)}, paired."), profile, config(profile), seeds=seeds)
-    at_init = reach_part(cfg, seeds, result)
-    trained = training_part(cfg, seeds, result)
+    at_init = reach_part(cfg, seeds, result, results)
+    trained = training_part(cfg, seeds, result, results)
     gates = [at_init["gate"], trained["gate"]]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=at_init["confirmed"] and trained["confirmed"],
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=at_init["confirmed"] and trained["confirmed"],
                      refuted=at_init["refuted"] or trained["refuted"])
     med, kept = at_init["median"], trained["kept"]
     part1 = ("confirmed" if at_init["confirmed"] else "refuted" if at_init["refuted"] else "undecided")

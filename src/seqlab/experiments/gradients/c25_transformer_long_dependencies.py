@@ -48,7 +48,7 @@ adding at T = 400; hidden 64, 2,000 updates.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -57,10 +57,10 @@ from seqlab.config import to_dict
 from seqlab.data.memory_tasks import PairedRecall
 from seqlab.data.tasks import AddingProblem, CopyMemory
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.memory_runs import Run, train
-from seqlab.experiments.core.training import one_thread
+from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C25"
 CLAIM = ("Attention reaches any earlier position in one step, so a Transformer learns long-dependency tasks "
@@ -137,7 +137,53 @@ def recurrent_budget(transformer: Run, cfg: Config) -> int:
     return min(cfg.budget, math.ceil(transformer.steps / cfg.ratio))
 
 
-def run(profile: str = "quick"):
+RULE = ("copy", "recall", "adding", "short_copy_delay", "short_pairs", "short_adding", "ratio")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """Per task and seed: the Transformer first; once it is in ``done``, LSTM and GRU with
+    :func:`recurrent_budget` updates. The recurrent nets on each short task (seed 0) run from the start."""
+    cfg = PROFILES[check_profile(profile)]
+    seeds = rules.seeds(profile)
+    out = []
+    for name, (long, short, _) in tasks(cfg).items():
+        for s in seeds:
+            out.append(_unit(cfg, name, "long", TRANSFORMER, s, cfg.budget, long))
+            transformer = done.get(f"{name}-long-{TRANSFORMER}-s{s}")
+            if transformer is not None:
+                budget = recurrent_budget(Run(**transformer), cfg)
+                out += [_unit(cfg, name, "long", arch, s, budget, long) for arch in RECURRENT]
+        out += [_unit(cfg, name, "short", arch, seeds[0], cfg.budget, short) for arch in RECURRENT]
+    return out
+
+
+def _unit(cfg: Config, name: str, version: str, arch: str, seed: int, budget: int, task) -> Unit:
+    T = task.length
+    cost = flops.training(flops.task_model(arch, cfg.hidden, cfg.hidden, task.output_dim, T, cfg.layers),
+                          cfg.batch_size * T, budget)
+    return Unit(f"{name}-{version}-{arch}-s{seed}", "train_run",
+                {"cfg": settings(cfg, RULE), "task": _task_args(cfg, name, version), "arch": arch, "seed": seed,
+                 "budget": budget}, seed=seed, flops=cost)
+
+
+def _task_args(cfg: Config, name: str, version: str) -> dict:
+    """The arguments that rebuild task ``name`` (``version`` long or short) in a unit."""
+    if name == "copy":
+        d, k, a = cfg.copy
+        return {"kind": name, "sizes": [d if version == "long" else cfg.short_copy_delay, k, a]}
+    if name == "recall":
+        n, k, v = cfg.recall
+        return {"kind": name, "sizes": [n if version == "long" else cfg.short_pairs, k, v]}
+    return {"kind": name, "sizes": [cfg.adding if version == "long" else cfg.short_adding]}
+
+
+def train_run(cfg: dict, task: dict, arch: str, seed: int, budget: int) -> dict:
+    """``arch`` trained to competence (at most ``budget`` updates) on the task ``task`` names."""
+    kinds = {"copy": CopyMemory, "recall": PairedRecall, "adding": AddingProblem}
+    return asdict(_train(arch, kinds[task["kind"]](*task["sizes"]), seed, config_of(Config, cfg), budget))
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     named = tasks(cfg)
@@ -151,21 +197,14 @@ def run(profile: str = "quick"):
         "on a short version of each task (seed 0, reported)."), profile, config(profile), seeds=seeds)
     runs: dict[tuple, Run] = {}
     rows = []
-    with one_thread():
-        for name, (long, short, _) in named.items():
+    for name in named:
+        for arch in ARCHS:
             for s in seeds:
-                runs[name, TRANSFORMER, s] = _train(TRANSFORMER, long, s, cfg, cfg.budget)
-                for arch in RECURRENT:
-                    runs[name, arch, s] = _train(arch, long, s, cfg, recurrent_budget(runs[name, TRANSFORMER, s], cfg))
-            for arch in RECURRENT:
-                runs[name, arch, "short"] = _train(arch, short, seeds[0], cfg, cfg.budget)
-            for arch in ARCHS:
-                for s in seeds:
-                    r = runs[name, arch, s]
-                    rows.append([name, "long", arch, s, r.steps, r.trained, r.competent, r.best, r.held_out])
-            for arch in RECURRENT:
-                r = runs[name, arch, "short"]
-                rows.append([name, "short", arch, seeds[0], r.steps, r.trained, r.competent, r.best, r.held_out])
+                runs[name, arch, s] = r = Run(**results[f"{name}-long-{arch}-s{s}"])
+                rows.append([name, "long", arch, s, r.steps, r.trained, r.competent, r.best, r.held_out])
+        for arch in RECURRENT:
+            runs[name, arch, "short"] = r = Run(**results[f"{name}-short-{arch}-s{seeds[0]}"])
+            rows.append([name, "short", arch, seeds[0], r.steps, r.trained, r.competent, r.best, r.held_out])
     result.add_table("runs (steps = updates to competence; updates allowed + 1 = never)",
                      ["task", "version", "arch", "seed", "steps", "updates trained", "competent",
                       "best running skill", "held-out skill"], rows)
@@ -207,7 +246,7 @@ def _verdict(result, runs: dict, cfg: Config, named: dict, seeds):
                      + (" (task confirms)" if confirms else " (task refutes)" if refutes else " (neither)"))
     confirmed = all(c for c, _ in outcomes.values())
     refuted = any(r for _, r in outcomes.values())
-    verdict = decide(enough=True, confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=True, confirmed=confirmed, refuted=refuted)
     return finish(result, verdict,
                   f"Per task, r = steps to competence of the Transformer / of the better of LSTM and GRU in that seed "
                   f"(never = updates allowed + 1; a recurrent net is allowed steps(Transformer) / {cfg.ratio} "

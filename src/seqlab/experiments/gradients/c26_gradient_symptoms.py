@@ -53,10 +53,11 @@ from seqlab.config import to_dict
 from seqlab.data.batch import SeqBatch
 from seqlab.diagnostics import input_gradient_norms
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.gradients.init_runs import MonitorLog, ScoreCurve, train_built, weight_norm
 from seqlab.experiments.core.training import one_thread
+from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C26"
 CLAIM = ("Exploding and vanishing gradients show the symptoms of the chapter's table (vanishing: the loss stays at "
@@ -152,7 +153,8 @@ def train_one(cfg: Config, task, run: str, seed: int, probe_x: torch.Tensor) -> 
             "loss0": scores.normalized[0], "loss_end": scores.normalized[-1], "diverged": trained.diverged_at,
             "vanishing": monitor.flagged("vanishing"), "exploding": monitor.flagged("exploding"),
             "names": sorted({n for f in monitor.vanishing + monitor.exploding for n in f}),
-            "smallest": min(monitor.smallest), "largest": max(monitor.largest), "monitor": monitor,
+            "smallest": min(monitor.smallest), "largest": max(monitor.largest),
+            "monitor": {"steps": monitor.steps, "largest": monitor.largest, "smallest": monitor.smallest},
             "reach": math.nan if trained.diverged_at else reach(trained.model, probe_x), "updates": len(monitor.steps),
             "first_largest": monitor.largest[0], "w1": monitor.weights[0], "head": head_share(trained.model)}
 
@@ -195,10 +197,38 @@ def silent_vanishing(cfg: Config, seed: int) -> dict:
     return {"reach": r0, "smallest": monitor.smallest[0], "flagged": bool(monitor.vanishing[0])}
 
 
-def run(profile: str = "quick"):
+RULE = ("learns", "stuck", "stable", "enormous", "no_reach")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (run, seed), and per seed one for the vanishing net with inputs at every step."""
+    cfg = PROFILES[check_profile(profile)]
+    args = {"cfg": settings(cfg, RULE)}
+    cost = flops.training(flops.task_model("rnn_tanh", cfg.inputs, cfg.hidden, 1, cfg.length), cfg.batch * cfg.length,
+                          cfg.steps)
+    out = []
+    for seed in rules.seeds(profile):
+        out += [Unit(f"{name}-s{seed}", "train_run", {**args, "name": name, "seed": seed}, seed=seed, flops=cost)
+                for name in RUNS]
+        out.append(Unit(f"silent-s{seed}", "silent_run", {**args, "seed": seed}, seed=seed, flops=cost / cfg.steps))
+    return out
+
+
+def train_run(cfg: dict, name: str, seed: int) -> dict:
+    """Run ``name`` (healthy, vanishing or exploding) of seed ``seed`` (see :func:`train_one`)."""
+    cfg = config_of(Config, cfg)
+    task = RecallFirst(cfg.length, cfg.inputs)
+    return train_one(cfg, task, name, seed, task.sample(16, torch.Generator().manual_seed(99)).x)
+
+
+def silent_run(cfg: dict, seed: int) -> dict:
+    """:func:`silent_vanishing` of seed ``seed``."""
+    return silent_vanishing(config_of(Config, cfg), seed)
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
-    task = RecallFirst(cfg.length, cfg.inputs)
     result = new_result(CLAIM_ID, CLAIM, (
         f"Recall the first input: x_1 ~ N(0, I_{cfg.inputs}), zeros after, target x_1[0] at T = {cfg.length} (MSE, "
         f"chance 1). tanh RNN, hidden {cfg.hidden}, W_hh = scale x orthogonal; plain SGD, batch {cfg.batch}, "
@@ -206,11 +236,10 @@ def run(profile: str = "quick"):
         f"{cfg.scales[1]} lr {cfg.lr}, exploding scale {cfg.scales[2]} lr {cfg.high_lr}; seeds {list(seeds)}. "
         "Monitor: seqlab.train.monitor.gradient_health after every update (thresholds 1e-7 / 1e3)."),
         profile, config(profile), seeds=seeds)
-    probe_x = task.sample(16, torch.Generator().manual_seed(99)).x
     data, rows, rule_rows, held = {}, [], [], {}
     for seed in seeds:
         for name in RUNS:
-            r = data[name, seed] = train_one(cfg, task, name, seed, probe_x)
+            r = data[name, seed] = results[f"{name}-s{seed}"]
             held[name, seed] = checks(r, name, cfg)
             rows.append([seed, name, r["scale"], r["lr"], len(r["vanishing"]), len(r["exploding"]), r["updates"],
                          r["smallest"], r["largest"], ", ".join(r["names"]) or "-", r["loss0"], r["loss_end"],
@@ -225,7 +254,7 @@ def run(profile: str = "quick"):
                      [[s, n, data[n, s]["w0"], data[n, s]["w_max"], data[n, s]["w_last"],
                        data[n, s]["w_max"] / data[n, s]["w0"]] for s in seeds for n in RUNS])
     result.add_table("the rule per seed", ["seed", "run", "symptom", "shows"], rule_rows)
-    silent = [silent_vanishing(cfg, s) for s in seeds]
+    silent = [results[f"silent-s{s}"] for s in seeds]
     result.add_table("not deciding: the vanishing net with inputs at every step, first update", [
         "seed", "log10 reach x_1 vs x_T", "smallest parameter grad norm", "flagged vanishing"],
         [[s, v["reach"], v["smallest"], v["flagged"]] for s, v in zip(seeds, silent)])
@@ -233,7 +262,7 @@ def run(profile: str = "quick"):
                       f"{seeds[0]}), with the monitor's thresholds 1e3 and 1e-7.", _plot(data, seeds[0]))
     confirmed = all(all(held[n, s].values()) for s in seeds for n in RUNS)
     refuted = all(any(not held[n, s][MONITOR_CHECKS[n]] for n in RUNS) for s in seeds)
-    verdict = decide(enough=True, confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=True, confirmed=confirmed, refuted=refuted)
     missing = sorted({f"{n}: {c}" for (n, s), per in held.items() for c, ok in per.items() if not ok})
     if not all(v["flagged"] for v in silent):
         result.notes.append(
@@ -277,10 +306,10 @@ def _plot(data: dict, seed: int) -> bytes:
     curves = {}
     for name in RUNS:
         mon = data[name, seed]["monitor"]
-        steps = np.asarray(mon.steps)
-        curves[f"{name}: largest"] = (steps, np.asarray(mon.largest))
-        curves[f"{name}: smallest"] = (steps, np.asarray(mon.smallest))
-    span = np.asarray([1, max(len(data[n, seed]["monitor"].steps) for n in RUNS)])
+        steps = np.asarray(mon["steps"])
+        curves[f"{name}: largest"] = (steps, np.asarray(mon["largest"]))
+        curves[f"{name}: smallest"] = (steps, np.asarray(mon["smallest"]))
+    span = np.asarray([1, max(len(data[n, seed]["monitor"]["steps"]) for n in RUNS)])
     curves["threshold 1e3"] = (span, np.asarray([1e3, 1e3]))
     curves["threshold 1e-7"] = (span, np.asarray([1e-7, 1e-7]))
     return line_plot(curves, "per-parameter gradient norms", "update", "gradient norm", logy=True)

@@ -40,7 +40,7 @@ from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.gradients.c08_truncated_bptt import tbptt_memory
 from seqlab.experiments.limitations.c11_bidirectional import ratio_clearly
 from seqlab.experiments.core.probe_tasks import DelayedEcho
@@ -169,7 +169,7 @@ def _verdict(result, per_update: dict, memory: dict, cfg: Config):
     refuted = (mem_T > 1.5 or not 0.5 <= slope <= 1.5
                or ratio_clearly(per_update[(short, k0)], t_small, GROWS_WITH_T)
                or ratio_clearly(t_large, [K / 8 * t for t in t_small], 1.0) or ratio_clearly(t_small, t_large, 4 * K))
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=memory_ok and time_ok, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=memory_ok and time_ok, refuted=refuted)
     result.timing = ["decided_by", "headline", "gates"]  # all three quote measured time ratios
     return finish(result, verdict,
                   f"Gates: full BPTT's memory and time per update grow at least {cfg.short / 2:g}x when T grows "

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.probe_tasks import DelayedEcho
 from seqlab.experiments.core.training import fit, one_thread, score
 from seqlab.experiments.gradients import c26_gradient_symptoms as c26
@@ -242,7 +242,7 @@ def _verdict(result, data: dict, flags: dict, cfg: Config, seeds):
                      ["row", "number", "measured", "threshold", "margin", "as a fraction"], margins)
     result.add_table("the rule per row", ["row", "failure shown (gate)", "seeds cured", "cured", "not cured"],
                      [[r, o["failure shown"], o["seeds cured"], o["cured"], o["not cured"]] for r, o in out.items()])
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=all(o["cured"] for o in out.values()),
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=all(o["cured"] for o in out.values()),
                      refuted=any(o["not cured"] for o in out.values()))
     return finish(
         result, verdict,

@@ -39,7 +39,7 @@ import torch
 from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import fit
 from seqlab.experiments.limitations.context_ablation import block_means, context_losses
 
@@ -160,7 +160,7 @@ def _verdict(result, runs: dict, cfg: Config, seeds, uniform: float):
              for v in VARIANTS]
     gates += [rules.converged(f"{v} seed {s} trained (training loss)", runs[v, s]["curve"], cfg.converged,
                               higher_is_better=False) for v in VARIANTS for s in seeds]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=out["confirmed"], refuted=out["refuted"])
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=out["confirmed"], refuted=out["refuted"])
     return finish(
         result, verdict,
         f"per seed U(d) = L(d) - L({cfg.length}). Medium row holds when U_medium({cfg.small}) - U_small({cfg.small}) "

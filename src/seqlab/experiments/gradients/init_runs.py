@@ -81,6 +81,13 @@ class ScoreCurve:
         self.normalized: list[float] = []
         self.accuracy: list[float] = []
 
+    @classmethod
+    def of(cls, steps: list[int], accuracy: list[float]) -> "ScoreCurve":
+        """A curve from recorded points (a unit's result), for ``first_step`` and ``kept_from``."""
+        curve = cls(None, every=1)
+        curve.steps, curve.accuracy = list(steps), list(accuracy)
+        return curve
+
     def start(self, model: nn.Module) -> "ScoreCurve":
         self._record(model, 0)
         return self

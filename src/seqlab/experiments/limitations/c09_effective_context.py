@@ -44,10 +44,11 @@ from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.data.context_tasks import DistanceRecall, MixedRecall
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
-from seqlab.experiments.limitations.context_ablation import LMConfig, lm_effective_context
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import fit
+from seqlab.experiments.core.units import Unit, config_of, settings
+from seqlab.experiments.limitations.context_ablation import LMConfig, LMContext, lm_effective_context
 
 CLAIM_ID = "C9"
 CLAIM = ("Even gated RNNs (LSTM, GRU) use only about the last 100-300 tokens of their input; information "
@@ -136,10 +137,50 @@ def spec(cfg: Config, arch: str) -> ModelConfig:
                        forget_bias=cfg.forget_bias if arch == "lstm" else None)
 
 
-def run(profile: str = "quick"):
+RULE = ("archs", "solid", "converged", "lm")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (architecture, seed): a model trained and tested on every distance; the LM ablation
+    (full profile) is one more."""
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
+    T = max(cfg.distances) * cfg.long_share + cfg.short * (1 - cfg.long_share)  # mean training length
+    out = [Unit(f"{arch}-s{seed}", "train_seed", {"cfg": settings(cfg, RULE), "arch": arch, "seed": seed}, seed=seed,
+                flops=flops.training(flops.task_model(arch, cfg.embed_dim, cfg.hidden, cfg.values, int(T)),
+                                     cfg.batch_size * T, cfg.steps))
+           for arch in cfg.archs for seed in seeds]
+    if cfg.lm is not None:
+        lm = cfg.lm
+        per_token = flops.task_model(lm.arch, lm.embed_dim, lm.hidden, lm.vocab_limit or 4000, lm.seq_len, lm.layers)
+        ablation = lm.windows * (len(lm.contexts) + 1) * lm.full * per_token
+        out.append(Unit("lm", "train_lm", {"lm": to_dict(lm), "seed": seeds[0]}, seed=seeds[0],
+                        flops=flops.training(per_token, lm.batch_size * lm.seq_len, lm.steps) + ablation))
+    return out
+
+
+def train_seed(cfg: dict, arch: str, seed: int) -> dict:
+    """Recall by distance (test) and the dev curve of ``arch`` trained with ``seed``; lists follow ``distances``."""
+    cfg = config_of(Config, cfg)
     train_task, test_task = tasks(cfg)
+    dev = DevCurve(test_task, max(cfg.steps // cfg.evals, 1), cfg.dev_sequences)
+    f = fit(spec(cfg, arch), train_task, cfg.steps, lr=cfg.lr, seed=seed, batch_size=cfg.batch_size,
+            clip_norm=1.0, callbacks=(dev,))
+    acc = recall_by_distance(f.model, test_task, cfg.test_sequences, TEST_SEED)
+    return {"accuracy": [acc[d] for d in cfg.distances], "dev": [[p[d] for d in cfg.distances] for p in dev.points],
+            "wall_time": f.wall_time}
+
+
+def train_lm(lm: dict, seed: int) -> dict:
+    """The LM context ablation (``context_ablation.lm_effective_context``)."""
+    out = lm_effective_context(config_of(LMConfig, lm), seed=seed)
+    return {"losses": [[c, v] for c, v in out.losses.items()], "effective": out.effective, "curve": out.curve,
+            "train_seconds": out.train_seconds}
+
+
+def decide(profile: str, results: dict):
+    cfg = PROFILES[check_profile(profile)]
+    seeds = rules.seeds(profile)
     result = new_result(CLAIM_ID, CLAIM, (
         f"Key-value recall across filler words: {len(cfg.distances)} pair tokens ({len(cfg.distances)} keys x "
         f"{cfg.values} values) at distances {list(cfg.distances)} before a query block, one test sequence "
@@ -150,23 +191,21 @@ def run(profile: str = "quick"):
         "sequences (chance 1/values)." + (f" LM context ablation: {cfg.lm.arch} {cfg.lm.layers}x{cfg.lm.hidden} on "
                                           f"{cfg.lm.corpus} ({cfg.lm.tokenizer} tokens), {cfg.lm.steps} updates."
                                           if cfg.lm else "")), profile, config(profile), seeds=seeds)
-    every = max(cfg.steps // cfg.evals, 1)
     accs, curves, rows = {}, {}, []
     for arch in cfg.archs:
         for seed in seeds:
-            dev = DevCurve(test_task, every, cfg.dev_sequences)
-            f = fit(spec(cfg, arch), train_task, cfg.steps, lr=cfg.lr, seed=seed, batch_size=cfg.batch_size,
-                    clip_norm=1.0, callbacks=(dev,))
-            accs[arch, seed] = recall_by_distance(f.model, test_task, cfg.test_sequences, TEST_SEED)
-            curves[arch, seed] = dev.points
+            r = results[f"{arch}-s{seed}"]
+            accs[arch, seed] = dict(zip(cfg.distances, r["accuracy"]))
+            curves[arch, seed] = [dict(zip(cfg.distances, p)) for p in r["dev"]]
             rows.append([arch, seed, *accs[arch, seed].values(), span(accs[arch, seed], cfg.solid),
-                         round(f.wall_time, 1)])
+                         round(r["wall_time"], 1)])
     result.add_table(f"recall accuracy by distance, and the span (largest d with accuracy >= {cfg.solid})",
                      ["arch", "seed", *(f"d={d}" for d in cfg.distances), "span", "train s"], rows,
                      timing=["train s"])
     lm = None
     if cfg.lm is not None:
-        lm = lm_effective_context(cfg.lm, seed=seeds[0])
+        r = results["lm"]
+        lm = LMContext({c: v for c, v in r["losses"]}, r["effective"], r["curve"], r["train_seconds"])
         result.add_table(f"LM context ablation ({cfg.lm.arch} on {cfg.lm.corpus}): test loss with only the last c "
                          "tokens", ["context c (tokens)", "loss (nats/token)", "/ full"],
                          [[c, v, v / lm.losses[cfg.lm.full]] for c, v in lm.losses.items()])
@@ -191,7 +230,7 @@ def _verdict(result, accs: dict, curves: dict, lm, cfg: Config, seeds):
     lm_in_range = lm is None or LOW <= lm.effective <= HIGH
     lower_bound = bool(long_arch) or lm_far  # decided by what a model did: no gate applies
     gates = [] if lower_bound else _gates(accs, curves, spans, lm, cfg, seeds)
-    verdict = decide(enough=lower_bound or rules.gates_pass(gates),
+    verdict = judge(enough=lower_bound or rules.gates_pass(gates),
                      confirmed=in_range and lm_in_range and bool(far), refuted=lower_bound or too_short)
     med = {a: float(np.median([spans[a, s] for s in seeds])) for a in cfg.archs}
     lm_text = ("" if lm is None else

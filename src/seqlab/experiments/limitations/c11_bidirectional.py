@@ -17,11 +17,13 @@ import torch
 
 from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.probe_tasks import NextToken
 from seqlab.experiments.core.rules import clearly_faster
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
-from seqlab.experiments.core.training import fit, one_thread, score, train_pass
+from seqlab.experiments.core.training import fit, score, train_pass
+from seqlab.experiments.core.units import Unit, config_of
 from seqlab.train.device import pick_device
 
 CLAIM_ID = "C11"
@@ -80,21 +82,35 @@ def specs_of(cfg: Config) -> dict[bool, ModelConfig]:
             for bi in (False, True)}
 
 
-def prepare(profile: str = "quick") -> dict:
-    """The untimed part: both models trained and scored, on one thread (the runner runs it
-    beside the training claims; ``run`` then only times and decides)."""
+def units(profile: str, done: dict) -> list[Unit]:
+    """One training unit per direction (accuracy, parameters), then one timed unit timing both passes."""
     cfg = PROFILES[check_profile(profile)]
+    args = {"cfg": to_dict(cfg)}
+    per_token = {bi: flops.task_model("lstm", 16, cfg.hidden, cfg.alphabet, cfg.length, directions=1 + bi)
+                 for bi in (False, True)}
+    train = [Unit("bi" if bi else "uni", "train_direction", {**args, "bi": bi}, seed=cfg.seed,
+                  flops=flops.training(per_token[bi], 32 * cfg.length, cfg.steps)) for bi in (False, True)]
+    passes = (cfg.time_reps + 1) * cfg.time_batch * cfg.time_length * flops.TRAIN * sum(per_token.values())
+    return train + [Unit("time", "time_passes", args, seed=cfg.seed, timed=True, flops=passes)]
+
+
+def train_direction(cfg: dict, bi: bool) -> dict:
+    """The (bidirectional if ``bi``) LSTM trained and scored, on one thread; its accuracy and parameters."""
+    cfg = config_of(Config, cfg)
     task = NextToken(cfg.length, cfg.alphabet)
-    acc, params = {}, {}
-    with one_thread():
-        for bi, spec in specs_of(cfg).items():
-            f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0)
-            acc[bi] = score(f.model, task, batches=2)["accuracy"]
-            params[bi] = sum(p.numel() for p in f.model.backbone.parameters())
-    return {"acc": acc, "params": params}
+    f = fit(specs_of(cfg)[bi], task, cfg.steps, lr=cfg.lr, seed=cfg.seed, clip_norm=1.0)
+    return {"accuracy": score(f.model, task, batches=2)["accuracy"],
+            "params": sum(p.numel() for p in f.model.backbone.parameters())}
 
 
-def run(profile: str = "quick", prepared: dict | None = None):
+def time_passes(cfg: dict) -> dict:
+    """Seconds of a forward + backward pass per interleaved round, uni and bi (see :func:`seconds_per_batch`)."""
+    cfg = config_of(Config, cfg)
+    secs = seconds_per_batch(specs_of(cfg), cfg)
+    return {"uni": secs[False], "bi": secs[True]}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     result = new_result(CLAIM_ID, CLAIM, (
         f"LSTM, hidden {cfg.hidden} per direction, task y_t = x_(t+1) over {cfg.alphabet} symbols, length "
@@ -102,9 +118,9 @@ def run(profile: str = "quick", prepared: dict | None = None):
         f"Cost: forward + backward of a ({cfg.time_batch}, {cfg.time_length}) batch, {cfg.time_reps} interleaved "
         "rounds (median and min-max)."),
         profile, config(profile), cfg.seed)
-    trained = prepared if prepared is not None else prepare(profile)
-    acc, params = trained["acc"], trained["params"]
-    secs = seconds_per_batch(specs_of(cfg), cfg)
+    acc = {bi: results["bi" if bi else "uni"]["accuracy"] for bi in (False, True)}
+    params = {bi: results["bi" if bi else "uni"]["params"] for bi in (False, True)}
+    secs = {False: results["time"]["uni"], True: results["time"]["bi"]}
     timed = ["ms per batch (fwd+bwd)", "ms min-max"]
     result.add_table("uni vs bi", ["model", "accuracy", "recurrent parameters", *timed],
                      [["bidirectional" if bi else "left-to-right", acc[bi], params[bi], median_ms(secs[bi]),
@@ -122,7 +138,7 @@ def _verdict(result, acc: dict, secs: dict, params: dict, cfg: Config):
     uses_future = acc[True] >= 0.9 and acc[False] <= chance + 0.1
     confirmed = uses_future and about_twice
     refuted = acc[True] <= chance + 0.1 or off
-    verdict = decide(enough=True, confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=True, confirmed=confirmed, refuted=refuted)
     result.timing = ["decided_by", "headline"]  # both quote the measured time ratio
     return finish(result, verdict,
                   "confirmed when the bidirectional model reaches accuracy >= 0.9 while the left-to-right one stays "

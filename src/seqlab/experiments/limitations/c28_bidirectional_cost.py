@@ -28,13 +28,14 @@ import torch
 
 from seqlab.build import ModelConfig, build_model
 from seqlab.config import to_dict
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.limitations.c11_bidirectional import ratio_clearly
 from seqlab.experiments.core.probe_tasks import NextToken
 from seqlab.experiments.core.saved_memory import saved_bytes
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.core.training import one_thread, train_pass
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.train.device import pick_device
 
 CLAIM_ID = "C28"
@@ -86,29 +87,39 @@ def memory(model: torch.nn.Module, x: torch.Tensor) -> dict:
     return {"saved": total, "state": sum(s.numel() * s.element_size() for s in parts)}
 
 
-def measure(cfg: Config) -> dict:
-    """Per width: parameters, memory and the interleaved seconds of a training pass, per direction setting."""
+def measure(cfg: Config, H: int) -> dict:
+    """At width H: parameters, memory and the interleaved seconds of a training pass, uni ("0") and bi ("1")."""
     device = pick_device("auto")
     task = NextToken(cfg.length, cfg.alphabet)
     x = task.sample(cfg.batch, torch.Generator().manual_seed(cfg.seed)).x.to(device)  # (B, T)
-    out = {}
-    for H in cfg.hidden:
-        pair = {bi: m.to(device) for bi, m in models(H, cfg, task).items()}
-        out[H] = {"params": {bi: sum(p.numel() for p in m.backbone.parameters()) for bi, m in pair.items()},
-                  "memory": {bi: memory(m, x) for bi, m in pair.items()},
-                  "time": interleaved({bi: train_pass(m, x) for bi, m in pair.items()}, device, cfg.rounds)}
-    return out
+    pair = {bi: m.to(device) for bi, m in models(H, cfg, task).items()}
+    time = interleaved({bi: train_pass(m, x) for bi, m in pair.items()}, device, cfg.rounds)
+    return {"params": [sum(p.numel() for p in pair[bi].backbone.parameters()) for bi in (False, True)],
+            "memory": [memory(pair[bi], x) for bi in (False, True)], "time": [time[False], time[True]]}
 
 
-def run(profile: str = "quick"):
+def units(profile: str, done: dict) -> list[Unit]:
+    """One timed unit per width: memory counted, both directions timed side by side."""
+    cfg = PROFILES[check_profile(profile)]
+    return [Unit(f"H{H}", "time_width", {"cfg": settings(cfg, ("hidden",)), "H": H}, seed=cfg.seed, timed=True,
+                 flops=(cfg.rounds + 2) * flops.TRAIN * cfg.batch * cfg.length * 3 * flops.recurrent("lstm", 16, H))
+            for H in cfg.hidden]
+
+
+def time_width(cfg: dict, H: int) -> dict:
+    """:func:`measure` at width H, on one thread (or the accelerator)."""
+    with one_thread():
+        return measure(config_of(Config, cfg), H)
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     result = new_result(CLAIM_ID, CLAIM, (
         f"LSTM task models (embedding 16, backbone, linear head), hidden {list(cfg.hidden)} per direction, one "
         f"layer; a ({cfg.batch}, {cfg.length}) batch of tokens. Memory: bytes saved for backward by the forward "
         f"pass (saved-tensor hooks); time: forward + backward, {cfg.rounds} interleaved rounds, one thread."),
         profile, config(profile), cfg.seed)
-    with one_thread():
-        m = measure(cfg)
+    m = {H: {k: dict(zip((False, True), v)) for k, v in results[f"H{H}"].items()} for H in cfg.hidden}
     result.add_table("memory per pass", ["hidden", "model", "recurrent parameters", "saved activations (KiB)",
                                          "final state (KiB)", "saved ratio bi / uni"],
                      [[H, "bidirectional" if bi else "left-to-right", d["params"][bi], d["memory"][bi]["saved"] / 1024,
@@ -141,7 +152,7 @@ def _verdict(result, m: dict, cfg: Config):
     confirmed = all(MEMORY[0] <= r <= MEMORY[1] for r in mem.values()) and all(time_in.values())
     refuted = any(not MEMORY_REFUTE[0] <= r <= MEMORY_REFUTE[1] for r in mem.values()) or any(time_out.values())
     gates = [rules.at_least("interleaved timing rounds", cfg.rounds, MIN_ROUNDS)]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     result.timing = ["decided_by", "headline"]  # both quote measured time ratios
     return finish(result, verdict,
                   f"Gate: at least {MIN_ROUNDS} interleaved rounds. At every width: confirmed when saved activations bi / uni lie in {MEMORY[0]}..{MEMORY[1]} and the "

@@ -37,7 +37,7 @@ from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.data.batch import SeqBatch
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import fit
 from seqlab.experiments.problem.c30_failure_table import DevCurve
 
@@ -208,7 +208,7 @@ def _verdict(result, runs: dict, cfg: Config, seeds):
                   "BiLSTM - left-to-right, min over seeds, over context": cfg.context}
     result.add_table("margin of each deciding number to its threshold", ["number", "margin", "as a fraction"],
                      [[k, m, m / thresholds[k]] for k, m in out["margins"].items()])
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=out["confirmed"], refuted=out["refuted"])
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=out["confirmed"], refuted=out["refuted"])
     med = {m: statistics.median(acc[m, s] for s in seeds) for m in MODELS}
     return finish(
         result, verdict,

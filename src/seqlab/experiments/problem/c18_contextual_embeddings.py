@@ -59,9 +59,9 @@ from seqlab.data.tokenize import EOS
 from seqlab.embeddings.contextual import BiLM, train_bilm
 from seqlab.embeddings.words import WordVocab, words
 from seqlab.errors import SeqlabError
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
-from seqlab.experiments.core.training import one_thread
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
+from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C18"
 CLAIM = ("A static word embedding (word2vec, GloVe) gives a word one vector whatever the sentence, so its senses "
@@ -216,16 +216,22 @@ def vocabulary(train: list[list[str]], labels: list[Labelled], cfg: Config) -> W
     return WordVocab(top.words + [w for w in dict.fromkeys(lab.word for lab in labels) if w not in top.index])
 
 
-def run(profile: str = "quick"):
+RULE = ("competent", "level", "min_words", "max_words_refuted")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per seed: the BiLM (both directions) trained, its vectors of the labelled occurrences measured."""
     cfg = PROFILES[check_profile(profile)]
-    seeds = rules.seeds(profile)
-    result = new_result(CLAIM_ID, CLAIM, (
-        f"bsb_en. Hand-labelled occurrences of 6 ambiguous words, two senses each ({SENSES}). Contextual: forward + "
-        f"backward word LSTM LMs (embed {cfg.embed_dim}, hidden {cfg.hidden} each, {cfg.steps} steps of "
-        f"{cfg.batch_size}x{cfg.chunk_len} tokens per direction; vocabulary: the {cfg.max_vocab} most frequent "
-        f"train words plus the labelled ones) trained on the train split; an occurrence's vector is both "
-        f"directions' states there, centered. Static: the LMs' input embedding rows (one per word). Seeds "
-        f"{list(seeds)}."), profile, config(profile), seeds=seeds)
+    per_token = 2 * flops.task_model("lstm", cfg.embed_dim, cfg.hidden, cfg.max_vocab, cfg.chunk_len)
+    return [Unit(f"s{seed}", "train_seed", {"cfg": settings(cfg, RULE), "seed": seed}, seed=seed,
+                 flops=flops.training(per_token, cfg.batch_size * cfg.chunk_len, cfg.steps))
+            for seed in rules.seeds(profile)]
+
+
+def train_seed(cfg: dict, seed: int) -> dict:
+    """One seed's BiLM: its dev losses against the unigram's, and per word (static S, contextual S, d_i) of
+    the trained and of the untrained BiLM; with the table of labelled occurrences (the same for every seed)."""
+    cfg = config_of(Config, cfg)
     corpus = load_corpus("bsb_en")
     by_split = {s: [(k, words(t)) for k, t in corpus.splits[s]] for s in SPLITS}
     verses = {k: ws for s in SPLITS for k, ws in by_split[s]}
@@ -239,18 +245,36 @@ def run(profile: str = "quick"):
     vocab = vocabulary(train, labels, cfg)
     scored = [[vocab.id(w) for w in v] for v in dev[:: max(len(dev) // cfg.dev_verses, 1)][: cfg.dev_verses]]
     unigram = unigram_loss(vocab.stream(train), scored, len(vocab))
+    bilm = train_bilm(vocab, train, dev, cfg.embed_dim, cfg.hidden, cfg.steps, cfg.batch_size, cfg.chunk_len,
+                      cfg.lr, seed=seed, device=cfg.device)
+    fwd, bwd = dev_loss(bilm.fwd, scored), dev_loss(bilm.bwd, [v[::-1] for v in scored])
+    torch.manual_seed(seed)  # train_bilm's initialisation of this seed, untrained
+    untrained = BiLM(len(vocab), cfg.embed_dim, cfg.hidden).eval()
+    found = {"trained": measure(bilm, vocab, labels, verses), "untrained": measure(untrained, vocab, labels, verses)}
+    occurrences = [[w, s, len(group), sum(split_of[x.verse] == "train" for x in group),
+                    sum(split_of[x.verse] != "train" for x in group), f"{group[0].ref}: {group[0].context}"]
+                   for (w, s), group in _groups(labels).items()]
+    return {"fwd": fwd, "bwd": bwd, "unigram": unigram, "scored": len(scored), "occurrences": occurrences,
+            **{k: {w: [st, sc, d.tolist()] for w, (st, sc, d) in per.items()} for k, per in found.items()}}
+
+
+def decide(profile: str, results: dict):
+    cfg = PROFILES[check_profile(profile)]
+    seeds = rules.seeds(profile)
+    result = new_result(CLAIM_ID, CLAIM, (
+        f"bsb_en. Hand-labelled occurrences of 6 ambiguous words, two senses each ({SENSES}). Contextual: forward + "
+        f"backward word LSTM LMs (embed {cfg.embed_dim}, hidden {cfg.hidden} each, {cfg.steps} steps of "
+        f"{cfg.batch_size}x{cfg.chunk_len} tokens per direction; vocabulary: the {cfg.max_vocab} most frequent "
+        f"train words plus the labelled ones) trained on the train split; an occurrence's vector is both "
+        f"directions' states there, centered. Static: the LMs' input embedding rows (one per word). Seeds "
+        f"{list(seeds)}."), profile, config(profile), seeds=seeds)
     found, lm_rows, ratios = {}, [], []
-    with one_thread():
-        for seed in seeds:
-            bilm = train_bilm(vocab, train, dev, cfg.embed_dim, cfg.hidden, cfg.steps, cfg.batch_size,
-                              cfg.chunk_len, cfg.lr, seed=seed, device=cfg.device)
-            fwd, bwd = dev_loss(bilm.fwd, scored), dev_loss(bilm.bwd, [v[::-1] for v in scored])
-            ratios += [fwd / unigram, bwd / unigram]
-            lm_rows.append([seed, fwd, bwd, unigram, max(fwd, bwd) / unigram])
-            torch.manual_seed(seed)  # train_bilm's initialisation of this seed, untrained
-            untrained = BiLM(len(vocab), cfg.embed_dim, cfg.hidden).eval()
-            found[seed] = {"trained": measure(bilm, vocab, labels, verses),
-                           "untrained": measure(untrained, vocab, labels, verses)}
+    for seed in seeds:
+        r = results[f"s{seed}"]
+        fwd, bwd, unigram = r["fwd"], r["bwd"], r["unigram"]
+        ratios += [fwd / unigram, bwd / unigram]
+        lm_rows.append([seed, fwd, bwd, unigram, max(fwd, bwd) / unigram])
+        found[seed] = {"trained": r["trained"], "untrained": r["untrained"]}
     sep = {seed: {w: (static, s, *rules.bootstrap_interval(d, cfg.level, seed=seed))
                   for w, (static, s, d) in per["trained"].items()} for seed, per in found.items()}
     result.add_table("sense separation S = mean(within-sense cos - between-sense cos) per word and seed", [
@@ -259,13 +283,10 @@ def run(profile: str = "quick"):
         [[seed, w, round(st, 9) + 0.0, s, lo, hi, "yes" if lo > 0 else "no", found[seed]["untrained"][w][1]]
          for seed, per in sep.items() for w, (st, s, lo, hi) in per.items()])
     result.add_table("language models: held-out next-word loss (nats) on "
-                     f"{len(scored)} dev verses", ["seed", "forward", "backward", "unigram", "worse / unigram"],
-                     lm_rows)
+                     f"{results[f's{seeds[0]}']['scored']} dev verses",
+                     ["seed", "forward", "backward", "unigram", "worse / unigram"], lm_rows)
     result.add_table("labelled occurrences", ["word", "sense", "occurrences", "in train", "in dev or test",
-                                              "example"],
-                     [[w, s, len(group), sum(split_of[x.verse] == "train" for x in group),
-                       sum(split_of[x.verse] != "train" for x in group), f"{group[0].ref}: {group[0].context}"]
-                      for (w, s), group in _groups(labels).items()])
+                                              "example"], results[f"s{seeds[0]}"]["occurrences"])
     gain = {w: float(np.median([sep[s][w][1] - found[s]["untrained"][w][1] for s in seeds])) for w in sep[seeds[0]]}
     result.notes.append("Trained minus untrained S (the same seed's BiLM before training), median over seeds: "
                         + ", ".join(f"{w} {g:+.2f}" for w, g in gain.items()) + ". An untrained recurrent state "
@@ -290,7 +311,7 @@ def _verdict(result, sep: dict[int, dict[str, tuple]], gates, cfg: Config):
     n_words = len(next(iter(sep.values())))
     confirmed = all(n >= cfg.min_words for n in separating.values())
     refuted = all(n <= cfg.max_words_refuted for n in separating.values())
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     words_ = list(next(iter(sep.values())))
     median = {w: float(np.median([sep[s][w][1] for s in sep])) for w in words_}
     static = max(abs(per[w][0]) for per in sep.values() for w in per)

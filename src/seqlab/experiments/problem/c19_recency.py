@@ -38,10 +38,11 @@ import numpy as np
 from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.probe_tasks import DecisiveToken
 from seqlab.experiments.core.training import fit, score
+from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C19"
 CLAIM = ("A vanilla RNN favours the most recent input: a deciding word near the end is used, the same word near "
@@ -108,7 +109,32 @@ class FirstWindowCurve:
             trainer.raw_model.train()
 
 
-def run(profile: str = "quick"):
+RULE = ("competent", "min_gap", "flat", "converged")
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (architecture, seed): trained on the same batches, tested with the word in each window."""
+    cfg = PROFILES[check_profile(profile)]
+    return [Unit(f"{arch}-s{seed}", "train_seed", {"cfg": settings(cfg, RULE), "arch": arch, "seed": seed}, seed=seed,
+                 flops=flops.training(flops.task_model(arch, cfg.embed_dim, cfg.hidden, 2, cfg.length),
+                                      cfg.batch_size * cfg.length, cfg.steps))
+            for seed in rules.seeds(profile) for arch in ARCHS]
+
+
+def train_seed(cfg: dict, arch: str, seed: int) -> dict:
+    """Accuracy (and loss) of ``arch`` trained with ``seed``, the decisive word in each window; the dev curve."""
+    cfg = config_of(Config, cfg)
+    dev = FirstWindowCurve(DecisiveToken(cfg.length, cfg.fillers, *windows(cfg)[0]), max(cfg.steps // cfg.evals, 1),
+                           cfg.dev_batches)
+    f = fit(spec(cfg, arch), DecisiveToken(cfg.length, cfg.fillers), cfg.steps, seed=seed, clip_norm=1.0,
+            lr=cfg.attention_lr if arch == ATTENTION else cfg.lr, batch_size=cfg.batch_size, callbacks=(dev,))
+    scores = [score(f.model, DecisiveToken(cfg.length, cfg.fillers, lo, hi), batches=cfg.test_batches)
+              for lo, hi in windows(cfg)]
+    return {"accuracy": [s["accuracy"] for s in scores], "loss": [scores[0]["loss"], scores[-1]["loss"]],
+            "curve": dev.points, "wall_time": f.wall_time}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     result = new_result(CLAIM_ID, CLAIM, (
@@ -117,20 +143,13 @@ def run(profile: str = "quick"):
         f"({cfg.heads} heads), lr {cfg.attention_lr}; hidden {cfg.hidden}, clip 1.0, {cfg.steps} updates of "
         f"{cfg.batch_size} on the same batches, seeds {list(seeds)}. Accuracy on {cfg.test_batches * 64} test "
         f"sentences with the word in each 1/{cfg.windows} of the sequence."), profile, config(profile), seeds=seeds)
-    every = max(cfg.steps // cfg.evals, 1)
-    first = DecisiveToken(cfg.length, cfg.fillers, *windows(cfg)[0])
     profiles, curves, rows = {}, {}, []
     for seed in seeds:
         for arch in ARCHS:
-            dev = FirstWindowCurve(first, every, cfg.dev_batches)
-            f = fit(spec(cfg, arch), DecisiveToken(cfg.length, cfg.fillers), cfg.steps, seed=seed, clip_norm=1.0,
-                    lr=cfg.attention_lr if arch == ATTENTION else cfg.lr, batch_size=cfg.batch_size,
-                    callbacks=(dev,))
-            scores = [score(f.model, DecisiveToken(cfg.length, cfg.fillers, lo, hi), batches=cfg.test_batches)
-                      for lo, hi in windows(cfg)]
-            profiles[arch, seed] = p = [s["accuracy"] for s in scores]
-            curves[arch, seed] = dev.points
-            rows.append([arch, seed, *p, p[-1] - p[0], scores[0]["loss"], scores[-1]["loss"], round(f.wall_time, 1)])
+            r = results[f"{arch}-s{seed}"]
+            profiles[arch, seed] = p = r["accuracy"]
+            curves[arch, seed] = r["curve"]
+            rows.append([arch, seed, *p, p[-1] - p[0], *r["loss"], round(r["wall_time"], 1)])
     names = [f"{lo:.0%}-{hi:.0%}" for lo, hi in windows(cfg)]
     result.add_table("accuracy by the decisive word's position (fraction of the sentence), the gap (last - first), "
                      "and the held-out loss in the first and last window (graded where accuracy saturates)",
@@ -165,7 +184,7 @@ def _verdict(result, profiles: dict, curves: dict, cfg: Config, seeds):
         gates += trained(RNN) + [gate for a in (LSTM, ATTENTION) if kept[a] for gate in trained(a)]
     confirmed = recency and all(reduced.values())
     refuted = no_recency or (recency and any(kept.values()))
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     med = {a: float(np.median([g[a, s] for s in seeds])) for a in ARCHS}
     result.add_table("what the chapter predicts per model, and the measured gap (median over seeds)",
                      ["model", "predicted", "median gap", "gaps per seed"],

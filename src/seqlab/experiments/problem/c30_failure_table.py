@@ -42,9 +42,10 @@ import numpy as np
 from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.data.context_tasks import ClauseSentiment, Coreference
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.training import fit, score
+from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C30"
 CLAIM = ("The chapter's failure table: where the deciding information is far from the answer (a pronoun's referent "
@@ -124,7 +125,43 @@ def train(cfg: Config, arch: str, task, seed: int):
     return score(f.model, task, batches=cfg.test_batches)["accuracy"], dev.points, f.wall_time
 
 
-def run(profile: str = "quick"):
+RULE = ("fails", "solves", "helps", "no_help", "converged")
+SLUG = {"coreference": "coreference", "first clause": "first-clause"}
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One unit per (row, model, seed), and per (row, seed) the RNN on the short control version."""
+    cfg = PROFILES[check_profile(profile)]
+    args = {"cfg": settings(cfg, RULE)}
+    out = []
+    for row in ROWS:
+        for seed in rules.seeds(profile):
+            out += [Unit(f"{SLUG[row]}-{arch}-s{seed}", "train_row", {**args, "row": row, "arch": arch, "seed": seed},
+                         seed=seed, flops=_cost(cfg, arch, cfg.length)) for arch in ARCHS]
+            out.append(Unit(f"{SLUG[row]}-control-s{seed}", "train_control", {**args, "row": row, "seed": seed},
+                            seed=seed, flops=_cost(cfg, RNN, cfg.control_length)))
+    return out
+
+
+def _cost(cfg: Config, arch: str, length: int) -> float:
+    return flops.training(flops.task_model(arch, cfg.embed_dim, cfg.hidden, cfg.nouns, length),
+                          cfg.batch_size * length, cfg.steps)
+
+
+def train_row(cfg: dict, row: str, arch: str, seed: int) -> dict:
+    """``arch`` trained on ``row``'s task with ``seed``: test accuracy, dev curve, train s."""
+    cfg = config_of(Config, cfg)
+    accuracy, curve, secs = train(cfg, arch, tasks(cfg)[row], seed)
+    return {"accuracy": accuracy, "curve": curve, "wall_time": secs}
+
+
+def train_control(cfg: dict, row: str, seed: int) -> dict:
+    """The RNN on the short version of ``row``'s task (the competence gate)."""
+    cfg = config_of(Config, cfg)
+    return {"accuracy": train(cfg, RNN, tasks(cfg, cfg.control_length)[row], seed)[0]}
+
+
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     result = new_result(CLAIM_ID, CLAIM, (
@@ -135,13 +172,13 @@ def run(profile: str = "quick"):
         f"the same batches, seeds {list(seeds)}; accuracy on {cfg.test_batches * 64} test sentences. Control: the "
         f"RNN on {cfg.control_length}-token versions."), profile, config(profile), seeds=seeds)
     acc, curves, control, rows = {}, {}, {}, []
-    for row, task in tasks(cfg).items():
-        short = tasks(cfg, cfg.control_length)[row]
+    for row in ROWS:
         for seed in seeds:
             for arch in ARCHS:
-                acc[row, arch, seed], curves[row, arch, seed], secs = train(cfg, arch, task, seed)
-                rows.append([row, arch, seed, acc[row, arch, seed], round(secs, 1)])
-            control[row, seed] = train(cfg, RNN, short, seed)[0]
+                r = results[f"{SLUG[row]}-{arch}-s{seed}"]
+                acc[row, arch, seed], curves[row, arch, seed] = r["accuracy"], r["curve"]
+                rows.append([row, arch, seed, acc[row, arch, seed], round(r["wall_time"], 1)])
+            control[row, seed] = results[f"{SLUG[row]}-control-s{seed}"]["accuracy"]
     result.add_table("test accuracy per row, model and seed", ["row", "model", "seed", "accuracy", "train s"], rows,
                      timing=["train s"])
     result.add_table(f"control: the RNN on the {cfg.control_length}-token version (same rule, short distance)",
@@ -179,7 +216,7 @@ def _verdict(result, acc: dict, curves: dict, control: dict, cfg: Config, seeds)
         failing += [ATTENTION] if o["attention fails"] else []
         gates += [rules.converged(f"{arch} seed {s} trained on {row} (dev accuracy)", curves[row, arch, s],
                                   cfg.converged) for arch in failing for s in seeds]
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=all(predicted.values()), refuted=any(against.values()))
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=all(predicted.values()), refuted=any(against.values()))
     med = {(r, a): float(np.median([acc[r, a, s] for s in seeds])) for r in ROWS for a in ARCHS}
     result.add_table("per row: the chapter's prediction (RNN fails, LSTM helps, attention solves) against the "
                      "measurement", ["row", *(f"median {a}" for a in ARCHS), *out[ROWS[0]], "as predicted"],

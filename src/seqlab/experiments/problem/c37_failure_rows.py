@@ -31,7 +31,7 @@ import torch
 
 from seqlab.data.failure_rows import ROWS, FailureRow, show
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.problem import c30_failure_table as c30
 
 CLAIM_ID = "C37"
@@ -122,7 +122,7 @@ def _verdict(result, acc: dict, curves: dict, control: dict, cfg: Config, seeds)
                       "attention margin above 0.9 (fraction)", "row verdict"],
                      [[r, med[r, RNN], med[r, ATTENTION], f"{margins[r][0]:+.3f} ({margins[r][0] / cfg.fails:+.0%})",
                        f"{margins[r][1]:+.3f} ({margins[r][1] / cfg.solves:+.0%})", verdicts[r]] for r in ROWS])
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=all(v == "as predicted" for v in verdicts.values()),
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=all(v == "as predicted" for v in verdicts.values()),
                      refuted=any(v == "contradicted" for v in verdicts.values()))
     return finish(
         result, verdict,

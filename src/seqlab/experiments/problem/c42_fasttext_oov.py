@@ -34,7 +34,7 @@ import numpy as np
 
 from seqlab.config import to_dict
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 
 CLAIM_ID = "C42"
 QUOTE = "FastText 2016 Subword n-grams Better OOV, still static"
@@ -173,7 +173,7 @@ def _verdict(result, fast: list[float], base: list[float], ctrl: list[float], cf
                                                                        "as a fraction"],
                      [["min over seeds of FastText - fallback", min(out["diffs"]), cfg.gain, out["margin"],
                        out["margin"] / cfg.gain]])
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=out["confirmed"], refuted=out["refuted"])
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=out["confirmed"], refuted=out["refuted"])
     return finish(
         result, verdict,
         f"confirmed when FastText's mean overlap@{cfg.k} on held-out words exceeds the Word2Vec UNK fallback's by >= "

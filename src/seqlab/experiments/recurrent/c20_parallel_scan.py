@@ -45,10 +45,11 @@ from seqlab.build import ModelConfig
 from seqlab.config import to_dict
 from seqlab.data.tasks import AddingProblem
 from seqlab.diagnostics.plots import line_plot
-from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core import flops, rules
+from seqlab.experiments.core.base import check_profile, finish, judge, new_result
 from seqlab.experiments.core.timing import interleaved, median_ms, range_ms
 from seqlab.experiments.core.training import fit, one_thread, score
+from seqlab.experiments.core.units import Unit, config_of, settings
 from seqlab.nn.scan import MinGRU
 from seqlab.train.device import pick_device
 
@@ -117,19 +118,18 @@ def variants_at(T: int, cfg: Config) -> tuple[str, ...]:
     return tuple(v for v in VARIANTS if v != "minGRU step" or T in step_lengths(cfg))
 
 
-def time_sweep(cfg: Config, device: torch.device) -> dict:
-    """Seconds of one training step per (B, H) and T: variant -> the interleaved rounds."""
+def time_shape(cfg: Config, B: int, H: int, device: torch.device) -> dict:
+    """Seconds of one training step at (B, H) per T: variant -> the interleaved rounds."""
     out = {}
-    for B, H in cfg.shapes:
-        torch.manual_seed(cfg.seed)
-        models = {"minGRU": MinGRU(H, H).to(device), "nn.GRU": nn.GRU(H, H, batch_first=True).to(device)}
-        for T in cfg.lengths:
-            x = torch.randn(B, T, H, generator=torch.Generator().manual_seed(cfg.seed)).to(device)  # (B, T, H)
-            fns = {"minGRU scan": train_step_fn(models["minGRU"], lambda m, x: m(x)[0], x, device),
-                   "minGRU step": train_step_fn(models["minGRU"], lambda m, x: m.forward_sequential(x)[0], x, device),
-                   "nn.GRU": train_step_fn(models["nn.GRU"], lambda m, x: m(x)[0], x, device)}
-            fns = {v: fns[v] for v in variants_at(T, cfg)}
-            out[(B, H, T)] = interleaved(fns, device, rounds_at(T, cfg), cfg.warmup)
+    torch.manual_seed(cfg.seed)
+    models = {"minGRU": MinGRU(H, H).to(device), "nn.GRU": nn.GRU(H, H, batch_first=True).to(device)}
+    for T in cfg.lengths:
+        x = torch.randn(B, T, H, generator=torch.Generator().manual_seed(cfg.seed)).to(device)  # (B, T, H)
+        fns = {"minGRU scan": train_step_fn(models["minGRU"], lambda m, x: m(x)[0], x, device),
+               "minGRU step": train_step_fn(models["minGRU"], lambda m, x: m.forward_sequential(x)[0], x, device),
+               "nn.GRU": train_step_fn(models["nn.GRU"], lambda m, x: m(x)[0], x, device)}
+        fns = {v: fns[v] for v in variants_at(T, cfg)}
+        out[T] = interleaved(fns, device, rounds_at(T, cfg), cfg.warmup)
     return out
 
 
@@ -149,31 +149,46 @@ class HeldOut:
             self.loss.append(s["normalized"])
 
 
-def quality(cfg: Config, seeds) -> dict:
-    """Per (arch, seed): held-out accuracy and loss / chance after the budget, their curves, train s."""
-    task, out = AddingProblem(cfg.task_length), {}
-    for seed in seeds:
-        for arch in QUALITY_ARCHS:
-            spec = ModelConfig(arch=arch, hidden_size=cfg.hidden, num_layers=cfg.num_layers, embed_dim=cfg.hidden)
-            watch = HeldOut(task, cfg.steps, cfg.score_batches)
-            f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=seed, clip_norm=1.0, callbacks=(watch,))
-            done = f.diverged_at is None and len(watch.accuracy) == EVALS  # a diverged run scores NaN
-            out[(arch, seed)] = {"accuracy": watch.accuracy[-1] if done else math.nan,
-                                 "normalized": watch.loss[-1] if done else math.nan,
-                                 "curve": watch.accuracy, "loss curve": watch.loss, "seconds": f.wall_time}
+def train_quality(cfg: dict, arch: str, seed: int) -> dict:
+    """``arch`` trained with ``seed`` on the adding problem: held-out accuracy and loss / chance after the
+    budget, their curves, train s."""
+    cfg = config_of(Config, cfg)
+    task = AddingProblem(cfg.task_length)
+    spec = ModelConfig(arch=arch, hidden_size=cfg.hidden, num_layers=cfg.num_layers, embed_dim=cfg.hidden)
+    watch = HeldOut(task, cfg.steps, cfg.score_batches)
+    f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=seed, clip_norm=1.0, callbacks=(watch,))
+    done = f.diverged_at is None and len(watch.accuracy) == EVALS  # a diverged run scores NaN
+    return {"accuracy": watch.accuracy[-1] if done else math.nan, "normalized": watch.loss[-1] if done else math.nan,
+            "curve": watch.accuracy, "loss curve": watch.loss, "seconds": f.wall_time}
+
+
+def time_sweep(cfg: dict, B: int, H: int) -> dict:
+    """The timed unit of one (B, H): :func:`time_shape` on one thread (or the accelerator), per T."""
+    cfg = config_of(Config, cfg)
+    with one_thread():
+        return {"times": [[T, r] for T, r in time_shape(cfg, B, H, pick_device("auto")).items()]}
+
+
+def units(profile: str, done: dict) -> list[Unit]:
+    """One training unit per (arch, seed) for the quality half; one timed unit per (B, H) for the speed half."""
+    cfg = PROFILES[check_profile(profile)]
+    train = settings(cfg, ("lengths", "shapes", "warmup", "rounds", "cap_length", "capped_rounds",
+                           "step_max_length"))
+    out = [Unit(f"{arch}-s{seed}", "train_quality", {"cfg": train, "arch": arch, "seed": seed}, seed=seed,
+                flops=flops.training(flops.task_model(arch, cfg.hidden, cfg.hidden, 1, cfg.task_length,
+                                                      cfg.num_layers), 32 * cfg.task_length, cfg.steps))
+           for seed in rules.seeds(profile) for arch in QUALITY_ARCHS]
+    timing = settings(cfg, ("shapes", "task_length", "hidden", "num_layers", "steps", "lr", "score_batches"))
+    for B, H in cfg.shapes:
+        work = sum((rounds_at(T, cfg) + cfg.warmup) * flops.TRAIN * B * T * (flops.recurrent("mingru", H, H) * 2
+                                                                             + flops.recurrent("gru", H, H))
+                   for T in cfg.lengths)
+        out.append(Unit(f"time-B{B}-H{H}", "time_sweep", {"cfg": timing, "B": B, "H": H}, seed=cfg.seed, timed=True,
+                        flops=work))
     return out
 
 
-def prepare(profile: str = "quick") -> dict:
-    """The untimed part: the GRU and minGRU trained per seed (``quality``), on one thread.
-
-    The runner runs it beside the training claims; ``run`` then only times and decides.
-    """
-    with one_thread():
-        return quality(PROFILES[check_profile(profile)], rules.seeds(profile))
-
-
-def run(profile: str = "quick", prepared: dict | None = None):
+def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
     result = new_result(CLAIM_ID, CLAIM, (
@@ -184,10 +199,8 @@ def run(profile: str = "quick", prepared: dict | None = None):
         f"{cfg.num_layers}-layer GRU and minGRU, hidden {cfg.hidden}, Adam lr {cfg.lr}, clip 1.0, {cfg.steps} batches "
         f"of 32 on the adding problem at T = {cfg.task_length}, seeds {list(seeds)} (paired); "
         f"{64 * cfg.score_batches} held-out sequences."), profile, config(profile), cfg.seed, seeds=seeds)
-    device = pick_device("auto")
-    with one_thread():
-        times = time_sweep(cfg, device)
-    q = prepared if prepared is not None else prepare(profile)
+    times = {(B, H, T): r for B, H in cfg.shapes for T, r in results[f"time-B{B}-H{H}"]["times"]}
+    q = {(a, s): results[f"{a}-s{s}"] for s in seeds for a in QUALITY_ARCHS}
     timed = ["median ms", "min-max ms", "x faster than its step mode", "x faster than nn.GRU"]
     med = {k: {v: statistics.median(r[v]) for v in r} for k, r in times.items()}
     result.add_table("training step time per (B, H, T)", ["model", "B", "H", "T", "rounds", *timed],
@@ -263,7 +276,7 @@ def _verdict(result, times: dict, q: dict, cfg: Config, seeds):
     comparable = ok >= need
     faster = any(s["faster"] for s in regimes.values())
     slower_everywhere = all(s["slower"] for s in regimes.values())
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=faster and comparable,
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=faster and comparable,
                      refuted=slower_everywhere or not comparable)
     T, step_T = cfg.lengths[-1], step_lengths(cfg)[-1]
     where = (f"B={{B}} H={{H}}, T={T}: scan {{vs_step:.1f}}x its step mode, " if step_T == T else

@@ -47,7 +47,7 @@ from seqlab.bench.measure import fit_exponent
 from seqlab.config import to_dict
 from seqlab.diagnostics.plots import line_plot
 from seqlab.experiments.core import rules
-from seqlab.experiments.core.base import check_profile, decide, finish, new_result
+from seqlab.experiments.core.base import check_profile, judge, finish, new_result
 from seqlab.experiments.core.timing import interleaved
 from seqlab.nn.conv import GLUConv
 from seqlab.nn.transformer import DecoderLayer, EncoderLayer
@@ -327,7 +327,7 @@ def _verdict(result, rate: dict, depth: dict, cfg: Config, gpu: dict | None = No
                  f"the range); refuted when the excess is at most {cfg.refute_gap} in every fit (the Transformer "
                  f"holds its FLOP/s no better than the LSTM, or hardly).")
     if gpu is None:
-        verdict = decide(enough=rules.gates_pass(gates), confirmed=grows and min(gaps) >= cfg.confirm_gap,
+        verdict = judge(enough=rules.gates_pass(gates), confirmed=grows and min(gaps) >= cfg.confirm_gap,
                          refuted=max(gaps) <= cfg.refute_gap)
         return finish(result, verdict, "gates: at least 4 lengths spanning 16x, at least one sequence per batch. "
                       + work_rule + " On an accelerator the fixed-batch rule decides instead (see the docstring).",
@@ -349,7 +349,7 @@ def _gpu_verdict(result, gpu: dict, cfg: Config, gates: list, work_text: str):
     confirmed = grows and mfu_ratio >= 2.0 and tok_ratio >= 1.0
     refuted = mfu_ratio < 1.0
     result.timing = [*result.timing, "gates"]  # the idle-width gate quotes a measured fraction of the peak
-    verdict = decide(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
+    verdict = judge(enough=rules.gates_pass(gates), confirmed=confirmed, refuted=refuted)
     return finish(result, verdict,
                   "On an accelerator: gates as on a CPU, at least 4 lengths in the fixed-batch grid, and one "
                   "recurrent step must leave the accelerator idle width (its (B, H) @ (H, 4H) GEMM below 50% of the "
