@@ -48,8 +48,10 @@ from seqlab.experiments.gradients.init_runs import ScoreCurve, train_built
 from seqlab.experiments.problem.c30_failure_table import DevCurve
 
 CLAIM_ID = "C38"
-QUOTE = ("Loss stuck at initial value: Reduce sequence length; Loss becomes NaN after N steps: reduce learning "
-         "rate; Early tokens never learned: Increase BPTT window; if grad_norm > 10: clip to max_norm=1.0")
+QUOTE = ("Loss stuck at initial value | Vanishing gradients | Reduce sequence length, check initialization; Loss "
+         "becomes NaN after N steps | Exploding gradients | Add gradient clipping, reduce learning rate; Early tokens "
+         "never learned | Vanishing + truncated BPTT | Increase BPTT window, use LSTM/GRU; if grad_norm > 10: "
+         "torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1.0)")
 CLAIM = (f"The chapter's troubleshooting checklist and monitor snippet (\"{QUOTE}\"): each quick fix cures the "
          "symptom it is listed against. Controlled tasks (C26's and C8's).")
 ROWS = ("NaN: lower lr", "NaN: clip if norm > 10", "stuck: shorter sequences", "early tokens: larger BPTT window")
