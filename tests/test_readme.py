@@ -141,6 +141,9 @@ SHELL: dict[str, Run | Skip] = {
         Skip("needs the tables of two earlier mt_table runs; tests/test_mt_benchmarks.py checks --merge"),
     ".venv/bin/python benchmarks/mt_throughput.py configs/mt-nt-bahdanau-lstm.toml --threads 2 --baseline 1100":
         Skip("times a 7.8M-parameter model for minutes; tests/test_mt_benchmarks.py runs it on a tiny recipe"),
+    ".venv/bin/python benchmarks/anchors/anchors.py --minutes 10 --threads 2 --json runs/anchors/anchors.json":
+        Skip("installs Joey NMT from the package registry into its own environment and trains four models for "
+             "10 minutes each; tests/test_anchors.py checks its corpus, configs and log parsing"),
     ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (about ten minutes on 2 cores)"),
     ".venv/bin/seqlab reproduce --only C1,C4 --force --jobs 1":
         Skip("two claims' quick experiments (minutes); tests/test_experiments.py runs the claims at tiny sizes"),

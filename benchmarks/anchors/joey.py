@@ -109,6 +109,7 @@ def config(recipe, name: str, data: dict[str, Path], tokenizers, vocabs, model_d
            max_output_length: int) -> dict:
     """A Joey NMT config (a dict for its YAML) at the shape of a seqlab translation recipe."""
     task, train = recipe.task, recipe.train
+    model = _model(recipe.model)  # first: an arch without a Joey counterpart is refused before anything else
     symbols = {"unk_token": "<unk>", "unk_id": 0, "pad_token": "<pad>", "pad_id": 1, "bos_token": "<s>",
                "bos_id": 2, "eos_token": "</s>", "eos_id": 3}
     langs = ("el", "en")
@@ -129,7 +130,7 @@ def config(recipe, name: str, data: dict[str, Path], tokenizers, vocabs, model_d
                      "epochs": 100000, "validation_freq": 10**9, "logging_freq": 10,
                      "early_stopping_metric": "bleu", "shuffle": True, "overwrite": True,
                      "keep_best_ckpts": 1, "print_valid_sents": [], **_schedule(train)},
-        "model": _model(recipe.model),
+        "model": model,
     }
 
 
