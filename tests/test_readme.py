@@ -171,6 +171,9 @@ SHELL: dict[str, Run | Skip] = {
     ".venv/bin/seqlab report runs/c2": Run(check=_wrote("runs/c2/report.html")),
     "make notebook": Skip("opens Jupyter, or runs the tutorial at quick sizes (about 5 minutes on 2 cores); "
                           "tests/test_tutorial.py executes the notebook at tiny sizes"),
+    ".venv/bin/python benchmarks/anchors/anchors.py --minutes 10 --threads 2 --json runs/anchors/anchors.json":
+        Skip("installs Joey NMT from the package registry into its own environment and trains four models for "
+             "10 minutes each; tests/test_anchors.py checks its corpus, configs and log parsing"),
     ".venv/bin/python benchmarks/mt_throughput.py configs/mt-nt-bahdanau-lstm.toml --threads 2 --baseline 1100":
         Skip("times a 7.8M-parameter model for minutes; tests/test_mt_benchmarks.py runs it on a tiny recipe"),
     ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (about 6 minutes on 2 cores); "

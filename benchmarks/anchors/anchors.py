@@ -29,7 +29,6 @@ import argparse
 import dataclasses
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -67,25 +66,25 @@ def _pip(venv: Path, *args: str) -> None:
         raise ToolkitError(f"pip install {' '.join(args)} failed:\n{_tail(done.stderr or done.stdout)}")
 
 
-def setup_venv(venv: Path, package: str, version: str) -> Path:
-    """A virtual environment with torch (the pinned CPU wheel) and then ``package==version``.
-
-    A module the toolkit imports without declaring it (Joey NMT 2.3.0 imports
-    ``importlib_metadata``) is installed after it, and said so."""
+def setup_venv(venv: Path, package: str, version: str, fixes: list[tuple[str, str]]) -> Path:
+    """A virtual environment with torch (the pinned CPU wheel), then ``package==version``, then
+    ``fixes``: (requirement, why) for what the toolkit needs beyond what it declares."""
+    wanted = "\n".join([TORCH, f"{package}=={version}", *(r for r, _ in fixes)])
+    stamp = venv / "anchor-requirements.txt"  # written after a complete install: a re-run skips pip
+    if stamp.is_file() and stamp.read_text() == wanted:
+        return venv / "bin" / "python"
     if not (venv / "bin" / "python").exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     _pip(venv, TORCH)
     _pip(venv, f"{package}=={version}")
-    for _ in range(3):
-        probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import joeynmt.training, joeynmt.prediction"],
-                               capture_output=True, text=True)
-        missing = re.search(r"No module named '([\w.]+)'", probe.stderr)
-        if not probe.returncode or missing is None:
-            break
-        print(f"{package} {version} imports {missing.group(1)} without declaring it: installing it")
-        _pip(venv, missing.group(1).split(".")[0])
+    for requirement, why in fixes:
+        print(f"installing {requirement}: {why}")
+        _pip(venv, requirement)
+    probe = subprocess.run([str(venv / "bin" / "python"), "-c", "import joeynmt.training, joeynmt.prediction"],
+                           capture_output=True, text=True)
     if probe.returncode:
         raise ToolkitError(f"{package} {version} installed but does not import:\n{_tail(probe.stderr)}")
+    stamp.write_text(wanted)
     return venv / "bin" / "python"
 
 
@@ -223,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()} (Joey: OMP_NUM_THREADS={args.threads}), "
           f"{args.minutes:g} training minutes per run, load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     try:
-        python = setup_venv(out / "venv", "joeynmt", joey.VERSION)
+        python = setup_venv(out / "venv", "joeynmt", joey.VERSION, joey.FIXES)
         print(f"Joey NMT {joey.VERSION} in {out / 'venv'}")
         rows = [r for i, path in enumerate(args.recipes) for r in one_recipe(path, i, python, args, out)]
     except ToolkitError as err:

@@ -34,6 +34,10 @@ from pathlib import Path
 import yaml
 
 VERSION = "2.3.0"  # the current release on the registry when this benchmark was written
+# what Joey NMT 2.3.0 needs beyond what it declares, found by running it with its declared requirements
+FIXES = [("importlib_metadata", "joeynmt.helpers imports it but joeynmt 2.3.0 does not declare it"),
+         ("sentencepiece==0.1.99", "joeynmt 2.3.0 calls SentencePieceProcessor.SetVocabulary, which the "
+                                   "sentencepiece 0.2 releases no longer have")]
 
 STEP_LINE = re.compile(r"Step:\s+(\d+),.*Tokens per Sec:\s+(\d+)")
 INTERRUPT_LINE = re.compile(r"Interrupt at epoch (\d+), step (\d+)")
@@ -97,13 +101,15 @@ def _schedule(t) -> dict:
         return {"scheduling": "warmupinversesquareroot", "learning_rate_warmup": t.warmup_steps}
     if t.schedule not in (None, "constant"):
         raise ValueError(f"no Joey counterpart written for schedule {t.schedule!r}")
-    return {}
+    # a constant rate: Joey 2.3.0 refuses a config without a scheduler, so one that never decays
+    return {"scheduling": "decaying", "decrease_factor": 1.0}
 
 
 def config(recipe, name: str, data: dict[str, Path], tokenizers, vocabs, model_dir: Path, seed: int,
            max_output_length: int) -> dict:
     """A Joey NMT config (a dict for its YAML) at the shape of a seqlab translation recipe."""
     task, train = recipe.task, recipe.train
+    model = _model(recipe.model)  # first: an arch without a Joey counterpart is refused before anything else
     symbols = {"unk_token": "<unk>", "unk_id": 0, "pad_token": "<pad>", "pad_id": 1, "bos_token": "<s>",
                "bos_id": 2, "eos_token": "</s>", "eos_id": 3}
     langs = ("el", "en")
@@ -124,7 +130,7 @@ def config(recipe, name: str, data: dict[str, Path], tokenizers, vocabs, model_d
                      "epochs": 100000, "validation_freq": 10**9, "logging_freq": 10,
                      "early_stopping_metric": "bleu", "shuffle": True, "overwrite": True,
                      "keep_best_ckpts": 1, "print_valid_sents": [], **_schedule(train)},
-        "model": _model(recipe.model),
+        "model": model,
     }
 
 
