@@ -174,3 +174,26 @@ def test_c36_tiny_run(monkeypatch):
     r = _tiny(c36, monkeypatch)
     assert r.verdict == "inconclusive" and r.decided_by.startswith("gate failed")
     assert len(r.tables[0].rows) == 9 and r.tables[0].timing == ["training s"]
+
+
+# ---------------------------------------------------------------- margins recorded by the verdicts
+
+def test_margins_decide_within_noise_only_on_measured_spread():
+    """A count of seeds or an integer shift sits half a unit from its boundary (a clean refutation stays
+    refuted); a worst-seed difference closer to its threshold than the seeds' noise turns inconclusive."""
+    from seqlab.experiments.core.base import new_result
+    from seqlab.experiments.transformer import c36_transformer_vs_rnn_mt as c36
+
+    cfg = c32.Config()
+    seeds = [0, 1, 2]
+    cliffs = {(h, s): 20 for h in cfg.hidden for s in seeds}  # the same cliff at every size
+    result = new_result("C32", c32.CLAIM, "hand-made", "quick", {}, seeds=seeds)
+    r = c32._verdict(result, c32.rule([[20] * len(cfg.hidden)] * 3), cfg, cliffs, seeds, [])
+    assert r.verdict == "refuted" and [m["threshold"] for m in r.margins] == [0.5, 2.5]
+    assert not any(m["within_noise"] for m in r.margins)
+    diffs = c36.rule([57.5, 70.0, 70.0], [55.0, 55.0, 55.0], 2.0)  # confirmed, worst seed 0.5 above 2.0
+    result = new_result("C36", c36.CLAIM, "hand-made", "quick", {}, seeds=seeds)
+    r = c36._verdict(result, diffs, c36.Config(), [])
+    (m,) = r.margins
+    assert m["value"] == pytest.approx(2.5) and m["threshold"] == 2.0 and m["noise"] > m["distance"]
+    assert r.verdict == "inconclusive" and r.decided_by.startswith("margin within noise (was confirmed)")
