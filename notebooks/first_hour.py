@@ -39,6 +39,7 @@ from seqlab.build import ModelConfig, build_model
 from seqlab.data.tasks import AddingProblem
 from seqlab.diagnostics import input_gradient_norms
 from seqlab.experiments import load
+from seqlab.experiments.core.units import run_inline
 
 SIZE = os.environ.get("SEQLAB_TUTORIAL", "quick")  # "quick": the ledger's sizes; "tiny": a smoke run
 FIGURES = Path("runs/tutorial")  # where figures go when this runs as a plain script
@@ -59,7 +60,7 @@ def ledger(claim_id: str):
     if SIZE == "tiny" and hasattr(module, "TINY"):
         module.PROFILES["quick"] = module.TINY  # the tests' smoke size, as tests/test_ledger_determinism.py does
     try:
-        result = module.run("quick")
+        result = run_inline(module, "quick")  # its units one after another, then its rule
     finally:
         module.PROFILES["quick"] = quick
     print(f"{claim_id}: {result.verdict}. {result.headline}")
