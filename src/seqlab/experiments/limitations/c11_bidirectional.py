@@ -131,7 +131,7 @@ def _verdict(result, acc: dict, secs: dict, params: dict, cfg: Config):
     """``secs``: bidirectional? -> seconds of a pass in each interleaved round."""
     chance = 1 / cfg.alphabet
     uni, bi = secs[False], secs[True]
-    cost = speed_ratio(bi, uni)  # min(bi) / min(uni): the fastest rounds, which load moves least
+    cost = speed_ratio(uni, bi)  # bi / uni = min(bi) / min(uni): the fastest rounds, which load moves least
     about_twice = ratio_clearly(uni, bi, COST[0]) and ratio_clearly(bi, [COST[1] * t for t in uni], 1.0)
     off = ratio_clearly(bi, [REFUTE_COST[0] * t for t in uni], 1.0) or ratio_clearly(uni, bi, REFUTE_COST[1])
     uses_future = acc[True] >= 0.9 and acc[False] <= chance + 0.1
