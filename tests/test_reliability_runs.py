@@ -19,23 +19,9 @@ from seqlab.recipe import load_recipe, recipe_from_dict
 from seqlab.report import write_report
 from seqlab.train import checkpoint as ckpt
 from seqlab.train.manifest import RUN_FILES, read_run_files
-from test_reliability import MT, TASK, one_line_error, train
+from test_reliability import mt_recipe, one_line_error, task_recipe, train  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture
-def task_recipe(tmp_path):
-    path = tmp_path / "task.toml"
-    path.write_text(TASK)
-    return str(path)
-
-
-@pytest.fixture
-def mt_recipe(tmp_path):
-    path = tmp_path / "mt.toml"
-    path.write_text(MT)
-    return str(path)
 
 
 # ----------------------------------------------------------------------------- the report reads its claims only
