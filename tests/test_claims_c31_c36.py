@@ -66,7 +66,8 @@ def test_c32_cliff_and_rule():
 
 
 def test_c32_bands_and_tiny_run(monkeypatch):
-    assert c32.bands(c32.Config()) == [(4, 7), (12, 15), (20, 23), (28, 31)]
+    assert c32.bands(c32.Config()) == [(4, 7), (10, 13), (16, 19)]
+    assert c32.bands(c32.Config(max_len=35, step=8)) == [(4, 7), (12, 15), (20, 23), (28, 31)]
     r = _tiny(c32, monkeypatch)
     assert r.verdict in ("confirmed", "refuted", "inconclusive") and r.seeds == [0, 1, 2]
     assert len(r.tables[0].rows) == 9 and r.tables[0].timing == ["training s"]

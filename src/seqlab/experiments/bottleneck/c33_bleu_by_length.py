@@ -53,11 +53,11 @@ class Config:
     attention: str = "luong"
     embed_dim: int = 32
     hidden: int = 64
-    steps: int = 300
+    steps: int = 200
     max_tokens: int = 1024
     lr: float = 3e-3
-    eval_sentences: int = 50
-    test_limit: int | None = 300
+    eval_sentences: int = 40
+    test_limit: int | None = 200
     long: bool = True  # 10-word bands up to 41+ (numbers); False: 1-10 .. 31+ (NT)
     metric: str = "chrf"
     competent: float = 40.0  # score on the first band, both models, every seed

@@ -54,11 +54,11 @@ class Config:
     heads: int = 4
     embed_dim: int = 32  # RNNs
     hidden: int = 64  # RNNs
-    steps: int = 300  # the Transformer's updates; the FLOP budget of every model
+    steps: int = 100  # the Transformer's updates; the FLOP budget of every model
     max_tokens: int = 1024
     lr: float = 3e-3
-    eval_sentences: int = 50
-    test_limit: int | None = 300
+    eval_sentences: int = 40
+    test_limit: int | None = 200
     long: bool = True
     metric: str = "chrf"
     competent: float = 40.0
