@@ -12,9 +12,12 @@ One attention layer can answer by matching the query to the stored token; a recu
 net must carry three values through hundreds or thousands of filler steps.
 
 Models: one causal Transformer layer (d_model = hidden, 2 heads), an LSTM (forget-gate
-bias 1) and a GRU of the same hidden size, behind the same embedding and head. Each
-(family, length, seed) trains up to ``budget`` updates, stopped at competence (running
-accuracy >= 0.9, ``core.memory_runs``), and is scored on held-out sequences. Beside
+bias 1) and, in the full profile, a GRU of the same hidden size, behind the same
+embedding and head (quick leaves the GRU out: on a CPU its step loop costs four times
+the LSTM's). Each (family, length, seed) trains up to ``budget`` updates, stopped early
+once its running accuracy reaches ``stop_at`` (0.97, above the ``good`` line the rule
+reads, so an early stop is not a coin flip at the line; ``core.memory_runs``), and is
+scored on held-out sequences. Beside
 quality, each unit measures one training step at its length: peak memory of the live
 tensors (``seqlab.bench.measure.peak_memory``) and time (reported only, never judged).
 
@@ -24,8 +27,8 @@ Rule (fixed before the run), at the longest length L:
 - refuted when the better recurrent net's accuracy is >= ``good`` in every seed (an RNN
   handles the length too), or the recurrent net beats the Transformer by
   ``good - poor`` in every seed;
-- inconclusive otherwise. Gate: the Transformer is competent at the shortest length in
-  every seed (else the budget is too small to learn the task at all).
+- inconclusive otherwise. Gate: the Transformer is competent (held-out >= ``good``) at the
+  shortest length in every seed (else the budget is too small to learn the task at all).
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from seqlab.experiments.core.units import Unit, config_of, settings
 
 CLAIM_ID = "C35"
 CLAIM = ("\"Transformers can handle sequences of thousands of tokens while RNNs struggle with hundreds\": recall "
-         "quality against sequence length (hundreds to thousands of tokens) for a Transformer, an LSTM and a GRU, "
+         "quality against sequence length (hundreds to thousands of tokens) for a Transformer, an LSTM and (full profile) a GRU, "
          "with the memory and time of a training step. Controlled task: key-value recall over filler text.")
 TRANSFORMER, RECURRENT = "transformer", ("lstm", "gru")
 FAMILIES = (TRANSFORMER, *RECURRENT)
@@ -69,12 +72,14 @@ class Config:
     forget_bias: float = 1.0
     good: float = 0.9  # held-out accuracy that "handles" a length
     poor: float = 0.5  # ... that "struggles" (chance is 1 / values)
+    stop_at: float = 0.97  # running accuracy that ends training early: above ``good``, so a stopped run is past it
+    recurrent: tuple[str, ...] = ("lstm",)  # quick: the LSTM (the GRU's loop costs 4x its time per step on a CPU)
 
 
 PROFILES = {"quick": Config(),
             "full": Config(lengths=(256, 512, 1024, 2048, 4096), hidden=64, heads=4, keys=6, values=8, budget=1500,
-                           batch_size=32, transformer_lr=2e-3, rnn_lr=3e-3)}
-TINY = Config(lengths=(8, 12), hidden=8, keys=4, values=4, budget=4, batch_size=4)
+                           batch_size=32, transformer_lr=2e-3, rnn_lr=3e-3, recurrent=RECURRENT)}
+TINY = Config(lengths=(8, 12), hidden=8, keys=4, values=4, budget=4, batch_size=4, recurrent=RECURRENT)
 
 
 def config(profile: str) -> dict:
@@ -106,7 +111,7 @@ def units(profile: str, done: dict) -> list[Unit]:
     out = []
     for s in rules.seeds(profile):
         for L in cfg.lengths:
-            for f in FAMILIES:
+            for f in (TRANSFORMER, *cfg.recurrent):
                 per_token = flops.task_model(f, cfg.hidden, cfg.hidden, cfg.values, L)
                 out.append(Unit(f"{f}-L{L}-s{s}", "train_one", {**args, "family": f, "length": L, "seed": s},
                                 seed=s, flops=flops.training(per_token, cfg.batch_size * L, cfg.budget)))
@@ -117,7 +122,7 @@ def train_one(cfg: dict, family: str, length: int, seed: int) -> dict:
     """Train ``family`` at ``length`` (to competence or the budget); held-out accuracy, memory and time of a step."""
     cfg = config_of(Config, cfg)
     t = task(cfg, length)
-    run = train(spec(family, cfg), t, cfg.budget, seed=seed, batch_size=cfg.batch_size, threshold=cfg.good,
+    run = train(spec(family, cfg), t, cfg.budget, seed=seed, batch_size=cfg.batch_size, threshold=cfg.stop_at,
                 lr=cfg.transformer_lr if family == TRANSFORMER else cfg.rnn_lr)
     torch.manual_seed(seed)
     model = build_model(spec(family, cfg), t)
@@ -136,13 +141,14 @@ def train_one(cfg: dict, family: str, length: int, seed: int) -> dict:
 def decide(profile: str, results: dict):
     cfg = PROFILES[check_profile(profile)]
     seeds = rules.seeds(profile)
-    res = {(f, L, s): results[f"{f}-L{L}-s{s}"] for f in FAMILIES for L in cfg.lengths for s in seeds}
+    families = (TRANSFORMER, *cfg.recurrent)
+    res = {(f, L, s): results[f"{f}-L{L}-s{s}"] for f in families for L in cfg.lengths for s in seeds}
     result = new_result(CLAIM_ID, CLAIM, (
         f"Key-value recall ({cfg.keys} keys, {cfg.values} values, {cfg.fillers} filler words; pairs at 1/8, 1/2 and "
         f"all of the sequence) at lengths {list(cfg.lengths)}. One causal Transformer layer (d_model {cfg.hidden}, "
-        f"{cfg.heads} heads, lr {cfg.transformer_lr}), LSTM (forget-gate bias {cfg.forget_bias:g}) and GRU (hidden "
-        f"{cfg.hidden}, lr {cfg.rnn_lr}); at most {cfg.budget} updates of {cfg.batch_size}, stopped at competence "
-        f"(running accuracy >= {cfg.good}); held-out accuracy on 128 sequences; peak memory and time of one "
+        f"{cfg.heads} heads, lr {cfg.transformer_lr}) against {' and '.join(r.upper() for r in cfg.recurrent)} (hidden "
+        f"{cfg.hidden}, lr {cfg.rnn_lr}, LSTM forget-gate bias {cfg.forget_bias:g}); at most {cfg.budget} updates of "
+        f"{cfg.batch_size}, stopped early at running accuracy >= {cfg.stop_at}; held-out accuracy on 128 sequences; peak memory and time of one "
         f"training step at batch {cfg.batch_size} (CPU, one thread). Paired seeds {list(seeds)}."),
         profile, config(profile), seeds=seeds)
     result.add_table("held-out accuracy, updates to competence (budget + 1 = never), memory and time per step",
@@ -152,13 +158,13 @@ def decide(profile: str, results: dict):
     Ls = list(cfg.lengths)
     result.add_figure("accuracy_vs_length", "Held-out recall accuracy against sequence length (median of seeds).",
                       line_plot({f: (Ls, [statistics.median(res[f, L, s]["held_out"] for s in seeds) for L in Ls])
-                                 for f in FAMILIES}, "quality vs length", "sequence length", "accuracy", logx=True))
-    gates = [rules.at_least(f"Transformer competent at length {Ls[0]} (seeds)",
-                            rules.count(res[TRANSFORMER, Ls[0], s]["competent"] for s in seeds), len(seeds))]
+                                 for f in families}, "quality vs length", "sequence length", "accuracy", logx=True))
+    gates = [rules.at_least(f"Transformer competent at length {Ls[0]} (held-out accuracy, worst seed)",
+                            min(res[TRANSFORMER, Ls[0], s]["held_out"] for s in seeds), cfg.good)]
     L = Ls[-1]
     r = rule([res[TRANSFORMER, L, s]["held_out"] for s in seeds],
-             [max(res[f, L, s]["held_out"] for f in RECURRENT) for s in seeds], cfg)
-    mem = {f: statistics.median(res[f, L, s]["memory"] for s in seeds) / 2**20 for f in FAMILIES}
+             [max(res[f, L, s]["held_out"] for f in cfg.recurrent) for s in seeds], cfg)
+    mem = {f: statistics.median(res[f, L, s]["memory"] for s in seeds) / 2**20 for f in families}
     result.notes.append(f"peak memory per training step at length {L}: "
                         + ", ".join(f"{f} {m:.1f} MiB" for f, m in mem.items()))
     return _verdict(result, r, cfg, gates, L)
