@@ -8,20 +8,22 @@ carry, the same answer. A one-layer causal Transformer (d_model 16, 2 heads, sin
 positions, which cover any length) against an LSTM of the same width, behind the same
 input layer and per-step head, on the same batches (paired seeds).
 
-Distances. Quick: 16 (the control), 128 and 256 (hundreds; a Transformer at 512 needed
-183 updates of 90 ms in a pilot, 15 CPU-s a seed, over this claim's budget, so the
-quick profile tests hundreds, not thousands). Full: 32 (control), 256, 1024 and 2048
-(thousands), the recurrent rule read at 256.
+Distances. Quick: 16 (the control), 128 and 256 (hundreds; a Transformer at 512
+needed 183 updates of 90 ms in a pilot, 17 CPU-s a seed, over this claim's budget, so
+the quick profile tests hundreds, not thousands, and its setup says so). Full: 32
+(control), 256, 1024 and 2048 (thousands), the recurrent rule read at 256.
 
 Budget: equal updates, not convergence. Every family and distance gets at most 200
 (quick; full 1,000) updates of 32 fresh sequences, the same ones per seed, and stops at
-competence (running accuracy >= 0.9 over 10 batches); a run that never gets there
+competence (running accuracy >= 0.95 over 10 batches); a run that never gets there
 trains the whole budget. Held-out accuracy (256 fresh sequences) of the model where it
-stopped is the measure. LSTM settings are generous to it: forget-gate bias 3 (the cell
-keeps 95% a step at initialization; with bias 1 it did not learn the control in 300
-updates in 3 of 3 pilot seeds), lr 1e-2 (it learned the control in 25-52 updates in
-pilots). Transformer lr 1e-2. A vanilla LSTM can learn one key over long distances when
-trained much longer; the claim tested is what happens at the same number of updates.
+stopped is the measure. The LSTM's settings are generous to it: forget-gate bias 3 (the
+cell keeps 95% a step at initialization; with bias 1 it learned the control within 300
+updates in 3 of 12 pilot runs, lr 1e-2 to 5e-2) and lr 1e-2 (with bias 3 it learned
+the control in 25-76 updates in 6 of 6 pilot runs); Transformer lr 1e-2. Pilot runs of
+the LSTM at hidden 32 (distance 64, seed 0; 128, seeds 0 and 1) stayed at chance for
+300 updates: the width does not decide it. A vanilla LSTM can learn one key over long
+distances when trained much longer; what is tested is the same number of updates.
 
 Gates: control, every family competent at the control distance in every seed (each can
 learn the task: a failure further out is about distance, not ability or capacity);
@@ -176,6 +178,8 @@ def decide(profile: str, results: dict):
                       line_plot({a: (np.array(every), [np.mean([runs[a, d, s].held_out for s in seeds])
                                                        for d in every]) for a in archs},
                                 "key recall", "distance (steps)", "held-out accuracy", logx=True))
+    result.notes.append("competent within the budget, seeds of " + str(len(seeds)) + ": " + "; ".join(
+        f"{a} " + ", ".join(f"d {d}: {sum(runs[a, d, s].competent for s in seeds)}" for d in every) for a in archs))
     gates = _gates(runs, cfg, archs, seeds)
     r = drop_rule({d: drop[TRANSFORMER, d] for d in cfg.distances}, {a: drop[a, cfg.rnn_at] for a in cfg.recurrent},
                   {a: [runs[a, cfg.rnn_at, s].competent for s in seeds] for a in cfg.recurrent}, cfg)
@@ -194,7 +198,9 @@ def _setup(cfg: Config, seeds) -> str:
             f"Adam lr {cfg.transformer_lr}) vs {', '.join(cfg.recurrent)} (hidden {cfg.hidden}, forget-gate bias "
             f"{cfg.forget_bias:g}, Adam lr {cfg.rnn_lr}). Budget: equal updates (not convergence), at most "
             f"{cfg.budget} updates of {cfg.batch_size} fresh sequences per run, clip 1.0, stopped at competence "
-            f"(running accuracy >= {cfg.competent} over {cfg.window} batches); paired seeds {list(seeds)}.")
+            f"(running accuracy >= {cfg.competent} over {cfg.window} batches); paired seeds {list(seeds)}."
+            + (" This profile reaches hundreds of steps only; the 'thousands' of the claim is the full profile's."
+               if max(cfg.distances) < 1000 else ""))
 
 
 def _gates(runs: dict, cfg: Config, archs, seeds) -> list[rules.Gate]:
