@@ -22,8 +22,13 @@ cell keeps 95% a step at initialization; with bias 1 it learned the control with
 updates in 3 of 12 pilot runs, lr 1e-2 to 5e-2) and lr 1e-2 (with bias 3 it learned
 the control in 25-76 updates in 6 of 6 pilot runs); Transformer lr 1e-2. Pilot runs of
 the LSTM at hidden 32 (distance 64, seed 0; 128, seeds 0 and 1) stayed at chance for
-300 updates: the width does not decide it. A vanilla LSTM can learn one key over long
-distances when trained much longer; what is tested is the same number of updates.
+300 updates: the width does not decide it. Equal updates are not equal FLOPs: an update
+of the Transformer costs about 5x the LSTM's at 256 (the runs table gives estimates); an
+LSTM at 128 given 1,000 updates (5x) also stayed at chance (pilot, seed 0). A vanilla
+LSTM can learn one key over long distances when trained much longer; what is tested is
+the same number of updates. GRU is left out: in pilots it learned the full profile's
+control (32, lr 3e-3) in 1 of 2 runs of 1,000 updates, so it would fail the control
+gate there (``Config.recurrent`` takes it).
 
 Gates: control, every family competent at the control distance in every seed (each can
 learn the task: a failure further out is about distance, not ability or capacity);
@@ -38,9 +43,11 @@ recurrent net's drop at ``rnn_at`` (hundreds) is > 0.5; refuted when the recurre
 drop there is < 0.2 and it is competent there in every seed (it handles hundreds as
 well); else inconclusive. All of it only when both gates pass.
 
-Cost: quick about 35 CPU-s (one thread). Full, estimated from per-update times: the
-LSTM at 2048 is ~0.5 s an update on a CPU core, the Transformer ~1-2 s; 5 seeds make it
-2-4 CPU-hours, minutes on a GPU.
+Cost: quick about 35 CPU-s (one thread). Full (not run here): in CPU pilots the
+Transformer (d_model 32, lr 3e-3) was competent at 1024 after 202 updates of 0.37 s
+(seed 0), the LSTM at the control 32 after 69 and 163; extrapolated (attention is
+quadratic: ~1.5 s an update at 2048; the LSTM ~0.25 s), 5 seeds take about 2-4
+CPU-hours, minutes on a GPU.
 """
 
 from __future__ import annotations
@@ -114,7 +121,8 @@ def spec(arch: str, cfg: Config) -> ModelConfig:
                        forget_bias=cfg.forget_bias if arch == "lstm" else None)
 
 
-RULE = ("rnn_at", "plateau", "holds", "drops")  # read by decide only: changing them re-runs no unit
+# fields no unit reads (the rule, the list of runs; a unit names its arch and distance): no re-run when changed
+NOT_IN_UNITS = ("control", "distances", "recurrent", "rnn_at", "plateau", "holds", "drops")
 
 
 def units(profile: str, done: dict) -> list[Unit]:
@@ -125,13 +133,17 @@ def units(profile: str, done: dict) -> list[Unit]:
     for arch in families(cfg):
         for d in (cfg.control, *cfg.distances):
             for s in rules.seeds(profile):
-                task = KeyRecall(d, cfg.keys, cfg.filler)
-                cost = flops.training(flops.task_model(arch, cfg.hidden, cfg.hidden, cfg.keys, task.length,
-                                                       cfg.layers), cfg.batch_size * task.length, cfg.budget)
                 out.append(Unit(f"{arch}-d{d}-s{s}", "train_run",
-                                {"cfg": settings(cfg, RULE), "arch": arch, "distance": d, "seed": s},
-                                seed=s, flops=cost))
+                                {"cfg": settings(cfg, NOT_IN_UNITS), "arch": arch, "distance": d, "seed": s},
+                                seed=s, flops=_flops(arch, d, cfg.budget, cfg)))
     return out
+
+
+def _flops(arch: str, distance: int, updates: int, cfg: Config) -> float:
+    """Estimated training FLOPs of ``updates`` updates at ``distance`` (``core.flops``)."""
+    T = distance + 1
+    return flops.training(flops.task_model(arch, cfg.hidden, cfg.hidden, cfg.keys, T, cfg.layers),
+                          cfg.batch_size * T, updates)
 
 
 def train_run(cfg: dict, arch: str, distance: int, seed: int) -> dict:
@@ -169,9 +181,10 @@ def decide(profile: str, results: dict):
     result.add_table("runs (steps = updates to competence, '> n' = never within the n allowed; accuracy on "
                      f"{64 * cfg.score_batches} held-out sequences where training stopped)",
                      ["family", "distance", "seed", "steps", "competent", "best running accuracy",
-                      "held-out accuracy", "drop from control"],
+                      "held-out accuracy", "drop from control", "training GFLOPs (estimate)"],
                      [[a, d, s, _steps(r), r.competent, round(r.best, 4), round(r.held_out, 4),
-                       "control" if d == cfg.control else round(drop[a, d][seeds.index(s)], 4)]
+                       "control" if d == cfg.control else round(drop[a, d][seeds.index(s)], 4),
+                       round(_flops(a, d, r.trained, cfg) / 1e9, 3)]
                       for (a, d, s), r in runs.items()])
     result.add_figure("accuracy_vs_distance", "Held-out accuracy against the key's distance, mean over seeds "
                       f"(at most {cfg.budget} updates each; chance {1 / cfg.keys:.3f}).",
