@@ -231,29 +231,70 @@ def test_c4_rnn_gets_the_updates_the_gated_nets_needed(monkeypatch):
 
 # ---------------------------------------------------------------- C25 Transformer on long dependencies
 
-def test_c25_task_rule():
+def test_c25_key_recall_puts_the_key_at_distance_d():
+    from seqlab.experiments.gradients.c25_key_recall import KeyRecall
+
+    task = KeyRecall(distance=9, keys=4, filler=3)
+    b = task.sample(16, torch.Generator().manual_seed(0))
+    assert b.x.shape == (16, 10) and task.length == 10 and task.vocab_size == 8 and task.output_dim == 4
+    assert (b.x[:, 0] < 4).all() and (b.x[:, 9] == 7).all()  # key at step 0, query marker at step d
+    assert ((b.x[:, 1:9] >= 4) & (b.x[:, 1:9] < 7)).all()  # distractors are never keys
+    assert b.mask.sum() == 16 and b.mask[:, 9].all() and (b.y[:, 9] == b.x[:, 0]).all()
+    with pytest.raises(ValueError):
+        KeyRecall(distance=0)
+
+
+def test_c25_drop_rule_on_hand_made_numbers():
     from seqlab.experiments.gradients import c25_transformer_long_dependencies as c25
 
-    cfg = c25.Config(budget=300)
-    assert [c25.recurrent_budget(_run(r), cfg) for r in (90, 120, 200, None)] == [180, 240, 300, 300]
-    fast = [_run(90), _run(100), _run(120)]
-    assert c25.task_rule(fast, [_run(None, budget=180), _run(None, budget=200), _run(None, budget=240)],
-                         cfg)[:2] == (True, False)  # not competent within twice the Transformer's updates
-    assert c25.task_rule(fast, [_run(None)] * 3, cfg)[:2] == (True, False)  # never in 300: 0.30 - 0.40
-    assert c25.task_rule(fast, [_run(200), _run(250), _run(260)], cfg)[:2] == (True, False)
-    assert c25.task_rule(fast, [_run(200), _run(150), _run(260)], cfg)[:2] == (False, False)  # 100/150 > 0.5
-    assert c25.task_rule([_run(None)] * 3, [_run(80)] * 3, cfg)[:2] == (False, True)  # fails where RNNs learn
-    assert c25.task_rule([_run(200)] * 3, [_run(90)] * 3, cfg)[:2] == (False, True)  # 2.2x the updates
-    assert c25.task_rule([_run(None)] * 3, [_run(None)] * 3, cfg)[:2] == (False, False)  # nobody learned
+    cfg = c25.Config()  # holds: drop < 0.2; recurrent fails: drop > 0.5
+    holds = {128: [0.0, 0.05, 0.1], 256: [0.0, 0.13, -0.02]}
+    rule = c25.drop_rule
+    assert (rule(holds, {"lstm": [0.85, 0.8, 0.6]}, {"lstm": [False] * 3}, cfg)["confirmed"],
+            rule(holds, {"lstm": [0.85, 0.8, 0.6]}, {"lstm": [False] * 3}, cfg)["refuted"]) == (True, False)
+    one_seed = rule(holds, {"lstm": [0.85, 0.8, 0.45]}, {"lstm": [False] * 3}, cfg)  # one seed short of 0.5
+    assert not one_seed["confirmed"] and not one_seed["refuted"]
+    slips = rule({128: [0.0, 0.0, 0.0], 256: [0.0, 0.25, 0.0]}, {"lstm": [0.85] * 3}, {"lstm": [False] * 3}, cfg)
+    assert not slips["confirmed"] and not slips["refuted"]  # the Transformer dropped in one seed: inconclusive
+    kept = rule(holds, {"lstm": [0.0, 0.05, 0.1]}, {"lstm": [True] * 3}, cfg)
+    assert kept["refuted"] and not kept["confirmed"]  # the LSTM handles the distance too
+    assert not rule(holds, {"lstm": [0.0, 0.05, 0.1]}, {"lstm": [True, True, False]}, cfg)["refuted"]
+    five = rule({256: [0.0, 0.01, 0.02, 0.0, 0.3]}, {"lstm": [0.9, 0.85, 0.9, 0.88, 0.8]}, {"lstm": [False] * 5},
+                cfg)  # 5 seeds: bootstrap interval of the mean; one Transformer slip of 0.3 does not decide alone
+    assert five["confirmed"] and "bootstrap" in five["holds"][256].method
 
 
-def test_c25_tiny_run_reports_every_task(monkeypatch):
+def _c25_results(c25, cfg, held, reached=lambda arch, d: 3, curve=(0.1,) * 8):
+    """Hand-made unit results for ``decide``: held-out accuracy ``held(arch, d)`` in every seed."""
+    from dataclasses import asdict
+
+    from seqlab.experiments.core.memory_runs import Run
+
+    return {f"{a}-d{d}-s{s}": asdict(Run(reached(a, d), cfg.budget, cfg.budget, list(curve), 0.5, held(a, d)))
+            for a in c25.families(cfg) for d in (cfg.control, *cfg.distances) for s in range(3)}
+
+
+def test_c25_gates_make_it_inconclusive(monkeypatch):
+    from seqlab.experiments.gradients import c25_transformer_long_dependencies as c25
+
+    cfg = c25.TINY
+    monkeypatch.setitem(c25.PROFILES, "quick", cfg)
+    lstm_fails = lambda a, d: 1.0 if a == "transformer" or d == cfg.control else 0.2  # noqa: E731
+    competent = lambda a, d: 3 if a == "transformer" or d == cfg.control else None  # noqa: E731
+    assert c25.decide("quick", _c25_results(c25, cfg, lstm_fails, competent)).verdict == "confirmed"
+    never = lambda a, d: None if a == "lstm" else 3  # noqa: E731  the LSTM misses the control too
+    r = c25.decide("quick", _c25_results(c25, cfg, lstm_fails, never))
+    assert r.verdict == "inconclusive" and not r.gates[0]["passed"] and r.gates[1]["passed"]
+    climbing = c25.decide("quick", _c25_results(c25, cfg, lstm_fails, competent, curve=[0.1] * 6 + [0.3, 0.5]))
+    assert climbing.verdict == "inconclusive" and not climbing.gates[1]["passed"]
+
+
+def test_c25_tiny_run_reports_every_run(monkeypatch):
     from seqlab.experiments.gradients import c25_transformer_long_dependencies as c25
 
     monkeypatch.setitem(c25.PROFILES, "quick", c25.TINY)
     r = run_inline(c25, "quick")
     assert r.verdict in ("confirmed", "refuted", "inconclusive")
     rows = r.tables[0].rows
-    assert {row[0] for row in rows} == {"copy", "recall", "adding"}
-    assert sum(row[1] == "long" for row in rows) == 3 * 3 * 3 and sum(row[1] == "short" for row in rows) == 3 * 2
-    assert all(1 <= row[4] <= c25.TINY.budget + 1 for row in rows)
+    assert len(rows) == 2 * 3 * 3 and {row[1] for row in rows} == {2, 4, 6}
+    assert len(r.gates) == 2 and len(r.margins) == 2
