@@ -65,28 +65,34 @@ def _c9_accs(profile_by_seed):
     return {("lstm", s): dict(zip(dists, accs)) for s, accs in enumerate(profile_by_seed)}
 
 
-def _c9_decide(accs, curves):
+def _c9_decide(accs, lm):
     from seqlab.experiments.limitations import c09_effective_context as c9
     from seqlab.experiments.core.base import new_result
 
     r = new_result("C9", "", "", "quick", {})
-    return c9._verdict(r, accs, curves, None, c9.Config(), rules.seeds("quick"))
+    return c9._verdict(r, accs, lm, c9.PROFILES["quick"], rules.seeds("quick"))
+
+
+def _lm(effective, full_loss=3.5, curve=(5.0, 4.5, 4.2, 4.0, 3.9, 3.8, 3.79, 3.79)):
+    from seqlab.experiments.limitations.context_ablation import LMContext
+
+    return LMContext({10: full_loss + 0.5, effective: full_loss, 1000: full_loss}, effective, list(curve), 1.0)
 
 
 def test_c9_rule_on_hand_made_numbers():
     far = [1, 1, 1, 0.95, 0.93, 0.92]
-    mid = [1, 1, 0.97, 0.92, 0.5, 0.2]
-    flat = {("lstm", s): [{d: 0.3 for d in (20, 50, 100, 200, 300, 600)}] * 5 for s in range(3)}
-    rising = {("lstm", s): [{d: 0.1 * i for d in (20, 50, 100, 200, 300, 600)} for i in range(5)] for s in range(3)}
-    r = _c9_decide(_c9_accs([far, far, mid]), rising)
-    assert r.verdict == "refuted" and r.gates == []  # 600 recalled in 2 of 3 seeds: no gate needed
-    assert _c9_decide(_c9_accs([mid, mid, far]), flat).verdict == "confirmed"  # span 200, trained
-    r = _c9_decide(_c9_accs([mid, mid, far]), rising)
-    assert r.verdict == "inconclusive" and "gate failed" in r.decided_by  # a failure while still improving
-    short = [0.95, 0.4, 0.2, 0.2, 0.2, 0.2]
-    assert _c9_decide(_c9_accs([short] * 3), flat).verdict == "refuted"  # fails at 50, trained
-    incompetent = [0.5, 0.2, 0.2, 0.2, 0.2, 0.2]
-    assert _c9_decide(_c9_accs([incompetent] * 3), flat).verdict == "inconclusive"
+    accs = _c9_accs([far, far, far])
+    r = _c9_decide(accs, _lm(600, curve=(5, 4, 3, 2, 1, 0.5, 0.3, 0.1)))
+    assert r.verdict == "refuted" and r.gates == []  # the LM used 600 tokens: a lower bound, no gate needed
+    assert _c9_decide(accs, _lm(200)).verdict == "confirmed"  # trained, competent, inside 100-300
+    assert "recall span" in " ".join(_c9_decide(accs, _lm(200)).notes)  # the spans are reported, not judged
+    r = _c9_decide(accs, _lm(200, curve=(5, 4.6, 4.3, 4.1, 4.0, 3.9, 3.7, 3.5)))
+    assert r.verdict == "inconclusive" and "gate failed" in r.decided_by  # still improving
+    assert _c9_decide(accs, _lm(200, full_loss=4.4)).verdict == "inconclusive"  # not a competent LM
+    r = _c9_decide(accs, _lm(20))
+    assert r.verdict == "inconclusive" and "cannot decide" in r.decided_by  # short E: the model may be too small
+    assert _c9_decide(_c9_accs([[0.2] * 6] * 3), _lm(200)).verdict == "confirmed"  # spans do not decide
+    assert _c9_decide(accs, None).verdict == "inconclusive"
 
 
 # ---------------------------------------------------------------- C9 LM context ablation

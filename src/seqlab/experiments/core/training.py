@@ -51,11 +51,13 @@ class Fit:
 
 def fit(model_cfg: ModelConfig, task, steps: int, *, lr: float = 3e-3, seed: int = 0, batch_size: int = 32,
         optimizer: str = "adam", clip_norm: float | None = None, tbptt: tuple[int, int] | None = None,
-        callbacks: tuple = ()) -> Fit:
-    """Build ``model_cfg`` for ``task`` (seeded), train ``steps`` batches, return the Fit."""
+        callbacks: tuple = (), schedule: str = "constant") -> Fit:
+    """Build ``model_cfg`` for ``task`` (seeded), train ``steps`` batches (learning-rate ``schedule``, e.g.
+    "cosine" to anneal a short budget to a settled end), return the Fit."""
     torch.manual_seed(seed)
     model = build_model(model_cfg, task)
     cfg = TrainConfig(steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, clip_norm=clip_norm,
+                      schedule=schedule,
                       tbptt_k1=None if tbptt is None else tbptt[0], tbptt_k2=None if tbptt is None else tbptt[1],
                       eval_every=steps, eval_batches=2, log_every=max(steps, 1), seed=seed, progress=False)
     curve = LossCurve()

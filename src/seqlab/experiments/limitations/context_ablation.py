@@ -39,6 +39,7 @@ class LMConfig:
     steps: int = 4000
     batch_size: int = 64
     lr: float = 2e-3
+    schedule: str = "constant"  # learning-rate schedule ("cosine": a short budget annealed to a settled end)
     contexts: tuple[int, ...] = (10, 20, 50, 100, 200, 300, 600)
     full: int = 1000  # the full context: tokens read before each scored token
     windows: int = 2000  # scored tokens (one per window) from the test split
@@ -106,7 +107,7 @@ def lm_effective_context(cfg: LMConfig, seed: int = 0) -> LMContext:
     task = CorpusLM(corpus=cfg.corpus, tokenizer=cfg.tokenizer, vocab_limit=cfg.vocab_limit, seq_len=cfg.seq_len,
                     eval_chars=cfg.eval_chars)
     spec = ModelConfig(arch=cfg.arch, hidden_size=cfg.hidden, num_layers=cfg.layers, embed_dim=cfg.embed_dim)
-    f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=seed, batch_size=cfg.batch_size, clip_norm=1.0)
+    f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=seed, batch_size=cfg.batch_size, clip_norm=1.0, schedule=cfg.schedule)
     text = load_corpus(cfg.corpus).text("test")
     test_ids = torch.as_tensor(task.tokenizer_obj.encode(text[: cfg.eval_chars] if cfg.eval_chars else text))
     losses = context_losses(f.model, test_ids, cfg.contexts, cfg.full, cfg.windows, cfg.chunk)
