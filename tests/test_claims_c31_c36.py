@@ -76,6 +76,15 @@ def test_c32_bands_and_tiny_run(monkeypatch):
 
 # ---------------------------------------------------------------- C34 hardware, per device
 
+def test_c34_power_law_gate_sees_a_cache_step():
+    lengths = (64, 128, 256, 512)
+    assert c34.fit_residual(lengths, [1.0, 2.0, 4.0, 8.0]) == pytest.approx(1.0)  # exactly linear
+    assert c34.fit_residual(lengths, [1.0, 4.0, 16.0, 64.0]) == pytest.approx(1.0)  # a clean power law
+    step = c34.fit_residual(lengths, [13.1, 19.6, 230.8, 281.8])  # measured: a 10x step between 128 and 256
+    assert step > 1.5 * c34.MAX_FIT_FACTOR
+    assert c34.fit_residual(lengths, [1.0, 2.1, 3.9, 8.2]) < c34.MAX_FIT_FACTOR  # noise is not a step
+
+
 def test_c34_rule_on_a_cpu_judges_only_linear_time():
     cpu = {"accelerator": False, "rnn_exponents": [1.02, 0.95, 1.1, 1.0, 0.98]}
     r = c34.rule(cpu)
