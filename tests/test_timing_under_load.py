@@ -66,3 +66,40 @@ def test_known_work_ratio_decides_the_same_with_every_core_busy():
         busy = _decisions()
     assert quiet == busy == (True, False, False)  # 3x the work: clearly > 1.5x, not 6x, never slower
 
+
+
+TIMED_CLAIMS = ("C10", "C11", "C14", "C15", "C16", "C20", "C27", "C28", "C34", "C40")
+
+
+def _tiny_outcomes(monkeypatch) -> dict:
+    """Each timed claim's TINY run: its verdict and which gates passed."""
+    from seqlab.experiments.core.units import run_inline
+    from seqlab.experiments.registry import load
+
+    out = {}
+    for claim_id in TIMED_CLAIMS:
+        module = load(claim_id)
+        monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
+        r = run_inline(module, "quick")
+        out[claim_id] = (r.verdict, tuple((g["name"], g["passed"]) for g in r.gates))
+    return out
+
+
+def test_timed_claims_tiny_runs_decide_the_same_with_every_core_busy(monkeypatch):
+    """The timed claims at TINY size, quiet and with a busy loop on every core: the same verdicts and gates.
+
+    At TINY size most of these verdicts are set by their gates (too few lengths or rounds to
+    time anything), so this guards that load moves neither a gate nor an untimed decision;
+    the timing rule itself is checked on known work above.
+    """
+    quiet = _tiny_outcomes(monkeypatch)
+    with Burners():
+        busy = _tiny_outcomes(monkeypatch)
+    assert set(quiet) == set(TIMED_CLAIMS) and busy == quiet
+
+
+def test_every_timed_claim_is_in_the_busy_machine_check():
+    from seqlab.experiments import REGISTRY
+    from seqlab.experiments.registry import load
+
+    assert {c for c in REGISTRY if getattr(load(c), "TIMED", False)} == set(TIMED_CLAIMS)
