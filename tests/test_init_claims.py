@@ -117,10 +117,14 @@ def test_c6_advantage_and_rule_by_hand():
     assert advantage(-5.0, -1.0) == pytest.approx(4.0)
     assert advantage(-5.0, 2.0) == pytest.approx(3.0)  # growing counts as distortion too
     cfg = Config()
-    assert seed_rule(4.0, 1.0, cfg)["helps then fades"]  # a quarter left
-    assert seed_rule(4.0, -0.5, cfg)["helps then fades"]  # the default overtook it
-    assert not seed_rule(4.0, 3.0, cfg)["helps then fades"]  # three quarters kept
-    assert not seed_rule(0.5, 0.0, cfg)["helped"]  # no help at the start
+    j = seed_rule(-13.4, -5.6, -7.2, 0.0, 4.0, cfg)  # measured: orthogonal, T = 50
+    assert j["helped"] and j["growth"] == pytest.approx(1.6) and j["returned"] and j["holds"]
+    assert seed_rule(-13.4, -0.5, 4.4, 0.0, 2.1, cfg)["holds"]  # the IRNN: it returns as growth going back
+    assert not seed_rule(-13.4, -0.5, 4.4, 2.0, 2.0, cfg)["returned"]  # no drift: not the chapter's mechanism
+    assert not seed_rule(-13.4, -2.1, -2.5, 0.0, 3.0, cfg)["returned"]  # 0.4 decades is not a return
+    kept = seed_rule(-5.4, -2.1, 0.0, 0.0, 3.2, cfg)  # measured at T = 20: the reach improved in training
+    assert kept["helped"] and kept["kept"] and not kept["holds"]
+    assert not seed_rule(-1.0, -0.5, 3.0, 0.0, 1.0, cfg)["helped"]  # half a decade is no help at the start
 
 
 def test_c6_reach_shrinks_with_the_recurrent_scale():
@@ -145,7 +149,8 @@ def test_c6_tiny_run(monkeypatch):
 
     r = _tiny(c6, monkeypatch)
     assert len(r.tables[0].rows) == 3 * 3 and len(r.tables[1].rows) == 2 * 3  # inits x seeds
-    assert len(r.gates) == 3 + 3 * 3  # competence per init, convergence per init and seed
+    assert len(r.gates) == 2 + 2 * 3  # competence per trained init, convergence per trained init and seed
+    assert r.tables[0].rows[0][3] == "not trained"  # the default init is the yardstick at initialisation
     assert r.verdict in ("confirmed", "refuted", "inconclusive")
 
 
