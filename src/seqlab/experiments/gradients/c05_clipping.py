@@ -109,7 +109,9 @@ def train_run(cfg: dict, scale: float, clip: float | None, seed: int) -> dict:
         if not math.isfinite(held["loss"]):
             held = {"loss": math.nan, "accuracy": math.nan}
     grads = np.asarray(f.curve.grad_norm, float)  # (steps,) before clipping
-    peak = float(np.nanmax(np.where(np.isfinite(grads), grads, np.nan))) if np.isfinite(grads).any() else math.nan
+    finite = grads[np.isfinite(grads)]
+    # no finite gradient at all: the very first step was already non-finite (an explosion, by definition)
+    peak = float(finite.max()) if finite.size else (math.inf if f.diverged_at is not None else math.nan)
     return {"loss": held["loss"], "accuracy": held["accuracy"], "diverged_at": f.diverged_at, "peak_grad": peak,
             "first_loss": f.curve.loss[0] if f.curve.loss else math.nan, "curve": f.curve.loss}
 
@@ -135,7 +137,7 @@ def rule(plain: list[float], clipped: list[float], chance: float, competent: flo
 def gates(cfg: Config, chance: float, sane_losses: list[float], sane_peaks: list[float],
           large_peaks: list[float]) -> list[rules.Gate]:
     k = math.ceil(cfg.share * len(sane_losses))
-    ratio = min(large_peaks) / float(np.median(sane_peaks)) if all(map(math.isfinite, large_peaks)) else math.nan
+    ratio = min(large_peaks) / float(np.median(sane_peaks)) if not any(map(math.isnan, large_peaks)) else math.nan
     return [rules.at_least("paired seeds", len(sane_losses), cfg.min_seeds),
             rules.at_least(f"the task is learnable at the sane init (unclipped runs at scale {cfg.sane:g} with "
                            f"held-out loss <= {cfg.competent:g} x chance; need {k})",
