@@ -15,6 +15,9 @@ more than another. Accuracy per input token = argmax of its block; chance 1/symb
 profile: accuracy by distance from the end d = 1..T-1 (d = 0, the token read at the last
 step itself, is left out), averaged in ``windows`` equal windows, nearest first.
 
+A recurrent net may also keep the very first token, written into an empty state (primacy);
+the tables report it, and the rule reads the fitted line over all windows, not one token.
+
 Rule (fixed before the run): shape = the fall of the least-squares line of window accuracy
 against window index, from the nearest window to the farthest ("drop"; positive = accuracy
 falls with distance from the end). Confirmed when for both recurrent models the drop is >=
@@ -222,14 +225,19 @@ def decide(profile: str, results: dict):
                       line_plot({a: (d, np.mean([results[f"{a}-s{s}"]["by_distance"] for s in seeds], 0))
                                  for a in ARCHS}, "accuracy vs distance from the end", "distance from the end",
                                 "accuracy"))
-    return _verdict(result, profiles, curves, cfg, seeds)
+    firsts = {(a, s): results[f"{a}-s{s}"]["by_distance"][-1] for a in ARCHS for s in seeds}
+    return _verdict(result, profiles, curves, cfg, seeds, firsts)
 
 
-def _verdict(result, profiles: dict, curves: dict, cfg: Config, seeds):
+def _verdict(result, profiles: dict, curves: dict, cfg: Config, seeds, firsts: dict | None = None):
+    """The rule on window profiles (nearest first) and dev drop curves per (arch, seed); ``firsts``: the
+    accuracy of the very first token per (arch, seed), reported (an LSTM tends to keep it: primacy)."""
+    firsts = firsts or {}
     drops = {(a, s): drop(profiles[a, s]) for a in ARCHS for s in seeds}
     gates = [rules.at_least(f"{a} competent where the token is recent (nearest window, min over seeds)",
                             min(profiles[a, s][0] for s in seeds), cfg.competent) for a in RECURRENT]
     far = {a: float(np.median([profiles[a, s][-1] for s in seeds])) for a in ARCHS}
+    first = {a: float(np.median([firsts.get((a, s), math.nan) for s in seeds])) for a in ARCHS}
     gates.append(rules.at_most("the task is hard enough to show an effect: the farthest window below the ceiling for "
                                "at least one recurrent model (lowest median over seeds)", min(far[a] for a in RECURRENT),
                                cfg.ceiling))
@@ -262,7 +270,8 @@ def _verdict(result, profiles: dict, curves: dict, cfg: Config, seeds):
                   "drops per seed: " + "; ".join(f"{a} " + "/".join(f"{drops[a, s]:+.2f}" for s in seeds)
                                                   for a in ARCHS),
                   "recency drop (median): " + ", ".join(f"{a} {med[a]:+.2f}" for a in ARCHS)
-                  + "; farthest window (median): " + ", ".join(f"{a} {far[a]:.2f}" for a in ARCHS),
+                  + "; farthest window (median): " + ", ".join(f"{a} {far[a]:.2f}" for a in ARCHS)
+                  + "; first token (median): " + ", ".join(f"{a} {first[a]:.2f}" for a in ARCHS),
                   gates=gates, margins=[rules.Margin(f"smallest {key} drop over seeds", min(values),
                                                      cfg.flat if refuted and not confirmed else cfg.min_drop,
                                                      "accuracy", noise=rules.seed_noise(values))])
