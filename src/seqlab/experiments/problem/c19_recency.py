@@ -31,8 +31,9 @@ on early tokens being lost, each recurrent model trained (its drop, measured on 
 at ``evals`` points, shrank <= ``converged`` over the last quarter: not a budget that ran out
 while the far tokens were still being learned).
 
-Quick: T = 21, hidden 32, 400 updates, 3 seeds. Full (one GPU, minutes): T = 41,
-hidden 64, 1500 updates, 5 seeds (the bootstrap rule).
+Quick: T = 21, hidden 32, 400 updates, 3 seeds (the count rule; ~20 s on one core). Full adds
+length (T = 41), width (hidden 64), updates (1500) and seeds (5: the bootstrap rule); about 4
+minutes on one CPU core.
 """
 
 from __future__ import annotations
