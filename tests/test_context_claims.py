@@ -144,33 +144,86 @@ def test_c9_full_path_at_tiny_size(monkeypatch):
 
 # ---------------------------------------------------------------- C19 recency
 
-def _c19_profiles(rnn, lstm, att, seeds=(0, 1, 2)):
-    return {**{("rnn_tanh", s): rnn for s in seeds}, **{("lstm", s): lstm for s in seeds},
-            **{("transformer", s): att for s in seeds}}
-
-
-def _c19_decide(profiles, curve):
-    from seqlab.experiments.problem import c19_recency as c19
+def _c19_decide(rnn, lstm, att, curve=(0.2, 0.4, 0.5, 0.5), seeds=(0, 1, 2)):
+    """C19's rule on hand-made window profiles (nearest window first), the same for every seed."""
     from seqlab.experiments.core.base import new_result
+    from seqlab.experiments.problem import c19_recency as c19
 
-    curves = {k: curve for k in profiles}
-    return c19._verdict(new_result("C19", "", "", "quick", {}), profiles, curves, c19.Config(), (0, 1, 2))
+    profiles = {**{(c19.RNN, s): rnn for s in seeds}, **{(c19.LSTM, s): lstm for s in seeds},
+                **{(c19.ATTENTION, s): att for s in seeds}}
+    curves = {k: list(curve) for k in profiles}
+    return c19._verdict(new_result("C19", "", "", "quick", {}), profiles, curves, c19.Config(), seeds)
+
+
+def test_c19_drop_is_the_fall_of_the_fitted_line():
+    from seqlab.experiments.problem.c19_recency import drop, window_means
+
+    assert drop([1.0, 0.75, 0.5, 0.25]) == pytest.approx(0.75)
+    assert drop([0.5, 0.5, 0.5]) == pytest.approx(0.0)
+    assert drop([0.3, 0.6, 0.9]) == pytest.approx(-0.6)  # rising with distance: negative
+    acc = [1.0, 0.9, 0.8, 0.4, 0.2]  # by distance 0..4; d = 0 is left out of the windows
+    assert window_means(acc, 2) == pytest.approx([0.85, 0.3])
 
 
 def test_c19_rule_on_hand_made_profiles():
-    flat, plateau, rising = [1.0] * 5, [0.6] * 5, [0.5, 0.6, 0.7, 0.8, 0.9]
-    recent = [0.6, 0.7, 0.8, 0.9, 1.0]  # gap 0.4
-    r = _c19_decide(_c19_profiles(flat, flat, flat), plateau)  # every model at 1.00 everywhere: a ceiling
-    assert r.verdict == "inconclusive" and "below the ceiling" in r.decided_by  # could not have shown recency
-    level = [0.92] * 5  # competent, flat, and below the ceiling: no recency where one could show
-    assert _c19_decide(_c19_profiles(level, level, level), plateau).verdict == "refuted"
-    r = _c19_decide(_c19_profiles(recent, [0.95, 0.96, 0.97, 0.98, 1.0], flat), plateau)
-    assert r.verdict == "confirmed"  # RNN gap 0.4; LSTM 0.05 and attention 0 are >= 0.1 below it
-    assert _c19_decide(_c19_profiles(recent, recent, flat), plateau).verdict == "refuted"  # the LSTM keeps the gap
-    r = _c19_decide(_c19_profiles(recent, flat, flat), rising)
-    assert r.verdict == "inconclusive" and "trained" in r.decided_by  # the RNN was still learning early positions
-    lost = [0.5, 0.5, 0.5, 0.5, 0.7]  # not competent even where the word is recent
-    assert _c19_decide(_c19_profiles(lost, flat, flat), plateau).verdict == "inconclusive"
+    recent, flat, top, level = [1.0, 0.9, 0.7, 0.5, 0.3], [0.5] * 5, [1.0] * 5, [0.93] * 5
+    r = _c19_decide(top, top, top)  # every model perfect everywhere: could not show recency
+    assert r.verdict == "inconclusive" and "below the ceiling" in r.decided_by
+    r = _c19_decide(recent, [1.0, 0.8, 0.6, 0.6, 0.6], flat)
+    assert r.verdict == "confirmed"  # both recurrent encoders fall with distance; the Transformer is only a contrast
+    assert _c19_decide(recent, [1.0, 0.8, 0.6, 0.6, 0.6], top).verdict == "confirmed"
+    assert _c19_decide(level, level, flat).verdict == "refuted"  # competent, flat, below the ceiling
+    assert _c19_decide(recent, level, flat).verdict == "inconclusive"  # the LSTM flat, the RNN falls: neither
+    r = _c19_decide(flat, flat, flat)  # flat, but not competent where the token is recent
+    assert r.verdict == "inconclusive" and "competent" in r.decided_by
+    r = _c19_decide(recent, recent, flat, curve=(0.9, 0.8, 0.7, 0.4))  # the drop still shrinking at the end
+    assert r.verdict == "inconclusive" and "trained" in r.decided_by
+    r = _c19_decide(recent, [1.0, 0.8, 0.6, 0.6, 0.6], flat, seeds=(0, 1, 2, 3, 4))  # the bootstrap path
+    assert r.verdict == "confirmed" and "bootstrap" in r.tables[-1].rows[0][-1]
+
+
+def test_c19_reconstruct_task_and_readout_by_distance():
+    from seqlab.experiments.problem.c19_recency import Reconstruct, by_distance
+
+    task = Reconstruct(length=6, symbols=3)
+    b = task.sample(32, torch.Generator().manual_seed(0))
+    assert b.x.shape == (32, 6) and b.y.shape == (32, 6, 18) and b.mask[:, -1].all() and b.mask.sum() == 32
+    code = b.y[:, -1].reshape(32, 6, 3).argmax(-1)
+    assert (code == b.x - 1).all() and task.vocab_size == 4
+
+    class LastTwo(torch.nn.Module):  # knows the last two tokens, guesses symbol 0 for the rest
+        def forward(self, x):  # x: (B, T)
+            out = torch.zeros(*x.shape, x.shape[1] * 3)
+            guess = torch.zeros_like(x)
+            guess[:, -2:] = x[:, -2:] - 1
+            out[:, -1] = torch.nn.functional.one_hot(guess, 3).float().reshape(x.shape[0], -1)
+            return out, None
+
+    acc = by_distance(LastTwo(), task, rows=256, seed=1)
+    assert acc[0] == acc[1] == 1.0 and all(0.2 < a < 0.5 for a in acc[2:])  # index = distance from the end
+
+
+def test_c19_tiny_run_records_gates_and_margin(monkeypatch):
+    from seqlab.experiments.problem import c19_recency as c19
+
+    monkeypatch.setitem(c19.PROFILES, "quick", c19.TINY)
+    r = run_inline(c19, "quick")
+    assert r.verdict in ("confirmed", "refuted", "inconclusive") and r.margins
+    assert any("ceiling" in g["name"] for g in r.gates) and len(r.tables[0].rows) == 3 * 3
+
+
+def test_c19_quotes_the_chapter():
+    from pathlib import Path
+
+    from seqlab.experiments.problem.c19_recency import CLAIM
+
+    root = Path(__file__).resolve().parents[1]
+    folders = [root / "shared" / "seed", root.parent / "shared" / "seed"]  # in the checkout, or beside it
+    texts = [p.read_text() for folder in folders if folder.is_dir() for p in folder.glob("*.txt")]
+    if not texts:
+        pytest.skip("the chapter text is not in this checkout")
+    quote = CLAIM.split(': "', 1)[1].rsplit('" (tested', 1)[0]
+    assert any(quote in t for t in texts)
 
 
 def test_decisive_token_windows_place_the_word():
