@@ -56,7 +56,7 @@ ERRATA: tuple[Erratum, ...] = (
         "information from the beginning has decayed\") and the recency argument blame early words for fading: "
         "a recurrent net that loses context loses the *early* words, so the late \"amazing\" should win. The "
         "table's rows cannot both hold for one model; the ledger tests the recency version.",
-        ("C19", "C30")),
+        ("C19", "C30", "C37")),
     Erratum(
         "Initialization strategies for RNNs, the table",
         "W^T W = I (eigenvalues = 1)",
