@@ -104,23 +104,35 @@ def test_c23_reach_by_hand():
     assert reach([(W, b)], "sigmoid", False, x, u) == pytest.approx(0.125)  # sigmoid'(0) = 1/4
 
 
+def test_c23_orthogonal_layers_are_orthogonal():
+    from seqlab.experiments.gradients.c23_residual_reach import layers
+
+    (W, b), = layers(1, 6, torch.Generator().manual_seed(0), "orthogonal")
+    assert torch.allclose(W.T @ W, torch.eye(6, dtype=torch.float64)) and not b.any()
+    (W, b), = layers(1, 6, torch.Generator().manual_seed(0))
+    assert W.abs().max() <= 6 ** -0.5 and b.any()  # torch's default Linear init
+
+
 def test_c23_rule_on_hand_made_numbers():
     from seqlab.experiments.gradients.c23_residual_reach import Config, seed_checks
 
-    cfg = Config(activations=("tanh",))
-    ok = seed_checks({("tanh", True): [1.2, 3.0, 15.0], ("tanh", False): [1e-2, 1e-5, 1e-9]}, cfg)["tanh"]
-    assert ok == {"residual in band": True, "plain vanished": True, "plain does not decay": False}
-    blown = seed_checks({("tanh", True): [1.2, 30.0, 150.0], ("tanh", False): [1e-2, 1e-5, 1e-9]}, cfg)["tanh"]
-    assert not blown["residual in band"]
-    flat = seed_checks({("tanh", True): [1.0, 1.0, 1.0], ("tanh", False): [0.9, 0.8, 0.5]}, cfg)["tanh"]
-    assert flat["plain does not decay"] and not flat["plain vanished"]
+    cfg = Config(activations=("tanh", "sigmoid"), inits=("orthogonal",))
+    measured = {("tanh", "orthogonal", True): [2.9, 16.5, 75.2], ("tanh", "orthogonal", False): [0.3, 0.15, 0.105],
+                ("sigmoid", "orthogonal", True): [1.1, 1.2, 1.3],
+                ("sigmoid", "orthogonal", False): [1e-5, 1e-20, 1e-40]}
+    ok = seed_checks(measured, cfg)["orthogonal"]  # tanh keeps a tenth, but the sigmoid stack vanishes
+    assert ok == {"residual in band": True, "a plain stack vanished": True, "no plain stack decays": False}
+    blown = seed_checks({**measured, ("tanh", "orthogonal", True): [5.3, 65.7, 576.0]}, cfg)["orthogonal"]
+    assert not blown["residual in band"]  # gain 5/3: the residual tanh stack explodes
+    flat = seed_checks({**measured, ("sigmoid", "orthogonal", False): [0.9, 0.8, 0.5]}, cfg)["orthogonal"]
+    assert flat["no plain stack decays"] and not flat["a plain stack vanished"]
 
 
 def test_c23_tiny_run(monkeypatch):
     from seqlab.experiments.gradients import c23_residual_reach as c23
 
     r = _tiny(c23, monkeypatch)
-    assert r.gates[0]["passed"] and len(r.tables[0].rows) == 3 * 2 * 2 * 2  # seeds x acts x stacks x depths
+    assert r.gates[0]["passed"] and len(r.tables[0].rows) == 3 * 2 * 2 * 2 * 2  # seeds x inits x acts x stacks x depths
     assert r.verdict == "inconclusive"  # 4 layers: the plain sigmoid stack has not yet lost 3 decades
 
 
