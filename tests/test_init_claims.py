@@ -200,6 +200,24 @@ def test_c26_checks_on_hand_made_runs():
     assert not checks({**exploding, "w_max": 50.0}, "exploding", cfg)["weights enormous"]
 
 
+def test_c26_rule_judges_the_monitor_where_nothing_is_arranged():
+    from seqlab.experiments.gradients.c26_gradient_symptoms import RUNS, rule
+
+    seeds = (0, 1, 2)
+    every = {(n, s): {"a symptom": True, "never flagged": True, "flagged vanishing from update 1": True,
+                      "flagged exploding": True} for n in RUNS for s in seeds}
+    caught = [{"reach": -9.0, "flagged": True}] * 3
+    missed = [{"reach": -9.0, "flagged": False}] * 3
+    assert rule(every, caught, seeds, -7.0) == (True, False)
+    assert rule(every, missed, seeds, -7.0) == (False, True)  # silent on a gradient 9 decades gone
+    not_gone = [{"reach": -3.0, "flagged": False}] * 3
+    assert rule(every, not_gone, seeds, -7.0) == (False, False)  # nothing vanished there: no miss to count
+    symptom_off = {**every, ("healthy", 0): {**every["healthy", 0], "a symptom": False}}
+    assert rule(symptom_off, caught, seeds, -7.0) == (False, False)
+    flagged_healthy = {**every, **{("healthy", s): {**every["healthy", s], "never flagged": False} for s in seeds}}
+    assert rule(flagged_healthy, caught, seeds, -7.0) == (False, True)
+
+
 def test_c26_tiny_run(monkeypatch):
     from seqlab.experiments.gradients import c26_gradient_symptoms as c26
 

@@ -53,7 +53,7 @@ class Config:
     attention: str = "luong"
     embed_dim: int = 32
     hidden: int = 64
-    steps: int = 200
+    steps: int = 150
     max_tokens: int = 1024
     lr: float = 3e-3
     eval_sentences: int = 40

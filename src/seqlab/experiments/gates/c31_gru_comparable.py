@@ -67,6 +67,7 @@ class Config:
     batch_size: int = 16
     steps: int = 800
     lr: float = 6e-3
+    schedule: str = "cosine"  # the learning rate annealed over the budget, so a fixed budget ends settled
     eval_chars: int = 20_000  # test characters scored
     tol: float = 0.1  # bits per character: |GRU - LSTM| inside this is "comparable"
     competent_bpc: float = 3.6  # both LMs below this many bits per character (uniform over the alphabet: ~8.4)
@@ -104,7 +105,7 @@ def lm_bpc(spec: ModelConfig, task, cfg: Config, seed: int) -> tuple[float, list
     """Train one char LM; (test bits per character, training-loss block means, parameters)."""
     from seqlab.train import TrainConfig, Trainer
 
-    f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=seed, batch_size=cfg.batch_size, clip_norm=1.0)
+    f = fit(spec, task, cfg.steps, lr=cfg.lr, seed=seed, batch_size=cfg.batch_size, clip_norm=1.0, schedule=cfg.schedule)
     evaluator = Trainer(f.model, task, TrainConfig(steps=1, batch_size=cfg.batch_size, progress=False))
     loss = evaluator.evaluate(batches=task.eval_batches(cfg.batch_size, "test"))["loss"]
     return task.bits_per_char(loss, "test"), block_means(f.curve.loss), count_params(f.model)

@@ -57,8 +57,8 @@ class Config:
     steps: int = 100  # the Transformer's updates; the FLOP budget of every model
     max_tokens: int = 1024
     lr: float = 3e-3
-    eval_sentences: int = 40
-    test_limit: int | None = 200
+    eval_sentences: int = 30
+    test_limit: int | None = 120
     long: bool = True
     metric: str = "chrf"
     competent: float = 40.0
