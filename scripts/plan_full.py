@@ -7,7 +7,7 @@ estimated FLOPs of its quick units over the claim's measured wall time (one torc
 unit); 2 cores run two units at once, so the full profile's FLOPs / (2 x rate). GPU: an
 assumed sustained rate (default 2 TFLOP/s: the ledger's small recurrent models leave an H100
 bound by kernel launches, far below its peak), not a measurement. Claims whose units list more
-units once earlier ones are done (C4, C25) are counted with the most dependents their rule can
+units once earlier ones are done (C4) are counted with the most dependents their rule can
 add. A claim that is one unit (instant, or one interleaved timing) carries no FLOP estimate ("-").
 A run of the earlier runner, whose timed claims trained in a separate "prepared" step, names
 those seconds in its log (``--log``); they are added to the claim's wall time.
@@ -24,8 +24,8 @@ from seqlab.experiments.core.units import plan
 from seqlab.experiments.registry import REGISTRY, load
 
 # units a first-wave unit can add: C4, per gated LSTM run at the long length, the RNN there and two
-# gated nets at the short length; C25, per Transformer run, the LSTM and the GRU
-DEPENDENT = {"C4": ("-long-lstm-", 3), "C25": ("-long-transformer-", 2)}
+# gated nets at the short length
+DEPENDENT = {"C4": ("-long-lstm-", 3)}
 
 
 def units_and_flops(claim_id: str, profile: str) -> tuple[int, list[float]]:
