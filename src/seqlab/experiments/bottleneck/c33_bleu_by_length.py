@@ -53,8 +53,8 @@ class Config:
     attention: str = "luong"
     embed_dim: int = 32
     hidden: int = 64
-    steps: int = 150
-    max_tokens: int = 1024
+    steps: int = 200
+    max_tokens: int = 512
     lr: float = 3e-3
     eval_sentences: int = 40
     test_limit: int | None = 200

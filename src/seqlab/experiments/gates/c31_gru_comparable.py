@@ -65,7 +65,7 @@ class Config:
     embed_dim: int = 32
     seq_len: int = 32
     batch_size: int = 16
-    steps: int = 800
+    steps: int = 600
     lr: float = 6e-3
     schedule: str = "cosine"  # the learning rate annealed over the budget, so a fixed budget ends settled
     eval_chars: int = 20_000  # test characters scored

@@ -15,7 +15,7 @@ not how much context it *uses* on text, so it is reported beside the verdict, no
 **LM usage (decides).** A context ablation of an LSTM language model on the BSB English
 text (``seqlab.experiments.limitations.context_ablation``): the shortest context whose
 held-out loss is within 1% of the full 1000-token context's. Quick: a small LM (one
-layer of 96, 1,000 BPE tokens, 400 updates annealed by a cosine schedule); full: two
+layer of 96, 1,000 BPE tokens, 250 updates annealed by a cosine schedule); full: two
 layers of 512, 4,000 BPE tokens, 4,000 updates.
 
 Rule (fixed before the run; claimed range 100-300, "far" = 600 = twice its top), on the
@@ -82,8 +82,8 @@ class Config:
     competent_loss: float = 4.0  # nats per token the LM must reach with the full context (confirm branch)
 
 
-# a small LM the quick profile can afford (~30 CPU-seconds); its cosine schedule settles the end of a short budget
-QUICK_LM = LMConfig(hidden=96, layers=1, embed_dim=64, seq_len=128, steps=400, batch_size=16, vocab_limit=1000,
+# a small LM the quick profile can afford (~20 CPU-seconds); its cosine schedule settles the end of a short budget
+QUICK_LM = LMConfig(hidden=96, layers=1, embed_dim=64, seq_len=128, steps=250, batch_size=16, vocab_limit=1000,
                     lr=1e-2, schedule="cosine", windows=400, eval_chars=80_000)
 
 PROFILES = {

@@ -55,7 +55,7 @@ class Config:
     embed_dim: int = 32  # RNNs
     hidden: int = 64  # RNNs
     steps: int = 100  # the Transformer's updates; the FLOP budget of every model
-    max_tokens: int = 1024
+    max_tokens: int = 512
     lr: float = 3e-3
     eval_sentences: int = 30
     test_limit: int | None = 120
