@@ -12,7 +12,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from seqlab.decode import beam_search, greedy
 from seqlab.nn.bahdanau import Bahdanau
-from seqlab.nn.fused_decoder import DecoderStack, LoopLinear, LoopRead, run_layers
+from seqlab.nn.fused_decoder import DecoderStack, run_layers
+from seqlab.nn.loop_ops import LoopLinear, LoopRead
 from seqlab.nn.luong import Luong
 from seqlab.nn.recurrent import GRU, LSTM
 from seqlab.nn.seq2seq import Seq2Seq, sequence_loss
