@@ -147,7 +147,7 @@ def test_c9_full_path_at_tiny_size(monkeypatch):
 def _c19_decide(rnn, lstm, att, curve=(0.2, 0.4, 0.5, 0.5), seeds=(0, 1, 2)):
     """C19's rule on hand-made window profiles (nearest window first), the same for every seed."""
     from seqlab.experiments.core.base import new_result
-    from seqlab.experiments.problem import c19_recency as c19
+    from seqlab.experiments.bottleneck import c19_recency as c19
 
     profiles = {**{(c19.RNN, s): rnn for s in seeds}, **{(c19.LSTM, s): lstm for s in seeds},
                 **{(c19.ATTENTION, s): att for s in seeds}}
@@ -156,7 +156,7 @@ def _c19_decide(rnn, lstm, att, curve=(0.2, 0.4, 0.5, 0.5), seeds=(0, 1, 2)):
 
 
 def test_c19_drop_is_the_fall_of_the_fitted_line():
-    from seqlab.experiments.problem.c19_recency import drop, window_means
+    from seqlab.experiments.bottleneck.c19_recency import drop, window_means
 
     assert drop([1.0, 0.75, 0.5, 0.25]) == pytest.approx(0.75)
     assert drop([0.5, 0.5, 0.5]) == pytest.approx(0.0)
@@ -183,7 +183,7 @@ def test_c19_rule_on_hand_made_profiles():
 
 
 def test_c19_reconstruct_task_and_readout_by_distance():
-    from seqlab.experiments.problem.c19_recency import Reconstruct, by_distance
+    from seqlab.experiments.bottleneck.c19_recency import Reconstruct, by_distance
 
     task = Reconstruct(length=6, symbols=3)
     b = task.sample(32, torch.Generator().manual_seed(0))
@@ -204,7 +204,7 @@ def test_c19_reconstruct_task_and_readout_by_distance():
 
 
 def test_c19_tiny_run_records_gates_and_margin(monkeypatch):
-    from seqlab.experiments.problem import c19_recency as c19
+    from seqlab.experiments.bottleneck import c19_recency as c19
 
     monkeypatch.setitem(c19.PROFILES, "quick", c19.TINY)
     r = run_inline(c19, "quick")
@@ -215,7 +215,7 @@ def test_c19_tiny_run_records_gates_and_margin(monkeypatch):
 def test_c19_quotes_the_chapter():
     from pathlib import Path
 
-    from seqlab.experiments.problem.c19_recency import CLAIM
+    from seqlab.experiments.bottleneck.c19_recency import CLAIM
 
     root = Path(__file__).resolve().parents[1]
     folders = [root / "shared" / "seed", root.parent / "shared" / "seed"]  # in the checkout, or beside it

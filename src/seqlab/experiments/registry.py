@@ -47,7 +47,7 @@ REGISTRY: dict[str, str] = {
     "C16": "transformer.c16_parallelism",
     "C17": "attention.c17_dilated_receptive_field",
     "C18": "problem.c18_contextual_embeddings",
-    "C19": "problem.c19_recency",
+    "C19": "bottleneck.c19_recency",
     "C20": "recurrent.c20_parallel_scan",
     "C21": "attention.c21_attention_arithmetic",
     "C22": "attention.c22_scaled_dot_product",
