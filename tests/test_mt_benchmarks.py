@@ -84,3 +84,27 @@ def test_table_trains_scores_and_merges(tmp_path, capsys):
     assert "exact 41+" in table and "chrF 31-40" in table  # numbers: exact match and chrF by length
     assert "dev chrf against minutes:" in table and "  mt-numbers-luong: " in table
     assert (tmp_path / "all" / "dev_chrf_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_stacked_seeds_step_matches_the_seeds_one_by_one():
+    """benchmarks/stack_seeds.py: one vmapped step of stacked seeds gives each seed's own gradient and update."""
+    import warnings
+
+    stack = load_script(BENCH / "stack_seeds.py")
+    models, xs, ys = [], [], []
+    for s in range(2):
+        torch.manual_seed(s)
+        models.append(stack.TinyLM("gru", 11, 8))
+        xs.append(torch.randint(11, (3, 5), generator=torch.Generator().manual_seed(s)))
+        ys.append(torch.randint(11, (3, 5), generator=torch.Generator().manual_seed(10 + s)))
+    twins = [stack.TinyLM("gru", 11, 8) for _ in range(2)]
+    for twin, m in zip(twins, models):
+        twin.load_state_dict(m.state_dict())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no batching rule for torch's CPU RNN kernel: vmap loops (the point)
+        step, params = stack.stacked(twins, xs, ys, lr=1e-2)
+        step()
+    stack.one_by_one(models, [torch.optim.Adam(m.parameters(), lr=1e-2) for m in models], xs, ys)()
+    for k, stacked_value in params.items():
+        for i, m in enumerate(models):
+            assert torch.allclose(stacked_value[i], dict(m.named_parameters())[k], atol=1e-6), k
