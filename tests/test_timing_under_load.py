@@ -103,3 +103,13 @@ def test_every_timed_claim_is_in_the_busy_machine_check():
     from seqlab.experiments.registry import load
 
     assert {c for c in REGISTRY if getattr(load(c), "TIMED", False)} == set(TIMED_CLAIMS)
+
+
+def test_cpu_clock_leaves_out_time_the_core_spent_elsewhere():
+    """``interleaved(clock="cpu")`` counts the process's work, not a sleep (time the core was not ours)."""
+    times = interleaved({"sleeps": lambda: time.sleep(0.02)}, torch.device("cpu"), rounds=3, warmup=0, clock="cpu")
+    assert max(times["sleeps"]) < 0.005
+    wall = interleaved({"sleeps": lambda: time.sleep(0.02)}, torch.device("cpu"), rounds=3, warmup=0)
+    assert min(wall["sleeps"]) >= 0.019
+    with pytest.raises(ValueError, match="clock"):
+        interleaved({}, torch.device("cpu"), rounds=1, clock="gpu")
