@@ -122,6 +122,30 @@ def test_overwrite_deletes_the_listed_files_and_refuses_a_file_slipped_in(tmp_pa
         "ckpt-00000002", "latest", "manifest.json", "metrics.jsonl", "model.safetensors", "recipe.json", RUN_FILES]
 
 
+def test_checkpoint_pruning_and_overwrite_never_delete_a_users_folder_with_seqlabs_names(tmp_path, task_recipe, capsys):
+    model = torch.nn.Linear(3, 2)
+    mine = tmp_path / "ckpt-00000001"  # a user's folder named like a checkpoint, inside the run folder
+    mine.mkdir()
+    (mine / "notes.txt").write_text("mine")
+    for step in (2, 4, 6):
+        ckpt.save_checkpoint(tmp_path, step, model.state_dict(), {"step": step}, keep=1)
+    assert (mine / "notes.txt").read_text() == "mine"  # pruning removed ckpt-2 and ckpt-4, not it
+    assert not (tmp_path / "ckpt-00000002").exists() and not (tmp_path / "ckpt-00000004").exists()
+    (tmp_path / ".ckpt-00000008.tmp").mkdir()
+    (tmp_path / ".ckpt-00000008.tmp" / "draft.txt").write_text("mine too")
+    with pytest.raises(SeqlabError, match="holds files seqlab did not write"):
+        ckpt.save_checkpoint(tmp_path, 8, model.state_dict(), {"step": 8})
+    assert (tmp_path / ".ckpt-00000008.tmp" / "draft.txt").read_text() == "mine too"
+    run = tmp_path / "run"
+    assert train(task_recipe, run) == 0
+    (run / ".ckpt-00000006.tmp").mkdir()  # a temporary's name on a folder of the user's files
+    (run / ".ckpt-00000006.tmp" / "draft.txt").write_text("mine")
+    capsys.readouterr()
+    assert train(task_recipe, run, "--overwrite") == 2
+    assert ".ckpt-00000006.tmp/draft.txt" in one_line_error(capsys)
+    assert (run / ".ckpt-00000006.tmp" / "draft.txt").read_text() == "mine"
+
+
 def test_overwrite_of_a_translation_run_deletes_its_tokenizers(tmp_path, mt_recipe):
     run = tmp_path / "mt"
     assert train(mt_recipe, run) == 0

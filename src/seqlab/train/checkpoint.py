@@ -26,7 +26,6 @@ import os
 import pickle
 import random
 import re
-import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ WEIGHTS = "model.safetensors"
 STATE = "trainer.pt"
 POINTER = "latest"
 CKPT_NAME = re.compile(r"ckpt-(\d+)")
+CKPT_FILES = (WEIGHTS, STATE, MANIFEST)  # all a checkpoint folder holds
 
 # what reading a damaged weights or state file raises (never a bug of ours)
 LOAD_ERRORS = (OSError, EOFError, RuntimeError, ValueError, SafetensorError, pickle.UnpicklingError)
@@ -101,18 +101,22 @@ def save_checkpoint(run_dir: str | Path, step: int, model_state: dict, trainer_s
     final = run_dir / f"ckpt-{step:08d}"
     tmp = run_dir / f".ckpt-{step:08d}.tmp"
     try:
-        record_run_files(run_dir, [f"{final.name}/{name}" for name in (WEIGHTS, STATE, MANIFEST)] + [POINTER])
-        shutil.rmtree(tmp, ignore_errors=True)
+        record_run_files(run_dir, [f"{final.name}/{name}" for name in CKPT_FILES] + [POINTER])
+        for folder in (tmp, final):  # seqlab's names; a folder of them holding anything else is not ours
+            if folder.exists() and not is_checkpoint_folder(folder):
+                raise SeqlabError(f"cannot write checkpoint {final.name} in {run_dir}: {folder.name} is there and "
+                                  "holds files seqlab did not write; move it away")
+        remove_checkpoint_folder(tmp)
         tmp.mkdir()
         save_file(_stored(model_state), str(tmp / WEIGHTS))
         torch.save(trainer_state, tmp / STATE)
         write_manifest(tmp, [WEIGHTS, STATE])
         fsync_path(tmp)
     except WRITE_ERRORS as err:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _discard(tmp)
         raise SeqlabError(f"cannot write checkpoint {final.name} in {run_dir}: {_first_line(err)}."
                           f"{checkpoint_note(run_dir)}") from None
-    shutil.rmtree(final, ignore_errors=True)
+    remove_checkpoint_folder(final)  # the same step written again: the new one replaces it whole
     os.replace(tmp, final)
     try:
         pointer_tmp = run_dir / f".{POINTER}.tmp"
@@ -129,7 +133,36 @@ def save_checkpoint(run_dir: str | Path, step: int, model_state: dict, trainer_s
 def _prune(run_dir: Path, keep: int, step: int) -> None:
     ckpts = checkpoints(run_dir)  # newest first
     for old in [p for s, p in ckpts if s > step] + [p for s, p in ckpts if s <= step][keep:]:
-        shutil.rmtree(old, ignore_errors=True)
+        remove_checkpoint_folder(old)  # a folder holding anything else is not ours: left as it is
+
+
+def _discard(tmp: Path) -> None:
+    """The half-written temporary folder of a failed write (we made it this call: only our files)."""
+    try:
+        remove_checkpoint_folder(tmp)
+    except OSError:
+        pass
+
+
+def is_checkpoint_folder(folder: Path) -> bool:
+    """A real folder that holds only files a checkpoint is made of (a user's folder of the same name
+    holds something else)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return False
+    return all(p.name in CKPT_FILES and p.is_file() and not p.is_symlink() for p in folder.iterdir())
+
+
+def remove_checkpoint_folder(folder: Path) -> bool:
+    """Delete ``folder`` if it is a checkpoint folder (:func:`is_checkpoint_folder`), never anything
+    else; True when it is gone (or was never there)."""
+    if not folder.exists() and not folder.is_symlink():
+        return True
+    if not is_checkpoint_folder(folder):
+        return False
+    for p in folder.iterdir():
+        p.unlink()
+    folder.rmdir()
+    return True
 
 
 def save_weights(tensors: dict[str, torch.Tensor], folder: str | Path, step: int | None = None) -> Path:

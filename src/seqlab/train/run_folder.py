@@ -22,11 +22,10 @@ writes anything:
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from seqlab.errors import ConfigError, SeqlabError
-from seqlab.train.checkpoint import checkpoints
+from seqlab.train.checkpoint import checkpoints, is_checkpoint_folder, remove_checkpoint_folder
 from seqlab.train.manifest import RUN_FILES, files_under, read_run_files, record_run_files
 
 try:
@@ -119,7 +118,9 @@ def _delete_run_files(path: Path, found: list[Path]) -> None:
     """--overwrite: delete the run files ``run-files.json`` lists (and seqlab's temporaries); if any
     other file sits among them, refuse and delete nothing."""
     listed = read_run_files(path) or set()
-    temporary = {p for p in found if any(p.match(pattern) for pattern in TEMPORARIES)}
+    temporary = {p for p in found if any(p.match(pattern) for pattern in TEMPORARIES)
+                 and (not p.is_dir() or is_checkpoint_folder(p))}
+    # a temporary's name on a folder that holds anything else is checked below like any other file
     files = [f for p in found if p not in temporary for f in files_under(path, p)]
     foreign = [f for f in files if f not in listed]
     if foreign:
@@ -128,7 +129,7 @@ def _delete_run_files(path: Path, found: list[Path]) -> None:
         raise SeqlabError(f"--overwrite deletes only the files seqlab wrote in {path}, and these were not "
                           f"written by it: {shown}{why}; move them away, delete them yourself, or choose another --out")
     for p in temporary:
-        shutil.rmtree(p) if p.is_dir() and not p.is_symlink() else p.unlink()
+        remove_checkpoint_folder(p) if p.is_dir() else p.unlink()
     for name in files:
         (path / name).unlink()
     for p in found:  # the folders left empty, deepest first
