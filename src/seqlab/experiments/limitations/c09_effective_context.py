@@ -55,7 +55,7 @@ CLAIM = ('The chapter, of LSTMs and GRUs: "Effective context window is limited (
          '"Information gets diluted over distance" (it also says an LSTM "Can maintain information over hundreds '
          'of time steps"). Tested: gated RNNs use about the last 100-300 tokens of their input, little beyond.')
 LOW, HIGH, FAR = 100, 300, 600  # the claimed range, and twice its top
-DEV_SEED, TEST_SEED = 4242, 777
+TEST_SEED = 777
 
 
 @dataclass(frozen=True)
@@ -73,11 +73,8 @@ class Config:
     steps: int = 400
     batch_size: int = 32
     lr: float = 0.01
-    evals: int = 5  # dev evaluations along training (the convergence curve)
-    dev_sequences: int = 64
     test_sequences: int = 256
     solid: float = 0.9  # accuracy that counts as recalled
-    converged: float = 0.03
     lm: LMConfig | None = None  # the LM context ablation, which decides
     competent_loss: float = 4.0  # nats per token the LM must reach with the full context (confirm branch)
 
@@ -90,12 +87,12 @@ PROFILES = {
     "quick": Config(lm=QUICK_LM),
     # one GPU: 2 archs x 5 seeds x 2000 updates at hidden 128 (long batches of 2000 steps) + one LM
     "full": Config(archs=("lstm", "gru"), distances=(20, 50, 100, 200, 300, 600, 1000, 2000), short=64,
-                   values=8, hidden=128, steps=2000, lr=3e-3, dev_sequences=128, test_sequences=512,
+                   values=8, hidden=128, steps=2000, lr=3e-3, test_sequences=512,
                    lm=LMConfig(), competent_loss=4.5),
 }
 # the whole run() path in a few seconds (tests/test_ledger_determinism.py runs it twice)
-TINY = Config(distances=(3, 8), short=4, long_share=0.5, hidden=8, embed_dim=8, steps=8, evals=4,
-              dev_sequences=4, test_sequences=8,
+TINY = Config(distances=(3, 8), short=4, long_share=0.5, hidden=8, embed_dim=8, steps=8,
+              test_sequences=8,
               lm=LMConfig(tokenizer="char", vocab_limit=None, hidden=8, layers=1, embed_dim=8, seq_len=16, steps=4,
                           batch_size=4, contexts=(2, 4), full=8, windows=6, chunk=4, eval_chars=5000))
 
@@ -122,19 +119,6 @@ def recall_by_distance(model: torch.nn.Module, task: DistanceRecall, sequences: 
     return {d: hit[span == d].float().mean().item() for d in task.distances}
 
 
-class DevCurve:
-    """Callback: recall by distance on fixed dev sequences every ``every`` updates."""
-
-    def __init__(self, task: DistanceRecall, every: int, sequences: int) -> None:
-        self.task, self.every, self.sequences = task, every, sequences
-        self.points: list[dict[int, float]] = []
-
-    def on_step(self, trainer, step: int, metrics: dict) -> None:
-        if step % self.every == 0:
-            self.points.append(recall_by_distance(trainer.raw_model, self.task, self.sequences, DEV_SEED))
-            trainer.raw_model.train()
-
-
 def span(accs: dict[int, float], solid: float) -> int:
     """The largest distance recalled with accuracy >= ``solid`` (0 when none): a lower bound."""
     return max([d for d, a in accs.items() if a >= solid], default=0)
@@ -145,7 +129,7 @@ def spec(cfg: Config, arch: str) -> ModelConfig:
                        forget_bias=cfg.forget_bias if arch == "lstm" else None)
 
 
-RULE = ("archs", "solid", "converged", "lm", "competent_loss")
+RULE = ("archs", "solid", "lm", "competent_loss")
 
 
 def units(profile: str, done: dict) -> list[Unit]:
@@ -168,15 +152,13 @@ def units(profile: str, done: dict) -> list[Unit]:
 
 
 def train_seed(cfg: dict, arch: str, seed: int) -> dict:
-    """Recall by distance (test) and the dev curve of ``arch`` trained with ``seed``; lists follow ``distances``."""
+    """Recall by distance on the test sequences of ``arch`` trained with ``seed`` (lists follow ``distances``)."""
     cfg = config_of(Config, cfg)
     train_task, test_task = tasks(cfg)
-    dev = DevCurve(test_task, max(cfg.steps // cfg.evals, 1), cfg.dev_sequences)
     f = fit(spec(cfg, arch), train_task, cfg.steps, lr=cfg.lr, seed=seed, batch_size=cfg.batch_size,
-            clip_norm=1.0, callbacks=(dev,))
+            clip_norm=1.0)
     acc = recall_by_distance(f.model, test_task, cfg.test_sequences, TEST_SEED)
-    return {"accuracy": [acc[d] for d in cfg.distances], "dev": [[p[d] for d in cfg.distances] for p in dev.points],
-            "wall_time": f.wall_time}
+    return {"accuracy": [acc[d] for d in cfg.distances], "wall_time": f.wall_time}
 
 
 def train_lm(lm: dict, seed: int) -> dict:
