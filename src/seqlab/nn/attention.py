@@ -25,6 +25,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from seqlab.nn.dropout import dropout as drop_out
 
 
 def masked_softmax(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
@@ -209,10 +210,11 @@ def scaled_dot_product(
         need_weights: take the explicit path and return weights (B, H, T, S).
     Returns: (out (B, H, T, d), weights or None).
     """
-    if not need_weights:
+    if not need_weights and (dropout == 0.0 or q.device.type != "cpu"):
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         return out, None
+    # explicit: for the weights, or for dropout on a CPU, where SDPA draws its mask per element
     scores = q @ k.transpose(-2, -1) / math.sqrt(q.size(-1))  # (B, H, T, S)
     weights = masked_softmax(scores, mask)
-    dropped = F.dropout(weights, dropout) if dropout > 0 else weights
+    dropped = drop_out(weights, dropout)
     return dropped @ v, weights  # (B, H, T, d)

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 
 from seqlab.nn.transformer import EncoderLayer, causal_self_mask, sinusoidal_positions
+from seqlab.nn.dropout import Dropout
 
 
 class AttentionBackbone(nn.Module):
@@ -44,7 +45,7 @@ class AttentionBackbone(nn.Module):
             raise ValueError(f"d_model={d_model} is not divisible by heads={heads}")
         self.d_model, self.causal = d_model, causal
         self.inp = nn.Identity() if input_size == d_model else nn.Linear(input_size, d_model)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.layers = nn.ModuleList(EncoderLayer(d_model, heads, d_ff, dropout, True) for _ in range(num_layers))
         self.norm = nn.LayerNorm(d_model)
 

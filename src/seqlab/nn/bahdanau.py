@@ -23,6 +23,7 @@ from seqlab.nn.fused_decoder import DecoderStack
 from seqlab.nn.loop_ops import LoopLinear, LoopRead
 from seqlab.nn.recurrent import GRU, LSTM
 from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnClass, make_rnn, map_state, top_hidden
+from seqlab.nn.dropout import Dropout
 
 
 class Bahdanau(EncoderDecoder):
@@ -50,7 +51,7 @@ class Bahdanau(EncoderDecoder):
         self.attention = AdditiveAttention(hidden, 2 * hidden, attn_dim)
         self.init_proj = nn.Linear(hidden, hidden)  # W_s
         self.embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.decoder = make_rnn(cell, embed_dim + 2 * hidden, hidden, dec_layers, dropout=dropout)
         self.readout_layer = nn.Linear(hidden + embed_dim + 2 * hidden, hidden)  # T
         self.out = nn.Linear(hidden, tgt_vocab)  # W_o

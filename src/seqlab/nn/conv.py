@@ -32,6 +32,7 @@ from torch import nn
 from seqlab.errors import SeqlabError
 from seqlab.nn.attention import masked_softmax
 from seqlab.nn.seq2seq import EncoderDecoder, Memory
+from seqlab.nn.dropout import Dropout
 
 SQRT_HALF = math.sqrt(0.5)
 
@@ -59,7 +60,7 @@ class ConvEncoder(nn.Module):
         self.pos = nn.Embedding(max_positions, embed_dim)
         self.inp, self.outp = nn.Linear(embed_dim, channels), nn.Linear(channels, embed_dim)
         self.blocks = nn.ModuleList(GLUConv(channels, kernel) for _ in range(layers))
-        self.pad, self.drop = kernel // 2, nn.Dropout(dropout)
+        self.pad, self.drop = kernel // 2, Dropout(dropout)
 
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns z (B, S, E) and z + e (B, S, E), both zero on padding."""
@@ -122,7 +123,7 @@ class ConvS2S(EncoderDecoder):
         self.blocks = nn.ModuleList(GLUConv(channels, kernel) for _ in range(dec_layers))
         self.attn = nn.ModuleList(AttentionLayer(channels, embed_dim) for _ in range(dec_layers))
         self.outp, self.out = nn.Linear(channels, embed_dim), nn.Linear(embed_dim, tgt_vocab)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def encode(self, src: torch.Tensor, src_mask: torch.Tensor) -> Memory:
         if src.size(1) > self.max_positions:
@@ -195,7 +196,7 @@ class DilatedCausalConv(nn.Module):
         self.inp = nn.Linear(input_dim, channels)
         self.filters = nn.ModuleList(nn.Conv1d(channels, 2 * channels, kernel, dilation=d) for d in self.dilations)
         self.res = nn.ModuleList(nn.Conv1d(channels, channels, 1) for _ in self.dilations)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     @property
     def receptive_field(self) -> int:

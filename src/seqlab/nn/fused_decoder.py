@@ -50,6 +50,7 @@ from torch import Tensor
 
 from seqlab.errors import SeqlabError
 from seqlab.nn.loop_ops import LoopLinear, compute_dtype
+from seqlab.nn.dropout import dropout
 
 
 def lstm_pointwise(a: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:
@@ -140,7 +141,7 @@ class DecoderStack:
         for layer, (inp, rec) in enumerate(self.layers):
             if layer > 0:
                 below = new[-1][0] if self.is_lstm else new[-1]
-                pieces, base = [F.dropout(below, self.dropout, training=self.dropout > 0)], None
+                pieces, base = [dropout(below, self.dropout, training=self.dropout > 0)], None
             if self.is_lstm:
                 h_prev, c_prev = state[layer]
                 new.append(lstm_pointwise(rec(t, [*pieces, h_prev], base), c_prev))  # (h_t, c_t)
@@ -186,7 +187,7 @@ def run_layers(rnn, x: Tensor, state=None, lengths: Tensor | None = None, traini
         layer_in, cur = _run_layer(rnn, [rnn._layer_weights(k) for k in ks], layer_in, cur, mask, is_lstm, dtype)
         finals += [cur] if directions == 1 else [tuple(c[d] for c in cur) for d in range(2)]
         if training and rnn.dropout > 0 and layer < rnn.num_layers - 1:
-            layer_in = F.dropout(layer_in, rnn.dropout, training=True)
+            layer_in = dropout(layer_in, rnn.dropout)
     final = tuple(torch.stack(parts) for parts in zip(*finals))  # each (L*D, B, H)
     return layer_in.transpose(0, 1), final if is_lstm else final[0]
 

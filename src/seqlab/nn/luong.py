@@ -31,6 +31,7 @@ from seqlab.nn.fused_decoder import DecoderStack, run_layers
 from seqlab.nn.loop_ops import LoopLinear, LoopRead
 from seqlab.nn.recurrent import LSTM
 from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnClass, RnnState, make_rnn, map_state
+from seqlab.nn.dropout import Dropout
 
 Score = Literal["dot", "general", "concat"]
 Mode = Literal["global", "local-m", "local-p"]
@@ -96,7 +97,7 @@ class Luong(EncoderDecoder):
         self.score = make_score(score, hidden)
         self.position = make_position(mode, hidden)  # None: global attention
         self.embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         in_dim = embed_dim + (hidden if input_feed else 0)
         self.decoder = make_rnn(cell, in_dim, hidden, num_layers, dropout=dropout)
         self.combine = nn.Linear(2 * hidden, hidden, bias=False)  # W_c

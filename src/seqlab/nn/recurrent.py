@@ -31,6 +31,7 @@ from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_
 
 from seqlab.errors import ConfigError, SeqlabError
 from seqlab.nn import cells
+from seqlab.nn.dropout import dropout
 
 State = tuple[Tensor, ...]  # (h,) or (h, c), each (L*D, B, H)
 BACKENDS = ("cell", "fused")
@@ -300,7 +301,7 @@ class _Recurrent(nn.Module):
                 finals.append(final)
             layer_in = outs[0] if directions == 1 else torch.cat(outs, dim=-1)  # (T, B, D*H)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
-                layer_in = F.dropout(layer_in, self.dropout, training=True)
+                layer_in = dropout(layer_in, self.dropout)
         return layer_in, tuple(torch.stack(parts) for parts in zip(*finals))
 
     def _layer_weights(self, k: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:

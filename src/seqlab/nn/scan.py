@@ -38,6 +38,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from seqlab.nn.dropout import Dropout
 
 
 def g(x: torch.Tensor) -> torch.Tensor:
@@ -263,7 +264,7 @@ class _MinStack(nn.Module):
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         sizes = [input_size] + [hidden_size] * (num_layers - 1)
         self.layers = nn.ModuleList(self.cell_type(d, hidden_size, bias, chunk_size) for d in sizes)
-        self.dropout = nn.Dropout(dropout)  # between layers, as in nn.GRU
+        self.dropout = Dropout(dropout)  # between layers, as in nn.GRU
 
     def forward(self, x: torch.Tensor, state: torch.Tensor | None = None, lengths: torch.Tensor | None = None):
         """Parallel mode. x (B, T, D); state (L, B, H) or None; lengths (B,) or None."""

@@ -31,6 +31,7 @@ from torch import nn
 
 from seqlab.nn.fused_decoder import run_layers
 from seqlab.nn.recurrent import GRU, LSTM
+from seqlab.nn.dropout import Dropout
 
 RnnClass = type[LSTM] | type[GRU]  # the recurrent layer of an encoder or decoder (seqlab.build picks it)
 
@@ -128,7 +129,7 @@ class RNNEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_dim, padding_idx=pad_id)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.rnn = make_rnn(cell, embed_dim, hidden, num_layers, bidirectional, dropout)
 
     def forward(self, src: torch.Tensor, src_mask: torch.Tensor, fused: bool = False) -> tuple[torch.Tensor, RnnState]:
@@ -227,7 +228,7 @@ class Seq2Seq(EncoderDecoder):
         self.reverse_source, self.fused = reverse_source, fused
         self.encoder = RNNEncoder(src_vocab, embed_dim, hidden, num_layers, False, dropout, cell, pad_id)
         self.embed = nn.Embedding(tgt_vocab, embed_dim, padding_idx=pad_id)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.decoder = make_rnn(cell, embed_dim, hidden, num_layers, dropout=dropout)
         self.out = nn.Linear(hidden, tgt_vocab)
 

@@ -36,6 +36,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from seqlab.nn.attention import scaled_dot_product
 from seqlab.nn.seq2seq import EncoderDecoder, Memory
+from seqlab.nn.dropout import Dropout
 
 KV = tuple[torch.Tensor, torch.Tensor]  # keys, values: (B, H, S, d) each
 
@@ -133,7 +134,7 @@ class FeedForward(nn.Sequential):
     """FFN(x) = max(0, x W_1 + b_1) W_2 + b_2 (Eq. 2)."""
 
     def __init__(self, d_model: int, d_ff: int, dropout: float) -> None:
-        super().__init__(nn.Linear(d_model, d_ff), nn.ReLU(), nn.Dropout(dropout), nn.Linear(d_ff, d_model))
+        super().__init__(nn.Linear(d_model, d_ff), nn.ReLU(), Dropout(dropout), nn.Linear(d_ff, d_model))
 
 
 class Sublayer(nn.Module):
@@ -141,7 +142,7 @@ class Sublayer(nn.Module):
 
     def __init__(self, d_model: int, dropout: float, pre_norm: bool) -> None:
         super().__init__()
-        self.norm, self.drop, self.pre_norm = nn.LayerNorm(d_model), nn.Dropout(dropout), pre_norm
+        self.norm, self.drop, self.pre_norm = nn.LayerNorm(d_model), Dropout(dropout), pre_norm
 
     def inp(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(x) if self.pre_norm else x
@@ -228,7 +229,7 @@ class Transformer(EncoderDecoder):
         self.tgt_embed = nn.Embedding(tgt_vocab, d_model, padding_idx=pad_id)
         for emb in (self.src_embed, self.tgt_embed):  # N(0, d^-1/2): unit scale after * sqrt(d)
             nn.init.normal_(emb.weight, std=d_model**-0.5)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.encoder = nn.ModuleList(EncoderLayer(d_model, heads, d_ff, dropout, pre_norm) for _ in range(enc_layers))
         self.decoder = nn.ModuleList(DecoderLayer(d_model, heads, d_ff, dropout, pre_norm) for _ in range(dec_layers))
         self.enc_norm = nn.LayerNorm(d_model) if pre_norm else nn.Identity()
@@ -317,7 +318,7 @@ class TransformerLM(nn.Module):
         super().__init__()
         self.d_model = d_model
         self.inp = nn.Identity() if input_dim == d_model else nn.Linear(input_dim, d_model)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.layers = nn.ModuleList(EncoderLayer(d_model, heads, d_ff, dropout, pre_norm) for _ in range(num_layers))
         self.norm = nn.LayerNorm(d_model) if pre_norm else nn.Identity()
 
