@@ -2,6 +2,7 @@
 PY      ?= python3
 VENV    := .venv
 BIN     := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
 STAMP   := $(VENV)/.installed
 THREADS ?= 2
 
@@ -9,17 +10,23 @@ THREADS ?= 2
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+# what `make run` needs: the package, its data packages, gensim (C42's FastText)
+$(RUN_STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# torch first: the pinned CPU wheel lies on local disk.
 	$(BIN)/pip install --quiet torch==2.13.0
 	# bible-alignments declares dependencies that conflict with ours: data files only.
 	$(BIN)/pip install --quiet --no-deps bible-alignments==0.4.2
+	$(BIN)/pip install --quiet -e ".[ledger]"
+	touch $(RUN_STAMP)
+
+# everything else the tests exercise: test tools, optional extras, Ray, the docs site
+$(STAMP): $(RUN_STAMP)
 	$(BIN)/pip install --quiet -e ".[dev,extras,ray,docs]"
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/seqlab reproduce --profile quick --out runs/quick
 	$(BIN)/seqlab report runs/quick
 
@@ -27,7 +34,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # two programs: benchmarks/bench_recurrent.py, then seqlab bench (both at THREADS threads, into runs/bench)
-bench: $(STAMP)
+bench: $(RUN_STAMP)
 	mkdir -p runs/bench
 	# the recurrent layers at one training shape (B=32, T=256, H=256): cell vs fused vs torch
 	$(BIN)/python benchmarks/bench_recurrent.py --threads $(THREADS) --json runs/bench/recurrent.json
