@@ -107,7 +107,7 @@ TINY_MT_TABLE = ("--minutes 1 --threads 1 --beam 1 --limit 2 --set train.steps=2
 ONE_THREAD = "tiny sizes on one thread (the later --threads wins; two threads crawl on a busy shared machine)"
 
 SHELL: dict[str, Run | Skip] = {
-    "make run": Skip("sets up .venv, then every claim's quick experiment (about 19 minutes on 2 cores after the set-up); "
+    "make run": Skip("sets up .venv, then every claim's quick experiment (7-12 minutes on 2 cores after the set-up); "
                      "tests/test_experiments.py runs the claims at tiny sizes"),
     "make test": Skip("runs the test suite this test belongs to"),
     ".venv/bin/seqlab models": Run(check=_lists_both_model_kinds),
@@ -176,7 +176,7 @@ SHELL: dict[str, Run | Skip] = {
              "10 minutes each; tests/test_anchors.py checks its corpus, configs and log parsing"),
     ".venv/bin/python benchmarks/mt_throughput.py configs/mt-nt-bahdanau-lstm.toml --threads 2 --baseline 1100":
         Skip("times a 7.8M-parameter model for minutes; tests/test_mt_benchmarks.py runs it on a tiny recipe"),
-    ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (about 19 minutes on 2 cores); "
+    ".venv/bin/seqlab reproduce --profile quick": Skip("every claim's quick experiment (7-12 minutes on 2 cores); "
                                                        "tests/test_experiments.py runs the claims at tiny sizes"),
     ".venv/bin/seqlab reproduce --only C1,C4 --force --jobs 1":
         Skip("C1 and C4 at quick sizes (14 s of experiment time in the quick ledger's log; more with start-up on a "
