@@ -25,6 +25,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+
 from seqlab.nn.dropout import dropout as drop_out
 
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from seqlab.nn.transformer import EncoderLayer, causal_self_mask, sinusoidal_positions
 from seqlab.nn.dropout import Dropout
+from seqlab.nn.transformer import EncoderLayer, causal_self_mask, sinusoidal_positions
 
 
 class AttentionBackbone(nn.Module):

@@ -19,11 +19,11 @@ import torch
 from torch import nn
 
 from seqlab.nn.attention import AdditiveAttention, context
+from seqlab.nn.dropout import Dropout
 from seqlab.nn.fused_decoder import DecoderStack
 from seqlab.nn.loop_ops import LoopLinear, LoopRead
 from seqlab.nn.recurrent import GRU, LSTM
 from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnClass, make_rnn, map_state, top_hidden
-from seqlab.nn.dropout import Dropout
 
 
 class Bahdanau(EncoderDecoder):

@@ -31,8 +31,8 @@ from torch import nn
 
 from seqlab.errors import SeqlabError
 from seqlab.nn.attention import masked_softmax
-from seqlab.nn.seq2seq import EncoderDecoder, Memory
 from seqlab.nn.dropout import Dropout
+from seqlab.nn.seq2seq import EncoderDecoder, Memory
 
 SQRT_HALF = math.sqrt(0.5)
 

@@ -49,8 +49,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from seqlab.errors import SeqlabError
-from seqlab.nn.loop_ops import LoopLinear, compute_dtype
 from seqlab.nn.dropout import dropout
+from seqlab.nn.loop_ops import LoopLinear, compute_dtype
 
 
 def lstm_pointwise(a: Tensor, c: Tensor) -> tuple[Tensor, Tensor]:

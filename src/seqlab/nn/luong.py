@@ -27,11 +27,11 @@ from seqlab.nn.attention import (
     AdditiveAttention, DotAttention, GeneralAttention, MonotonicPosition, PredictivePosition, context,
     gaussian_window, window_positions,
 )
+from seqlab.nn.dropout import Dropout
 from seqlab.nn.fused_decoder import DecoderStack, run_layers
 from seqlab.nn.loop_ops import LoopLinear, LoopRead
 from seqlab.nn.recurrent import LSTM
 from seqlab.nn.seq2seq import EncoderDecoder, Memory, RNNEncoder, RnnClass, RnnState, make_rnn, map_state
-from seqlab.nn.dropout import Dropout
 
 Score = Literal["dot", "general", "concat"]
 Mode = Literal["global", "local-m", "local-p"]

@@ -29,9 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from seqlab.nn.dropout import Dropout
 from seqlab.nn.fused_decoder import run_layers
 from seqlab.nn.recurrent import GRU, LSTM
-from seqlab.nn.dropout import Dropout
 
 RnnClass = type[LSTM] | type[GRU]  # the recurrent layer of an encoder or decoder (seqlab.build picks it)
 

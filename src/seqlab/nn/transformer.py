@@ -35,8 +35,8 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from seqlab.nn.attention import scaled_dot_product
-from seqlab.nn.seq2seq import EncoderDecoder, Memory
 from seqlab.nn.dropout import Dropout
+from seqlab.nn.seq2seq import EncoderDecoder, Memory
 
 KV = tuple[torch.Tensor, torch.Tensor]  # keys, values: (B, H, S, d) each
 
