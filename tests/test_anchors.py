@@ -51,7 +51,7 @@ def test_bahdanau_config_has_the_recipe_shape():
     train = cfg["training"]
     assert train["batch_size"] == recipe.task.max_tokens and train["batch_type"] == "token"
     assert train["learning_rate"] == recipe.train.lr and train["label_smoothing"] == recipe.task.label_smoothing
-    assert train["scheduling"] == "decaying" and train["decrease_factor"] == 1.0  # a constant rate
+    assert train["scheduling"] == "exponential" and train["decrease_factor"] == 1.0  # ExponentialLR(gamma=1): constant
     assert cfg["testing"]["beam_size"] == 1 and cfg["testing"]["max_output_length"] == 50
 
 

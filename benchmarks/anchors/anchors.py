@@ -121,9 +121,8 @@ def run_joey(python: Path, cfg: dict, folder: Path, minutes: float, threads: int
         raise ToolkitError(f"Joey's training ended before its loop started:\n{_tail(chr(10).join(reader.lines), 12)}")
     while time.perf_counter() - tic < 60 * minutes and child.poll() is None:
         time.sleep(0.2)
-    seconds = time.perf_counter() - tic
-    child.send_signal(signal.SIGINT)
-    child.wait()
+    interrupt(child)
+    seconds = time.perf_counter() - tic  # a swallowed interrupt's extra minute shows here
     reader.join()
     stats = joey.parse_train_log(reader.lines)
     if not stats["updates"]:
@@ -133,6 +132,24 @@ def run_joey(python: Path, cfg: dict, folder: Path, minutes: float, threads: int
                    for line in reader.lines if "Total params:" in line), None)
     return {"tokens_per_s": stats["tokens_per_s"], "updates": stats["updates"], "train_seconds": seconds,
             "parameters": params, "dev_bleu": bleu(hyps, refs).score, "rates": stats["rates"]}
+
+
+def interrupt(child: subprocess.Popen, tries: int = 5, wait_s: float = 60.0) -> None:
+    """SIGINT until the child ends (Joey saves its weights on KeyboardInterrupt). A signal that
+    lands while Joey is outside its training loop can be swallowed there, and training goes on:
+    send it again after ``wait_s``; after ``tries`` signals, stop the child and say so."""
+    for _ in range(tries):
+        if child.poll() is not None:
+            return
+        child.send_signal(signal.SIGINT)
+        try:
+            child.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    child.kill()
+    child.wait()
+    raise ToolkitError(f"Joey did not stop after {tries} interrupts, {wait_s:g} s apart")
 
 
 def decode_joey(python: Path, cfg: dict, folder: Path, threads: int) -> list[str]:

@@ -101,8 +101,10 @@ def _schedule(t) -> dict:
         return {"scheduling": "warmupinversesquareroot", "learning_rate_warmup": t.warmup_steps}
     if t.schedule not in (None, "constant"):
         raise ValueError(f"no Joey counterpart written for schedule {t.schedule!r}")
-    # a constant rate: Joey 2.3.0 refuses a config without a scheduler, so one that never decays
-    return {"scheduling": "decaying", "decrease_factor": 1.0}
+    # a constant rate: Joey 2.3.0 refuses a config without a scheduler, so one that never decays.
+    # Not "decaying": that is StepLR with torch's default gamma 0.1 (Joey passes it no factor),
+    # a tenth of the rate every epoch; "exponential" is ExponentialLR(gamma=decrease_factor).
+    return {"scheduling": "exponential", "decrease_factor": 1.0}
 
 
 def config(recipe, name: str, data: dict[str, Path], tokenizers, vocabs, model_dir: Path, seed: int,
