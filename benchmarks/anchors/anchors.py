@@ -112,7 +112,8 @@ def run_joey(python: Path, cfg: dict, folder: Path, minutes: float, threads: int
     then greedy decoding of the dev pairs from those weights."""
     train_cfg = joey.write_config(cfg, folder / "train.yaml")
     child = subprocess.Popen([str(python), "-m", "joeynmt", "train", str(train_cfg), "--skip-test"],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=thread_env(threads))
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=thread_env(threads),
+                             preexec_fn=_default_sigint)
     reader = _Reader(child.stdout)
     reader.start()
     reader.started.wait(timeout=1800)
@@ -132,6 +133,13 @@ def run_joey(python: Path, cfg: dict, folder: Path, minutes: float, threads: int
                    for line in reader.lines if "Total params:" in line), None)
     return {"tokens_per_s": stats["tokens_per_s"], "updates": stats["updates"], "train_seconds": seconds,
             "parameters": params, "dev_bleu": bleu(hyps, refs).score, "rates": stats["rates"]}
+
+
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default action. A script started in the
+    background (``nohup ... &``) inherits SIGINT ignored, and so would Joey; Python only turns
+    SIGINT into KeyboardInterrupt (Joey's signal to save and stop) when it is not ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def interrupt(child: subprocess.Popen, tries: int = 5, wait_s: float = 60.0) -> None:
