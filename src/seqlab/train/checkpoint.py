@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import os
 import pickle
-import random
 import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
@@ -55,35 +53,6 @@ WRITE_ERRORS = (OSError, RuntimeError, SafetensorError)
 def warn(message: str) -> None:
     """The default warning: one line on stderr."""
     print(f"seqlab: warning: {message}", file=sys.stderr, flush=True)
-
-
-# ----------------------------------------------------------------------------- RNG state
-def rng_state() -> dict:
-    state = {
-        "torch": torch.get_rng_state(),
-        "python": list(random.getstate()[1]) + [random.getstate()[2] or 0],
-        "python_version": random.getstate()[0],
-        "numpy": _numpy_state(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _numpy_state() -> dict:
-    name, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {"name": name, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-            "has_gauss": int(has_gauss), "gauss": float(gauss)}
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    py = state["python"]
-    random.setstate((state["python_version"], tuple(py[:-1]), None))
-    n = state["numpy"]
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["gauss"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 # ----------------------------------------------------------------------------- saving

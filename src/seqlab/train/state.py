@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from seqlab.train import checkpoint as ckpt
+from seqlab.train.rng import rng_state, set_rng_state
 from seqlab.train.tbptt import state_to
 
 
@@ -19,7 +20,7 @@ def trainer_state(trainer) -> dict:
     state = {
         "step": trainer.step, "updates": trainer.updates, "best": trainer.best, "bad_evals": trainer.bad_evals,
         "optimizer": trainer.opt.state_dict(), "scheduler": trainer.sched.state_dict(),
-        "rng": ckpt.rng_state(), "carry": state_to(trainer.carry, "cpu"), "history": trainer.history,
+        "rng": rng_state(), "carry": state_to(trainer.carry, "cpu"), "history": trainer.history,
         "last_grad_norm": trainer.last_grad_norm, "elapsed": trainer.elapsed, "train_seconds": trainer.train_seconds,
         "targets": trainer.targets,
     }
@@ -39,5 +40,5 @@ def restore_trainer(trainer, state: dict) -> None:
     trainer.elapsed, trainer.train_seconds = state.get("elapsed", 0.0), state.get("train_seconds", 0.0)
     trainer.targets = state.get("targets", 0)
     trainer.carry = state_to(state["carry"], trainer.device)
-    ckpt.set_rng_state(state["rng"])
+    set_rng_state(state["rng"])
     trainer.checkpoint_recipe = json.loads(state["recipe"]) if isinstance(state.get("recipe"), str) else None
