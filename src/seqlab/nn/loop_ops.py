@@ -189,7 +189,11 @@ class _Read(Function):
     @staticmethod
     def forward(ctx, stash: _ReadStash, t: int, weights: Tensor, values: Tensor) -> Tensor:
         a = weights.to(values.dtype)  # (B, S)
-        stash.weights[t] = a
+        # Detached: the stash is reached from every step's node (ctx.stash), and a_t's own
+        # graph leads back to earlier steps' nodes, so a_t with its grad_fn would close a
+        # loop of references through autograd's C++ nodes that Python's collector cannot
+        # see: each batch's whole graph would stay in memory for good.
+        stash.weights[t] = a.detach()
         ctx.save_for_backward(values)
         ctx.stash, ctx.t = stash, t
         return torch.bmm(a.unsqueeze(1), values).squeeze(1)  # (B, D)
