@@ -14,6 +14,7 @@ import sys
 from typing import Callable
 
 from seqlab.errors import SeqlabError
+from seqlab.host_memory import keep_freed_host_memory
 
 # command name -> (module in seqlab.cli, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -143,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
 
     def body() -> int:
+        keep_freed_host_memory()
         seed_command(args)
         return int(args._module.run(args) or 0)
 
@@ -184,10 +186,12 @@ def guarded(name: str, body: Callable[[], int]) -> int:
 
 def one_line_errors(name: str):
     """Decorator for a script's ``main(argv)`` (``benchmarks/``): the same rule for errors as
-    the commands (``guarded``), naming the script."""
+    the commands (``guarded``), naming the script, and the same host allocator settings
+    (``seqlab.host_memory``)."""
     def wrap(main_function: Callable[..., int]) -> Callable[..., int]:
         @functools.wraps(main_function)
         def guarded_main(*args, **kwargs) -> int:
+            keep_freed_host_memory()
             return guarded(name, lambda: main_function(*args, **kwargs))
         return guarded_main
     return wrap
