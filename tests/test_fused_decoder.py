@@ -13,9 +13,9 @@ from mt_fixtures import padded_batch
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from seqlab.decode import beam_search, greedy
+from seqlab.nn import loop_ops
 from seqlab.nn.bahdanau import Bahdanau
 from seqlab.nn.fused_decoder import DecoderStack, run_layers
-from seqlab.nn import loop_ops
 from seqlab.nn.loop_ops import LoopLinear, LoopRead
 from seqlab.nn.luong import Luong
 from seqlab.nn.recurrent import GRU, LSTM
