@@ -179,8 +179,6 @@ def run_layers(rnn, x: Tensor, state=None, lengths: Tensor | None = None, traini
         mask = (positions < lengths.to(x.device)[None, :]).unsqueeze(-1)  # (T, B, 1), True = real step
         if directions == 2:
             mask = torch.stack([mask, mask.flip(0)], 1)  # (T, 2, B, 1): position t forward, T-1-t backward
-        padded = (~mask).flatten(1).any(1).tolist()  # per step: does any row pad? (length-bucketed: few do)
-        mask = [m if pad else None for m, pad in zip(mask.unbind(0), padded)]  # T x ([2,] B, 1) or None
     dtype = compute_dtype(x)
     layer_in, finals = x.transpose(0, 1), []  # (T, B, I)
     for layer in range(rnn.num_layers):
@@ -201,12 +199,11 @@ def _stack(tensors: list[Tensor | None]) -> Tensor | None:
     return tensors[0] if len(tensors) == 1 else torch.stack(tensors)
 
 
-def _run_layer(rnn, weights: list, layer_in: Tensor, cur: tuple, mask: list | None, is_lstm: bool,
+def _run_layer(rnn, weights: list, layer_in: Tensor, cur: tuple, mask: Tensor | None, is_lstm: bool,
                dtype: torch.dtype) -> tuple[Tensor, tuple]:
     """One layer, one direction or both side by side (``weights`` per direction: (w_ih, w_hh, b_ih, b_hh)).
 
-    layer_in (T, B, I); cur = (h,) or (h, c), each (B, H) or (2, B, H); mask None (no padding) or
-    per step a ([2,] B, 1) bool tensor (True = real step), None where no row of that step pads.
+    layer_in (T, B, I); cur = (h,) or (h, c), each (B, H) or (2, B, H); mask (T, [2,] B, 1) or None.
     Returns the layer's output (T, B, D*H) and its final state (as ``cur``).
     """
     steps, batch, _ = layer_in.shape
@@ -225,9 +222,9 @@ def _run_layer(rnn, weights: list, layer_in: Tensor, cur: tuple, mask: list | No
         h = cur[0]
         new = (lstm_pointwise(rec(t, [h], gates_x[t]), cur[1]) if is_lstm
                else (gru_pointwise(gates_x[t], rec(t, [h]), h),))
-        if mask is None or mask[t] is None:
+        if mask is None:
             cur, out[t] = new, new[0]
-        else:  # some rows pad here: their state is carried, their output zero
+        else:  # padded step: state carried, output zero
             cur = tuple(torch.where(mask[t], n, c) for n, c in zip(new, cur))
             out[t] = torch.where(mask[t], new[0], 0.0)
     hs = torch.stack(out)  # (T, [2,] B, H)
