@@ -4,6 +4,9 @@ Joey itself is not installed here (the benchmark installs it into an environment
 these tests check what seqlab writes for it and what it reads back.
 """
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -95,3 +98,56 @@ def test_train_log_is_parsed():
     stats = joey.parse_train_log(lines)
     assert stats["rates"] == [1200, 1400, 1000] and stats["tokens_per_s"] == 1200 and stats["updates"] == 34
     assert joey.parse_train_log(lines[:2])["updates"] == 10  # no interrupt line: the last logged step
+
+
+# ------------------------------------------------------------------ stopping Joey at the budget
+
+anchors = load_script(ROOT / "benchmarks" / "anchors" / "anchors.py")
+
+# Like Joey's loop: a KeyboardInterrupt is how it is told to save and stop. This one swallows
+# the first (as Joey can, outside its training loop) and stops at the second.
+SWALLOWS_ONE = """
+import sys, time
+print("ready", flush=True)
+for attempt in range(2):
+    try:
+        time.sleep(60)
+    except KeyboardInterrupt:
+        if attempt == 1:
+            sys.exit(0)
+sys.exit(3)  # the second SIGINT never came
+"""
+
+
+def _child(code, **kwargs):
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, **kwargs)
+    assert child.stdout.readline().strip() == "ready"  # its handler is in place
+    return child
+
+
+def test_interrupt_sends_again_when_the_first_is_swallowed():
+    child = _child(SWALLOWS_ONE)
+    anchors.interrupt(child, tries=3, wait_s=2.0)
+    assert child.returncode == 0  # stopped by the second SIGINT, on its own terms
+
+
+def test_interrupt_gives_up_on_a_child_that_never_stops():
+    child = _child("import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+                   "time.sleep(60)")
+    with pytest.raises(anchors.ToolkitError, match="did not stop after 2 interrupts"):
+        anchors.interrupt(child, tries=2, wait_s=0.5)
+    assert child.returncode is not None  # killed, not left running
+
+
+@pytest.mark.parametrize("reset", [True, False])
+def test_joey_gets_sigint_back_even_from_a_background_script(reset):
+    """A parent started in the background has SIGINT ignored; without the reset the child inherits
+    that, and Python then never raises KeyboardInterrupt in it."""
+    report = "import signal\nprint('ready', flush=True)\nprint(signal.getsignal(signal.SIGINT) is signal.default_int_handler)"
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        child = _child(report, preexec_fn=anchors._default_sigint if reset else None)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert child.stdout.readline().strip() == str(reset)
+    child.wait()
