@@ -87,8 +87,7 @@ class AdditiveAttention(nn.Module):
         """The same from the projected query q = W2 s + b2, (B, A) or (B, T, A), made by the
         caller (fused decoders form it with the weight collected once per sequence)."""
         k = keys if q.dim() == 2 else keys.unsqueeze(1)  # (B, S, A) or (B, 1, S, A)
-        hidden = (k + q.unsqueeze(-2)).tanh_()  # (B, S, A) or (B, T, S, A): in place, one buffer fewer
-        e = self.v(hidden).squeeze(-1)  # (B, S) or (B, T, S)
+        e = self.v(torch.tanh(k + q.unsqueeze(-2))).squeeze(-1)  # (B, S) or (B, T, S)
         return masked_softmax(e, _for_query(mask, q))
 
 
