@@ -42,8 +42,11 @@ def _probe(mode: str, **env) -> tuple[str, int]:
     return out[0], int(out[1])
 
 
-needs_mallinfo2 = pytest.mark.skipif(not hasattr(ctypes.CDLL(None), "mallinfo2") if sys.platform == "linux" else True,
-                                     reason="mallinfo2 is glibc >= 2.33")
+def _has_mallinfo2() -> bool:
+    return sys.platform == "linux" and hasattr(ctypes.CDLL(None), "mallinfo2")
+
+
+needs_mallinfo2 = pytest.mark.skipif(not _has_mallinfo2(), reason="mallinfo2 is glibc >= 2.33")
 
 
 @glibc

@@ -2,8 +2,9 @@
 
 glibc's malloc hands a freed block back to the kernel at once when it was large enough to
 be mapped on its own (above the mmap threshold), and trims the heap's free top when it
-passes the trim threshold. Both thresholds start small (128 KiB) and only the first one
-grows, as blocks are freed. A training step frees and allocates the same few hundred MB
+passes the trim threshold. Both start at 128 KiB; freeing a mapped block raises the mmap
+threshold to its size and the trim threshold to twice that, so the largest blocks of a step
+still go back every time, and each new shape can start it over. A training step frees and allocates the same few hundred MB
 every step (activations, gradients, the attention stashes), so with the defaults the next
 step takes those pages from the kernel again: every 4 KiB page is a fault, zero-filled by
 the kernel before the step writes it. Measured on ``mt-nt-bahdanau-lstm`` (2 threads, fused
