@@ -203,7 +203,9 @@ class _Read(Function):
     def backward(ctx, d_ctx: Tensor):
         (values,) = ctx.saved_tensors
         ctx.stash.grads[ctx.t] = d_ctx  # dc_t, for the collector
-        d_weights = torch.bmm(values, d_ctx.to(values.dtype).unsqueeze(-1)).squeeze(-1)  # da_t = V dc_t (B, S)
+        # da_t = V dc_t (B, S), formed as dc_t^T V^T (B, 1, D) x (B, D, S), as autograd forms it for
+        # a plain bmm: the (B, S, D) x (B, D, 1) layout runs at a third of the speed on a CPU.
+        d_weights = torch.bmm(d_ctx.to(values.dtype).unsqueeze(1), values.transpose(1, 2)).squeeze(1)
         return None, None, d_weights, None
 
 
