@@ -4,8 +4,9 @@ glibc's malloc hands a freed block back to the kernel at once when it was large 
 be mapped on its own (above the mmap threshold), and trims the heap's free top when it
 passes the trim threshold. Both start at 128 KiB; freeing a mapped block raises the mmap
 threshold to its size and the trim threshold to twice that, so the largest blocks of a step
-still go back every time, and each new shape can start it over. A training step frees and allocates the same few hundred MB
-every step (activations, gradients, the attention stashes), so with the defaults the next
+still go back every time, and each new shape can start it over. A training step frees and
+allocates the same few hundred MB every step (activations, gradients, the attention stashes),
+so with the defaults the next
 step takes those pages from the kernel again: every 4 KiB page is a fault, zero-filled by
 the kernel before the step writes it. Measured on ``mt-nt-bahdanau-lstm`` (2 threads, fused
 fp32, the same 20 batches): 59,000 minor page faults per step with the defaults, 4,000-14,000
@@ -52,4 +53,4 @@ def keep_freed_host_memory() -> bool:
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     settings = ((M_MMAP_THRESHOLD, MMAP_THRESHOLD), (M_TRIM_THRESHOLD, TRIM_THRESHOLD), (M_TOP_PAD, TOP_PAD))
-    return all([bool(mallopt(param, value)) for param, value in settings])
+    return all([bool(mallopt(param, value)) for param, value in settings])  # a list: all three are set
