@@ -72,7 +72,7 @@ TIMED_CLAIMS = ("C10", "C11", "C14", "C15", "C16", "C20", "C27", "C28", "C34", "
 
 
 def _tiny_outcomes(monkeypatch) -> dict:
-    """Each timed claim's TINY run: its verdict and which gates passed."""
+    """Each timed claim's TINY run: its verdict and which of its untimed gates passed."""
     from seqlab.experiments.core.units import run_inline
     from seqlab.experiments.registry import load
 
@@ -81,7 +81,10 @@ def _tiny_outcomes(monkeypatch) -> dict:
         module = load(claim_id)
         monkeypatch.setitem(module.PROFILES, "quick", module.TINY)
         r = run_inline(module, "quick")
-        out[claim_id] = (r.verdict, tuple((g["name"], g["passed"]) for g in r.gates))
+        # gates a claim declares timing fields (they quote measured times: C16, C27) are timings, not
+        # decisions, and may flip at TINY size on a quiet machine too; its verdict is still compared
+        gates = () if "gates" in r.timing else tuple((g["name"], g["passed"]) for g in r.gates)
+        out[claim_id] = (r.verdict, gates)
     return out
 
 
